@@ -1,0 +1,143 @@
+"""Regenerate the small sample captures in data/samples/ (deterministic).
+
+    python data/make_samples.py
+
+Addresses come from 198.18.0.0/15 (benchmarking range) and 2001:db8::/32.
+"""
+from __future__ import annotations
+
+import pathlib
+import struct
+
+import dpkt
+
+HERE = pathlib.Path(__file__).resolve().parent / "samples"
+T0 = 1_795_000_000  # 2026-11-18T08:26:40Z, a fixed capture start
+
+SERVER = bytes([198, 18, 0, 1])
+SERVER6 = bytes.fromhex("20010db8000000000000000000000001")
+MAC_S = bytes.fromhex("020000000001")
+MAC_C = bytes.fromhex("020000000002")
+
+
+def client(i: int) -> bytes:
+    return bytes([198, 19, i // 250, 1 + i % 250])
+
+
+def eth(ip, src=MAC_C, dst=MAC_S, vlan=None) -> bytes:
+    if isinstance(ip, dpkt.ip6.IP6):
+        etype = dpkt.ethernet.ETH_TYPE_IP6
+    else:
+        etype = dpkt.ethernet.ETH_TYPE_IP
+    payload = bytes(ip)
+    if vlan is not None:
+        return dst + src + struct.pack("!HHH", 0x8100, vlan, etype) + payload
+    return dst + src + struct.pack("!H", etype) + payload
+
+
+def tcp4(src, dst, sport, dport, flags, seq, ack=0, data=b"", opts=b"", win=64240):
+    t = dpkt.tcp.TCP(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, win=win,
+                     opts=opts, data=data)
+    t.off = 5 + len(opts) // 4
+    return dpkt.ip.IP(src=src, dst=dst, p=dpkt.ip.IP_PROTO_TCP, ttl=64, id=0x1000 + sport % 1000,
+                      df=1, data=t)
+
+
+def tcp6(src, dst, sport, dport, flags, seq, ack=0, data=b"", opts=b""):
+    t = dpkt.tcp.TCP(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, win=64800,
+                     opts=opts, data=data)
+    t.off = 5 + len(opts) // 4
+    ip = dpkt.ip6.IP6(src=src, dst=dst, nxt=dpkt.ip.IP_PROTO_TCP, hlim=64, data=t)
+    ip.plen = len(bytes(t))
+    return ip
+
+
+SYN_OPTS = bytes.fromhex("020405b4") + bytes.fromhex("0402") + bytes.fromhex("080a") + \
+    struct.pack("!II", 1000, 0) + bytes.fromhex("01030307")          # MSS, SACKOK, TS, NOP, WS 7
+SYNACK_OPTS = bytes.fromhex("020405b4") + bytes.fromhex("0402") + bytes.fromhex("080a") + \
+    struct.pack("!II", 5000, 1000) + bytes.fromhex("0103030a")
+TS_OPTS = bytes.fromhex("0101080a") + struct.pack("!II", 1001, 5000)
+
+
+def web_connection(i: int, t: float, v6: bool = False):
+    """One short HTTP-like exchange: handshake, request, response, FIN teardown."""
+    c = client(i) if not v6 else SERVER6[:15] + bytes([0x10 + i])
+    s = SERVER if not v6 else SERVER6
+    mk = tcp6 if v6 else tcp4
+    cport, isn_c, isn_s = 40000 + i, 1_000_000 * (i + 1), 7_000_000 * (i + 1)
+    req = b"GET /item/%d HTTP/1.1\r\nHost: shop.example\r\n\r\n" % i
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 600\r\n\r\n" + b"x" * 600
+    A, S, F, P = dpkt.tcp.TH_ACK, dpkt.tcp.TH_SYN, dpkt.tcp.TH_FIN, dpkt.tcp.TH_PUSH
+    seq = [
+        (0.000, mk(c, s, cport, 80, S, isn_c, opts=SYN_OPTS), False),
+        (0.001, mk(s, c, 80, cport, S | A, isn_s, isn_c + 1, opts=SYNACK_OPTS), True),
+        (0.002, mk(c, s, cport, 80, A, isn_c + 1, isn_s + 1, opts=TS_OPTS), False),
+        (0.003, mk(c, s, cport, 80, A | P, isn_c + 1, isn_s + 1, req, opts=TS_OPTS), False),
+        (0.010, mk(s, c, 80, cport, A | P, isn_s + 1, isn_c + 1 + len(req), resp, opts=TS_OPTS), True),
+        (0.011, mk(c, s, cport, 80, A, isn_c + 1 + len(req), isn_s + 1 + len(resp), opts=TS_OPTS), False),
+        (0.020, mk(c, s, cport, 80, F | A, isn_c + 1 + len(req), isn_s + 1 + len(resp), opts=TS_OPTS), False),
+        (0.021, mk(s, c, 80, cport, F | A, isn_s + 1 + len(resp), isn_c + 2 + len(req), opts=TS_OPTS), True),
+        (0.022, mk(c, s, cport, 80, A, isn_c + 2 + len(req), isn_s + 2 + len(resp), opts=TS_OPTS), False),
+    ]
+    for dt, ip, from_server in seq:
+        src, dst = (MAC_S, MAC_C) if from_server else (MAC_C, MAC_S)
+        yield t + dt, eth(ip, src, dst)
+
+
+def dns_exchange(i: int, t: float):
+    q = dpkt.udp.UDP(sport=50000 + i, dport=53, data=b"\x12\x34\x01\x00\x00\x01" + b"\0" * 6 +
+                     b"\x04shop\x07example\x00\x00\x01\x00\x01")
+    q.ulen = 8 + len(q.data)
+    ip = dpkt.ip.IP(src=client(i), dst=SERVER, p=dpkt.ip.IP_PROTO_UDP, ttl=64, data=q)
+    yield t, eth(ip)
+    r = dpkt.udp.UDP(sport=53, dport=50000 + i, data=q.data[:2] + b"\x81\x80" + q.data[4:] +
+                     b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + SERVER)
+    r.ulen = 8 + len(r.data)
+    yield t + 0.0005, eth(dpkt.ip.IP(src=SERVER, dst=client(i), p=dpkt.ip.IP_PROTO_UDP, ttl=64,
+                                     data=r), MAC_S, MAC_C)
+
+
+def mixed_sample() -> list[tuple[float, bytes, int]]:
+    """(time, frame, snaplen-or-0) records for data/samples/mixed.pcap."""
+    recs = []
+    for i in range(6):
+        recs += [(t, f, 0) for t, f in web_connection(i, T0 + 0.1 * i)]
+    recs += [(t, f, 0) for t, f in web_connection(7, T0 + 0.15, v6=True)]
+    for i in range(3):
+        recs += [(t, f, 0) for t, f in dns_exchange(i, T0 + 0.05 + 0.2 * i)]
+    echo = dpkt.icmp.ICMP(type=8, code=0, data=dpkt.icmp.ICMP.Echo(id=7, seq=1, data=b"ping" * 8))
+    recs.append((T0 + 0.3, eth(dpkt.ip.IP(src=client(9), dst=SERVER, p=1, ttl=64, data=echo)), 0))
+    # A SYN to a closed port on a tagged VLAN.
+    recs.append((T0 + 0.31, eth(tcp4(client(10), SERVER, 41000, 8080, dpkt.tcp.TH_SYN, 42,
+                                     opts=SYN_OPTS), vlan=20), 0))
+    # A corrupted TCP checksum: a segment whose checksum field was flipped.
+    bad = bytearray(eth(tcp4(client(11), SERVER, 41001, 80, dpkt.tcp.TH_SYN, 99, opts=SYN_OPTS)))
+    bad[14 + 20 + 16] ^= 0xFF
+    recs.append((T0 + 0.32, bytes(bad), 0))
+    # A large response captured with a small snaplen: truncated record.
+    big = tcp4(SERVER, client(0), 80, 40000, dpkt.tcp.TH_ACK, 5, 6, b"y" * 1400, opts=TS_OPTS)
+    recs.append((T0 + 0.33, eth(big, MAC_S, MAC_C), 128))
+    recs.sort(key=lambda r: r[0])
+    return recs
+
+
+def write_pcap(path: pathlib.Path, recs) -> None:
+    with open(path, "wb") as f:
+        w = dpkt.pcap.Writer(f, snaplen=65535, linktype=dpkt.pcap.DLT_EN10MB, nano=True)
+        for t, frame, snap in recs:
+            sec = int(t)
+            ns = round((t - sec) * 1e9)
+            data = frame[:snap] if snap else frame
+            f.write(struct.pack("<IIII", sec, ns, len(data), len(frame)))
+            f.write(data)
+
+
+def main() -> None:
+    HERE.mkdir(parents=True, exist_ok=True)
+    path = HERE / "mixed.pcap"
+    write_pcap(path, mixed_sample())
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()
