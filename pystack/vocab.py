@@ -85,6 +85,7 @@ CSUM_STATUSES: tuple[str, ...] = (
     "ZERO",        # UDP over IPv4 with checksum 0: "no checksum", valid
     "PARTIAL",     # holds only the pseudo-header sum: TX offload left it unfinished
     "TRUNCATED",   # caplen < bytes covered: cannot be verified, never counted bad
+    "OFFLOADED",   # BAD/PARTIAL from a sender the checksum policy found offloading TX sums
 )
 
 _REASON_INDEX = {name: i for i, name in enumerate(DROP_REASONS)}

@@ -138,6 +138,7 @@ cdef enum CsumStatus:
     CS_ZERO = 3
     CS_PARTIAL = 4
     CS_TRUNCATED = 5
+    CS_OFFLOADED = 6
 
 cdef enum Counter:
     C_IpInReceives = 0
