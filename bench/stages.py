@@ -1,0 +1,165 @@
+"""The stage registry: what ``python -m bench`` measures.
+
+A stage is a pipeline prefix: ``read`` iterates the capture's RecordBatches,
+and every other stage names a *parent* whose per-batch work runs first and
+adds its own.  The harness times the whole chain, reader included, so each
+row of the table is an end-to-end rate and the difference between a stage and
+its parent is the cost of that step.
+
+Adding a stage (e.g. in a later issue, in this file or any module imported by
+bench/stages.py)::
+
+    @register_stage("model", parent="read+parse+checksum",
+                    doc="the stack model, default sysctls, no rules",
+                    symbols=("__pyx_pw_7pystack_5_core_5model_*step",))
+    def _model(setup):
+        from pystack._core.model import Model      # ImportError -> "unavailable"
+        m = Model(setup.option("sysctl", None))
+        setup.state.model = m
+        setup.on_finish(m.flush)                   # timed, after the last batch
+        return lambda rb: m.step(rb, setup.state.cols)
+
+The factory runs once per timed repetition, untimed; it may read options
+given as ``--opt KEY=VALUE`` (``setup.option``), share objects with later
+stages through ``setup.state`` (the parse stage puts its PacketColumns in
+``setup.state.cols``) and register finishers.  It returns the per-batch
+callable (called with each RecordBatch, in order), or None when the stage has
+no per-batch work of its own.  Raising ImportError (a module or name not there
+yet) or StageUnavailable reports the stage as "unavailable" instead of
+failing the run.  ``register_target`` attaches a throughput goal to a
+(trace, stage) pair.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, Callable, Optional
+
+
+class StageUnavailable(Exception):
+    """Raised by a stage factory when it cannot run here (missing module, option...)."""
+
+
+@dataclass
+class Setup:
+    """What a stage factory gets: the trace, options, shared state, finishers."""
+    path: str
+    meta: dict
+    batch_size: int
+    options: dict = field(default_factory=dict)
+    state: SimpleNamespace = field(default_factory=SimpleNamespace)
+    finishers: list = field(default_factory=list)
+
+    def option(self, key, default=None):
+        return self.options.get(key, default)
+
+    def on_finish(self, fn: Callable[[], Any]):
+        """Call `fn()` after the last batch, inside the timed region."""
+        self.finishers.append(fn)
+
+
+Factory = Callable[[Setup], Optional[Callable[[Any], Any]]]
+
+
+@dataclass
+class Stage:
+    name: str
+    parent: Optional[str]
+    factory: Factory
+    doc: str = ""
+    # callgrind --toggle-collect patterns for this stage's own compiled entry
+    # points (python -m bench.one --callgrind counts instructions inside them)
+    symbols: tuple = ()
+
+
+STAGES: dict[str, Stage] = {}
+
+
+def register_stage(name: str, parent: Optional[str] = None, doc: str = "", symbols=()):
+    """Decorator: register `factory(setup) -> per_batch | None` as stage `name`."""
+    if parent is not None and parent not in STAGES:
+        raise ValueError(f"stage {name!r}: unknown parent {parent!r}")
+
+    def deco(factory: Factory) -> Factory:
+        STAGES[name] = Stage(name, parent, factory, doc or (factory.__doc__ or "").strip(),
+                             tuple(symbols))
+        return factory
+    return deco
+
+
+def chain(name: str) -> list[Stage]:
+    """The stages whose work makes up `name`, root (read) first."""
+    out = []
+    s: Optional[str] = name
+    while s is not None:
+        st = STAGES[s]
+        out.append(st)
+        s = st.parent
+    return out[::-1]
+
+
+@dataclass(frozen=True)
+class Target:
+    trace: str
+    stage: str
+    metric: str        # "pps" (packets/s) or "Bps" (captured bytes/s)
+    value: float
+
+    def describe(self):
+        if self.metric == "pps":
+            return f">= {self.value / 1e6:g} Mpkt/s"
+        return f">= {self.value / 1e9:g} GB/s"
+
+
+TARGETS: list[Target] = []
+
+
+def register_target(trace: str, stage: str, *, pps: float = None, Bps: float = None):
+    if (pps is None) == (Bps is None):
+        raise ValueError("give exactly one of pps= or Bps=")
+    TARGETS.append(Target(trace, stage, "pps" if pps is not None else "Bps",
+                          float(pps if pps is not None else Bps)))
+
+
+def targets_for(trace: str, stage: str) -> list[Target]:
+    return [t for t in TARGETS if t.trace == trace and t.stage == stage]
+
+
+# --------------------------------------------------------------------------
+# the stages of the reader / parser / checksum work
+
+@register_stage("read", doc="iterate pystack.capture.open_capture() RecordBatches",
+                symbols=("__pyx_pw_7pystack_5_core_7capture_*",))
+def _read(setup: Setup):
+    from pystack.capture import open_capture  # noqa: F401  (availability check)
+    return None
+
+
+@register_stage("read+parse", parent="read",
+                doc="+ pystack._core.parse.parse_batch into one preallocated PacketColumns",
+                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",))
+def _parse(setup: Setup):
+    from pystack._core.parse import PacketColumns, parse_batch
+    cols = PacketColumns(setup.batch_size)
+    setup.state.cols = cols
+
+    def step(rb):
+        parse_batch(rb, cols)
+    return step
+
+
+@register_stage("read+parse+checksum", parent="read+parse",
+                doc="+ pystack._core.checksum.verify_batch (IPv4 header and L4 checksums)",
+                symbols=("__pyx_pw_7pystack_5_core_8checksum_*verify_batch",))
+def _checksum(setup: Setup):
+    from pystack._core.checksum import verify_batch
+    cols = setup.state.cols
+
+    def step(rb):
+        verify_batch(rb, cols)
+    return step
+
+
+register_target("synflood", "read+parse+checksum", pps=20e6)
+register_target("mix", "read+parse+checksum", pps=4e6)
+register_target("bulk", "read+parse+checksum", Bps=3e9)
