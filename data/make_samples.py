@@ -12,7 +12,7 @@ import struct
 import dpkt
 
 HERE = pathlib.Path(__file__).resolve().parent / "samples"
-T0 = 1_795_000_000  # 2026-11-18T08:26:40Z, a fixed capture start
+T0 = 1_795_000_000  # 2026-11-18T11:06:40Z, a fixed capture start
 
 SERVER = bytes([198, 18, 0, 1])
 SERVER6 = bytes.fromhex("20010db8000000000000000000000001")

@@ -101,7 +101,8 @@ class InspectReport:
             out.append(f"checksums   IPv4 header bad {c.get('ip_bad', 0):,}; "
                        f"TCP bad {c.get('tcp_bad', 0):,}, UDP bad {c.get('udp_bad', 0):,}, "
                        f"ICMP bad {c.get('icmp_bad', 0) + c.get('icmp6_bad', 0):,}; "
-                       f"unverifiable (truncated) {c.get('l4_truncated', 0):,}")
+                       f"partial {c.get('l4_partial', 0):,}; "
+                       f"not verifiable (truncated) {c.get('l4_truncated', 0):,}")
         if self.checksum_summary:
             out.append(f"            {self.checksum_summary}")
         if self.malformed:
@@ -181,7 +182,7 @@ def inspect_capture(paths, checksum: str = "auto", batch_size: int = 65536,
     rep.distinct_hosts = len(hosts)
     rep.hosts_capped = capped
     rep.hosts = [(_addr(a), k) for a, k in sorted(hosts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
-    rep.checksums = policy.report().get("counts", {})
+    rep.checksums = policy.report()["totals"]
     rep.checksum_summary = policy.describe()
     return rep
 
