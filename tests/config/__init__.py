@@ -1,0 +1,1 @@
+"""Tests of the host description layer: sysctls, profiles, config, app model, inference."""
