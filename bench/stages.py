@@ -148,10 +148,25 @@ def _parse(setup: Setup):
     return step
 
 
-@register_stage("read+parse+checksum", parent="read+parse",
-                doc="+ pystack._core.checksum.verify_batch (IPv4 header and L4 checksums)",
-                symbols=("__pyx_pw_7pystack_5_core_8checksum_*verify_batch",))
+@register_stage("read+parse+checksum", parent="read",
+                doc="+ parse_batch(verify_checksums=True): parse and verify each packet's "
+                    "IPv4 header and L4 checksums in one pass (the pipeline's path)",
+                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",))
 def _checksum(setup: Setup):
+    from pystack._core.parse import PacketColumns, parse_batch
+    cols = PacketColumns(setup.batch_size)
+    setup.state.cols = cols
+
+    def step(rb):
+        parse_batch(rb, cols, verify_checksums=True)
+    return step
+
+
+@register_stage("read+parse, verify_batch", parent="read+parse",
+                doc="+ a separate pystack._core.checksum.verify_batch pass over the parsed "
+                    "batch (what fusing saves)",
+                symbols=("__pyx_pw_7pystack_5_core_8checksum_*verify_batch",))
+def _checksum_separate(setup: Setup):
     from pystack._core.checksum import verify_batch
     cols = setup.state.cols
 

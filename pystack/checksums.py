@@ -259,9 +259,11 @@ class ChecksumPolicy:
             cols.arrays["ip_csum"][:n] = CS_UNCHECKED
             cols.arrays["l4_csum"][:n] = CS_UNCHECKED
             return
-        from pystack._core.checksum import verify_batch
+        from pystack._core.checksum import batch_counts, verify_batch
 
-        counts = verify_batch(rb, cols)
+        # parse_batch(..., verify_checksums=True) already classified the rows
+        # while their bytes were hot; otherwise verify now.
+        counts = batch_counts(cols) if cols.csum_verified else verify_batch(rb, cols)
         for k in _COUNT_KEYS:
             self.totals[k] += counts[k]
         if self.mode == "auto" and n:

@@ -135,7 +135,7 @@ def inspect_capture(paths, checksum: str = "auto", batch_size: int = 65536,
         with cap:
             try:
                 for rb in cap:
-                    n = parse_batch(rb, cols)
+                    n = parse_batch(rb, cols, verify_checksums=(checksum != "ignore"))
                     if n == 0:
                         continue
                     policy.process(rb, cols)

@@ -184,3 +184,210 @@ cdef inline uint16_t csum_replace16(uint16_t check, const uint8_t* old16b,
                                     const uint8_t* new16b) noexcept nogil:
     """Replace a 16-byte field (an IPv6 address in a pseudo-header)."""
     return csum_replace_bytes(check, old16b, new16b, 16)
+
+
+# ---------------------------------------------------------------------------
+# Per-row verification, shared by checksum.verify_batch and the fused path of
+# parse.parse_batch(verify_checksums=True), which runs it while the packet's
+# bytes are still in L1: one implementation, two callers.
+# ---------------------------------------------------------------------------
+from libc.stdint cimport int64_t
+from pystack._core.vocab cimport (
+    CS_UNCHECKED, CS_OK, CS_BAD, CS_ZERO, CS_PARTIAL, CS_TRUNCATED,
+    DR_NOT_DROPPED_YET, DR_NOT_SPECIFIED, DR_PKT_TOO_SMALL, DR_IP_INHDR, DR_IP_CSUM,
+)
+from pystack._core.parse cimport PF_IPV4, PF_IPV6, PF_FRAG, PF_TRUNCATED
+
+cdef enum:
+    IPPROTO_ICMP = 1
+    IPPROTO_TCP = 6
+    IPPROTO_UDP = 17
+    IPPROTO_ICMPV6 = 58
+
+cdef inline uint16_t _be16(const uint8_t* p) noexcept nogil:
+    return (<uint16_t>p[0] << 8) | p[1]
+
+
+cdef inline bint _ip_csum_preempts(uint8_t status) noexcept nogil:
+    # ip_rcv_core order: len < 20, version/ihl, pull ihl*4 (IP_INHDR) ->
+    # header checksum (IP_CSUM) -> len < tot_len (PKT_TOO_SMALL) -> tot_len <
+    # ihl*4 (IP_INHDR) -> later layers (TCP/UDP length checks: PKT_TOO_SMALL;
+    # L4 header pulls: NOT_SPECIFIED).  verify_batch only gets here when
+    # version == 4, ihl >= 5 and ihl*4 bytes are on the wire, i.e. no check
+    # before the checksum failed, so each of these statuses the parser set
+    # came from a later check and the checksum failure takes precedence.
+    # Anything else (OTHERHOST or a link-level reason set by a later stage)
+    # is decided before ip_rcv_core: kept.
+    return (status == DR_NOT_DROPPED_YET or status == DR_PKT_TOO_SMALL
+            or status == DR_IP_INHDR or status == DR_NOT_SPECIFIED)
+
+
+cdef inline bint _l4_checkable(uint8_t status, uint8_t proto, uint32_t l4len) noexcept nogil:
+    # The kernel computes an L4 checksum only for packets that got that far:
+    # every parser drop reason (IP header errors, short TCP/UDP headers, TCP
+    # doff < 5 -> PKT_TOO_SMALL, bad UDP length, ...) is decided before it.
+    # Exception: icmp_rcv/icmpv6_rcv validate the checksum BEFORE pulling the
+    # 8-byte header, so a 4..7-byte ICMP message the parser marked
+    # NOT_SPECIFIED (its pull failure) still gets its checksum classified
+    # (the stack model lets a bad one become ICMP_CSUM).
+    if status == DR_NOT_DROPPED_YET:
+        return True
+    return (status == DR_NOT_SPECIFIED and l4len < 8
+            and (proto == IPPROTO_ICMP or proto == IPPROTO_ICMPV6))
+
+
+cdef enum:
+    K_IP_OK, K_IP_BAD, K_IP_TRUNC
+    K_L4_OK, K_L4_BAD, K_L4_ZERO, K_L4_PARTIAL, K_L4_TRUNC, K_L4_UNCHECKED
+    K_TCP_BAD, K_UDP_BAD, K_ICMP_BAD, K_ICMP6_BAD
+    K_TCP_PARTIAL, K_UDP_PARTIAL
+    K__N
+
+
+cdef inline void verify_row(const uint8_t* p, uint32_t cap, uint32_t wire, uint32_t fl,
+                            uint8_t ver, uint8_t proto, uint32_t l3, uint32_t l4,
+                            uint32_t l4len, const uint8_t* saddr16, const uint8_t* daddr16,
+                            uint8_t* status, uint8_t* ip_csum, uint8_t* l4_csum,
+                            int64_t* cnt) noexcept nogil:
+    # Classify one parsed row's IPv4-header and L4 checksums (verify_batch's
+    # docstring has the rules).  `p` holds `cap` captured bytes; the other
+    # arguments are the row's parsed columns; `status`, `ip_csum`, `l4_csum`
+    # point at the row's cells and `cnt` at K__N counters.
+    cdef const uint8_t* sa
+    cdef const uint8_t* da
+    cdef uint32_t ln, ulen, ihl, minlen = 0, foff = 0
+    cdef uint8_t ipcs, l4cs
+    cdef uint16_t field, pf, pf0, npf, npf0
+    cdef uint64_t pseudo, pseudo0
+    ipcs = CS_UNCHECKED
+    l4cs = CS_UNCHECKED
+    # ---- IPv4 header (ip_rcv_core: ip_fast_csum) ----
+    if ver == 4 and (fl & PF_IPV4):
+        pass
+        if <uint64_t>l3 + 20 > wire:
+            pass        # skb->len < 20: IP_INHDR before the checksum
+        elif <uint64_t>l3 + 20 > cap:
+            ipcs = CS_TRUNCATED
+        elif (p[l3] >> 4) == 4 and (p[l3] & 15) >= 5:
+            ihl = (p[l3] & 15) * 4
+            if <uint64_t>l3 + ihl > wire:
+                pass    # cannot pull ihl*4: IP_INHDR before the checksum
+            elif <uint64_t>l3 + ihl > cap:
+                ipcs = CS_TRUNCATED
+            elif csum_fold(csum_partial(p + l3, ihl, 0)) == 0xffff:
+                ipcs = CS_OK
+            else:
+                ipcs = CS_BAD
+                if _ip_csum_preempts(status[0]):
+                    status[0] = DR_IP_CSUM
+        if ipcs == CS_OK:
+            cnt[K_IP_OK] += 1
+        elif ipcs == CS_BAD:
+            cnt[K_IP_BAD] += 1
+        elif ipcs == CS_TRUNCATED:
+            cnt[K_IP_TRUNC] += 1
+    ip_csum[0] = ipcs
+    # ---- L4 ----
+    if ver == 4 and (fl & PF_IPV4):
+        if proto == IPPROTO_TCP:
+            minlen = 20; foff = 16
+        elif proto == IPPROTO_UDP:
+            minlen = 8; foff = 6
+        elif proto == IPPROTO_ICMP:
+            minlen = 4; foff = 2
+        else:
+            minlen = 0
+    elif ver == 6 and (fl & PF_IPV6):
+        if proto == IPPROTO_TCP:
+            minlen = 20; foff = 16
+        elif proto == IPPROTO_UDP:
+            minlen = 8; foff = 6
+        elif proto == IPPROTO_ICMPV6:
+            minlen = 4; foff = 2
+        else:
+            minlen = 0
+    else:
+        minlen = 0
+    if (minlen == 0 or (fl & PF_FRAG) or ipcs == CS_BAD
+            or not _l4_checkable(status[0], proto, l4len)):
+        pass    # UNCHECKED: nothing to check, or the kernel never gets there
+    elif l4 == 0:
+        # L4 offset unknown (parser convention: 0).  With a status
+        # of 0 the parser always knows it; be safe anyway.
+        if fl & PF_TRUNCATED:
+            l4cs = CS_TRUNCATED
+    else:
+        pass
+        ln = l4len
+        if proto == IPPROTO_UDP and <uint64_t>l4 + 6 <= cap:
+            # __udp4_lib_rcv/__udp6_lib_rcv: the skb is trimmed to
+            # the UDP length; a ulen beyond the IP payload or below
+            # 8 is a length error (the parser's), not a checksum one.
+            ulen = _be16(p + l4 + 4)
+            if ulen >= 8 and ulen <= ln:
+                ln = ulen
+            elif not (ulen == 0 and ver == 6):   # 0: IPv6 jumbogram, use l4_len
+                ln = 0
+        if ln < minlen:
+            pass
+        elif <uint64_t>l4 + ln > cap:
+            l4cs = CS_TRUNCATED
+        else:
+            field = _be16(p + l4 + foff)
+            if proto == IPPROTO_UDP and field == 0:
+                l4cs = CS_ZERO if ver == 4 else CS_BAD
+            else:
+                if proto == IPPROTO_ICMP:
+                    pseudo = 0
+                    pseudo0 = 0
+                elif ver == 4:
+                    sa = saddr16 + 12
+                    da = daddr16 + 12
+                    pseudo0 = pseudo_v4(sa, da, proto, 0)
+                    pseudo = pseudo0 + (ln >> 16) + (ln & 0xffff)
+                else:
+                    sa = saddr16
+                    da = daddr16
+                    pseudo0 = pseudo_v6(sa, da, proto, 0)
+                    pseudo = pseudo0 + (ln >> 16) + (ln & 0xffff)
+                if csum_fold(csum_partial(p + l4, ln, pseudo)) == 0xffff:
+                    l4cs = CS_OK
+                else:
+                    l4cs = CS_BAD
+                    if proto != IPPROTO_ICMP:
+                        # CHECKSUM_PARTIAL as a TX-offloading host
+                        # captures it: th->check = ~csum_tcpudp_magic(
+                        # ..., len, proto, 0), the folded pseudo-header
+                        # sum (some drivers/OSes: without the length,
+                        # or complemented).
+                        pf = csum_fold(pseudo)
+                        pf0 = csum_fold(pseudo0)
+                        npf = ~pf
+                        npf0 = ~pf0
+                        if field == pf or field == npf or field == pf0 or field == npf0:
+                            l4cs = CS_PARTIAL
+    l4_csum[0] = l4cs
+    if l4cs == CS_OK:
+        cnt[K_L4_OK] += 1
+    elif l4cs == CS_BAD:
+        cnt[K_L4_BAD] += 1
+        if proto == IPPROTO_TCP:
+            cnt[K_TCP_BAD] += 1
+        elif proto == IPPROTO_UDP:
+            cnt[K_UDP_BAD] += 1
+        elif proto == IPPROTO_ICMP:
+            cnt[K_ICMP_BAD] += 1
+        else:
+            cnt[K_ICMP6_BAD] += 1
+    elif l4cs == CS_ZERO:
+        cnt[K_L4_ZERO] += 1
+    elif l4cs == CS_PARTIAL:
+        cnt[K_L4_PARTIAL] += 1
+        if proto == IPPROTO_TCP:
+            cnt[K_TCP_PARTIAL] += 1
+        elif proto == IPPROTO_UDP:
+            cnt[K_UDP_PARTIAL] += 1
+    elif l4cs == CS_TRUNCATED:
+        cnt[K_L4_TRUNC] += 1
+    else:
+        cnt[K_L4_UNCHECKED] += 1

@@ -55,19 +55,8 @@ import ipaddress
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 
 from pystack._core.capture cimport RecordBatch
-from pystack._core.parse cimport (
-    PacketColumns, PF_IPV4, PF_IPV6, PF_FRAG, PF_TRUNCATED,
-)
-from pystack._core.vocab cimport (
-    CS_UNCHECKED, CS_OK, CS_BAD, CS_ZERO, CS_PARTIAL, CS_TRUNCATED,
-    DR_NOT_DROPPED_YET, DR_NOT_SPECIFIED, DR_PKT_TOO_SMALL, DR_IP_INHDR, DR_IP_CSUM,
-)
-
-cdef enum:
-    IPPROTO_ICMP = 1
-    IPPROTO_TCP = 6
-    IPPROTO_UDP = 17
-    IPPROTO_ICMPV6 = 58
+from pystack._core.parse cimport PacketColumns
+# verify_row, the CS_*/DR_* names and IPPROTO_* come from checksum.pxd.
 
 # ---------------------------------------------------------------------------
 # Python API
@@ -301,45 +290,6 @@ def _bench_partial(data, Py_ssize_t size, Py_ssize_t iters, Py_ssize_t stride=0)
 # Batch verification
 # ---------------------------------------------------------------------------
 
-cdef inline uint16_t _be16(const uint8_t* p) noexcept nogil:
-    return (<uint16_t>p[0] << 8) | p[1]
-
-
-cdef inline bint _ip_csum_preempts(uint8_t status) noexcept nogil:
-    # ip_rcv_core order: len < 20, version/ihl, pull ihl*4 (IP_INHDR) ->
-    # header checksum (IP_CSUM) -> len < tot_len (PKT_TOO_SMALL) -> tot_len <
-    # ihl*4 (IP_INHDR) -> later layers (TCP/UDP length checks: PKT_TOO_SMALL;
-    # L4 header pulls: NOT_SPECIFIED).  verify_batch only gets here when
-    # version == 4, ihl >= 5 and ihl*4 bytes are on the wire, i.e. no check
-    # before the checksum failed, so each of these statuses the parser set
-    # came from a later check and the checksum failure takes precedence.
-    # Anything else (OTHERHOST or a link-level reason set by a later stage)
-    # is decided before ip_rcv_core: kept.
-    return (status == DR_NOT_DROPPED_YET or status == DR_PKT_TOO_SMALL
-            or status == DR_IP_INHDR or status == DR_NOT_SPECIFIED)
-
-
-cdef inline bint _l4_checkable(uint8_t status, uint8_t proto, uint32_t l4len) noexcept nogil:
-    # The kernel computes an L4 checksum only for packets that got that far:
-    # every parser drop reason (IP header errors, short TCP/UDP headers, TCP
-    # doff < 5 -> PKT_TOO_SMALL, bad UDP length, ...) is decided before it.
-    # Exception: icmp_rcv/icmpv6_rcv validate the checksum BEFORE pulling the
-    # 8-byte header, so a 4..7-byte ICMP message the parser marked
-    # NOT_SPECIFIED (its pull failure) still gets its checksum classified
-    # (the stack model lets a bad one become ICMP_CSUM).
-    if status == DR_NOT_DROPPED_YET:
-        return True
-    return (status == DR_NOT_SPECIFIED and l4len < 8
-            and (proto == IPPROTO_ICMP or proto == IPPROTO_ICMPV6))
-
-
-cdef enum:
-    K_IP_OK, K_IP_BAD, K_IP_TRUNC
-    K_L4_OK, K_L4_BAD, K_L4_ZERO, K_L4_PARTIAL, K_L4_TRUNC, K_L4_UNCHECKED
-    K_TCP_BAD, K_UDP_BAD, K_ICMP_BAD, K_ICMP6_BAD
-    K_TCP_PARTIAL, K_UDP_PARTIAL
-    K__N
-
 _COUNT_NAMES = (
     "ip_ok", "ip_bad", "ip_truncated",
     "l4_ok", "l4_bad", "l4_zero", "l4_partial", "l4_truncated", "l4_unchecked",
@@ -383,16 +333,9 @@ def verify_batch(RecordBatch rb not None, PacketColumns cols not None):
     for k in range(K__N):
         cnt[k] = 0
     cdef const uint8_t* p
-    cdef const uint8_t* sa
-    cdef const uint8_t* da
-    cdef uint32_t cap, wire, fl, l3, l4, ln, ulen, ihl, minlen, foff
-    cdef uint8_t ver, proto, ipcs, l4cs
-    cdef uint16_t field, pf, pf0, npf, npf0
-    cdef uint64_t pseudo, pseudo0
+    cdef uint32_t cap
     with nogil:
         for i in range(n):
-            ipcs = CS_UNCHECKED
-            l4cs = CS_UNCHECKED
             cap = rb.caplen[i]
             if rb.base == NULL or rb.offset[i] < 0 or rb.offset[i] + cap > rb.base_len:
                 # Defence in depth (the reader guarantees this): no bytes.
@@ -401,140 +344,16 @@ def verify_batch(RecordBatch rb not None, PacketColumns cols not None):
                 cnt[K_L4_UNCHECKED] += 1
                 continue
             p = rb.base + rb.offset[i]
-            wire = rb.wirelen[i]
-            if wire < cap:
-                wire = cap      # as parse_one: a record claiming fewer wire bytes
-            fl = cols.flags[i]
-            ver = cols.ip_ver[i]
-            # ---- IPv4 header (ip_rcv_core: ip_fast_csum) ----
-            if ver == 4 and (fl & PF_IPV4):
-                l3 = cols.l3_off[i]
-                if <uint64_t>l3 + 20 > wire:
-                    pass        # skb->len < 20: IP_INHDR before the checksum
-                elif <uint64_t>l3 + 20 > cap:
-                    ipcs = CS_TRUNCATED
-                elif (p[l3] >> 4) == 4 and (p[l3] & 15) >= 5:
-                    ihl = (p[l3] & 15) * 4
-                    if <uint64_t>l3 + ihl > wire:
-                        pass    # cannot pull ihl*4: IP_INHDR before the checksum
-                    elif <uint64_t>l3 + ihl > cap:
-                        ipcs = CS_TRUNCATED
-                    elif csum_fold(csum_partial(p + l3, ihl, 0)) == 0xffff:
-                        ipcs = CS_OK
-                    else:
-                        ipcs = CS_BAD
-                        if _ip_csum_preempts(cols.status[i]):
-                            cols.status[i] = DR_IP_CSUM
-                if ipcs == CS_OK:
-                    cnt[K_IP_OK] += 1
-                elif ipcs == CS_BAD:
-                    cnt[K_IP_BAD] += 1
-                elif ipcs == CS_TRUNCATED:
-                    cnt[K_IP_TRUNC] += 1
-            cols.ip_csum[i] = ipcs
-            # ---- L4 ----
-            proto = cols.ip_proto[i]
-            if ver == 4 and (fl & PF_IPV4):
-                if proto == IPPROTO_TCP:
-                    minlen = 20; foff = 16
-                elif proto == IPPROTO_UDP:
-                    minlen = 8; foff = 6
-                elif proto == IPPROTO_ICMP:
-                    minlen = 4; foff = 2
-                else:
-                    minlen = 0
-            elif ver == 6 and (fl & PF_IPV6):
-                if proto == IPPROTO_TCP:
-                    minlen = 20; foff = 16
-                elif proto == IPPROTO_UDP:
-                    minlen = 8; foff = 6
-                elif proto == IPPROTO_ICMPV6:
-                    minlen = 4; foff = 2
-                else:
-                    minlen = 0
-            else:
-                minlen = 0
-            if (minlen == 0 or (fl & PF_FRAG) or ipcs == CS_BAD
-                    or not _l4_checkable(cols.status[i], proto, cols.l4_len[i])):
-                pass    # UNCHECKED: nothing to check, or the kernel never gets there
-            elif cols.l4_off[i] == 0:
-                # L4 offset unknown (parser convention: 0).  With a status
-                # of 0 the parser always knows it; be safe anyway.
-                if fl & PF_TRUNCATED:
-                    l4cs = CS_TRUNCATED
-            else:
-                l4 = cols.l4_off[i]
-                ln = cols.l4_len[i]
-                if proto == IPPROTO_UDP and <uint64_t>l4 + 6 <= cap:
-                    # __udp4_lib_rcv/__udp6_lib_rcv: the skb is trimmed to
-                    # the UDP length; a ulen beyond the IP payload or below
-                    # 8 is a length error (the parser's), not a checksum one.
-                    ulen = _be16(p + l4 + 4)
-                    if ulen >= 8 and ulen <= ln:
-                        ln = ulen
-                    elif not (ulen == 0 and ver == 6):   # 0: IPv6 jumbogram, use l4_len
-                        ln = 0
-                if ln < minlen:
-                    pass
-                elif <uint64_t>l4 + ln > cap:
-                    l4cs = CS_TRUNCATED
-                else:
-                    field = _be16(p + l4 + foff)
-                    if proto == IPPROTO_UDP and field == 0:
-                        l4cs = CS_ZERO if ver == 4 else CS_BAD
-                    else:
-                        if proto == IPPROTO_ICMP:
-                            pseudo = 0
-                            pseudo0 = 0
-                        elif ver == 4:
-                            sa = cols.saddr + 16 * i + 12
-                            da = cols.daddr + 16 * i + 12
-                            pseudo0 = pseudo_v4(sa, da, proto, 0)
-                            pseudo = pseudo0 + (ln >> 16) + (ln & 0xffff)
-                        else:
-                            sa = cols.saddr + 16 * i
-                            da = cols.daddr + 16 * i
-                            pseudo0 = pseudo_v6(sa, da, proto, 0)
-                            pseudo = pseudo0 + (ln >> 16) + (ln & 0xffff)
-                        if csum_fold(csum_partial(p + l4, ln, pseudo)) == 0xffff:
-                            l4cs = CS_OK
-                        else:
-                            l4cs = CS_BAD
-                            if proto != IPPROTO_ICMP:
-                                # CHECKSUM_PARTIAL as a TX-offloading host
-                                # captures it: th->check = ~csum_tcpudp_magic(
-                                # ..., len, proto, 0), the folded pseudo-header
-                                # sum (some drivers/OSes: without the length,
-                                # or complemented).
-                                pf = csum_fold(pseudo)
-                                pf0 = csum_fold(pseudo0)
-                                npf = ~pf
-                                npf0 = ~pf0
-                                if field == pf or field == npf or field == pf0 or field == npf0:
-                                    l4cs = CS_PARTIAL
-            cols.l4_csum[i] = l4cs
-            if l4cs == CS_OK:
-                cnt[K_L4_OK] += 1
-            elif l4cs == CS_BAD:
-                cnt[K_L4_BAD] += 1
-                if proto == IPPROTO_TCP:
-                    cnt[K_TCP_BAD] += 1
-                elif proto == IPPROTO_UDP:
-                    cnt[K_UDP_BAD] += 1
-                elif proto == IPPROTO_ICMP:
-                    cnt[K_ICMP_BAD] += 1
-                else:
-                    cnt[K_ICMP6_BAD] += 1
-            elif l4cs == CS_ZERO:
-                cnt[K_L4_ZERO] += 1
-            elif l4cs == CS_PARTIAL:
-                cnt[K_L4_PARTIAL] += 1
-                if proto == IPPROTO_TCP:
-                    cnt[K_TCP_PARTIAL] += 1
-                elif proto == IPPROTO_UDP:
-                    cnt[K_UDP_PARTIAL] += 1
-            elif l4cs == CS_TRUNCATED:
-                cnt[K_L4_TRUNC] += 1
-            else:
-                cnt[K_L4_UNCHECKED] += 1
+            verify_row(p, cap, rb.wirelen[i], cols.flags[i], cols.ip_ver[i], cols.ip_proto[i],
+                       cols.l3_off[i], cols.l4_off[i], cols.l4_len[i],
+                       cols.saddr + 16 * i, cols.daddr + 16 * i,
+                       &cols.status[i], &cols.ip_csum[i], &cols.l4_csum[i], cnt)
     return {name: cnt[k] for k, name in enumerate(_COUNT_NAMES)}
+
+
+def batch_counts(PacketColumns cols not None):
+    """The counts verify_batch would return, for columns that
+    parse_batch(rb, cols, verify_checksums=True) already verified."""
+    if not cols.csum_verified:
+        raise ValueError("these columns were not checksum-verified by parse_batch")
+    return {name: int(cols.csum_counts[k]) for k, name in enumerate(_COUNT_NAMES)}

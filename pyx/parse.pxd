@@ -100,5 +100,10 @@ cdef class PacketColumns:
     # --- checksums (vocab.CSUM_STATUSES), filled by checksum.verify_batch ---
     cdef uint8_t*  ip_csum
     cdef uint8_t*  l4_csum
+    # Set by parse_batch(..., verify_checksums=True): the checksum columns
+    # are filled and csum_counts holds checksum.verify_batch's counts.
+    cdef public bint csum_verified
+    cdef readonly object csum_counts   # int64[16]
+    cdef int64_t*  csum_cnt
 
     cdef void _alloc(self, Py_ssize_t capacity) except *

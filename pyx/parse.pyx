@@ -208,6 +208,9 @@ cdef class PacketColumns:
         self.in_dport = <uint16_t*>_ptr(a, "in_dport")
         self.ip_csum = <uint8_t*>_ptr(a, "ip_csum")
         self.l4_csum = <uint8_t*>_ptr(a, "l4_csum")
+        self.csum_verified = False
+        self.csum_counts = np.zeros(16, np.int64)
+        self.csum_cnt = <int64_t*>cnp.PyArray_DATA(self.csum_counts)
 
     def column(self, str name):
         """Valid rows of one column (a numpy view)."""
@@ -227,6 +230,7 @@ cdef class PacketColumns:
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint64_t
 from pystack._core.capture cimport RecordBatch
+from pystack._core.checksum cimport verify_row, K__N
 from pystack._core.vocab cimport (
     DR_NOT_SPECIFIED, DR_PKT_TOO_SMALL, DR_IP_INHDR, DR_UNHANDLED_PROTO,
     DR_HDR_TRUNC, DR_IPV6_BAD_EXTHDR, CS_UNCHECKED,
@@ -1245,11 +1249,17 @@ def _use_fast_path(bint on):
     _fast_path = on
 
 
-def parse_batch(RecordBatch rb not None, PacketColumns cols not None):
+def parse_batch(RecordBatch rb not None, PacketColumns cols not None,
+                bint verify_checksums=False):
     """Parse records [0, rb.n) of `rb` into rows [0, rb.n) of `cols`; returns rb.n.
 
     Every column of those rows is rewritten (columns are reused across
     batches).  Raises ValueError if cols.capacity < rb.n.
+
+    verify_checksums=True also classifies each row's checksums right after
+    parsing it, while its bytes are still in L1 (checksum.verify_row, the
+    same code checksum.verify_batch runs); the counts land in
+    cols.csum_counts and checksum.batch_counts(cols) returns them.
     """
     cdef Py_ssize_t n = rb.n, i
     cdef Cols c
@@ -1262,6 +1272,10 @@ def parse_batch(RecordBatch rb not None, PacketColumns cols not None):
     cdef int64_t off, cap
     cdef const uint8_t* p
     cdef bint fast = _fast_path
+    cdef int64_t cnt[K__N]
+    cdef int k
+    for k in range(K__N):
+        cnt[k] = 0
     if cols.capacity < n:
         raise ValueError(f"PacketColumns capacity {cols.capacity} < batch size {n}")
     fill_cols(cols, &c)
@@ -1283,7 +1297,16 @@ def parse_batch(RecordBatch rb not None, PacketColumns cols not None):
                 p = base + off
             if not (fast and fast_eth_ipv4_tcp(p, cap, wires[i], lts[i], &c, i)):
                 parse_one(p, cap, wires[i], lts[i], &c, i)
+            if verify_checksums:
+                verify_row(p, <uint32_t>cap, wires[i], c.flags[i], c.ip_ver[i], c.ip_proto[i],
+                           c.l3_off[i], c.l4_off[i], c.l4_len[i],
+                           c.saddr + 16 * i, c.daddr + 16 * i,
+                           &c.status[i], &c.ip_csum[i], &c.l4_csum[i], cnt)
     cols.n = n
+    cols.csum_verified = verify_checksums
+    if verify_checksums:
+        for k in range(K__N):
+            cols.csum_cnt[k] = cnt[k]
     return n
 
 
