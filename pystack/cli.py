@@ -47,7 +47,11 @@ def _run_inspect(args) -> int:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(report.format_text())
-    return 1 if report.error else 0
+    if report.error:
+        # The summary above covers everything before the bad record.
+        print(f"pystack: {report.error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,8 +73,11 @@ def main(argv=None) -> int:
         args = ap.parse_args(argv)
     except SystemExit as e:  # argparse already printed the usage message
         return 2 if e.code else 0
+    import logging
+
     from pystack.capture import CaptureError
 
+    logging.basicConfig(format="pystack: warning: %(message)s", level=logging.WARNING)
     try:
         return args.func(args)
     except UsageError as e:
