@@ -521,6 +521,29 @@ class _Source:
         self.info.update(format="pcap", sections=1, byte_order=order,
                          ts_precision="ns" if nano else "us")
 
+    def _checked_block(self, head, e, off, btype, what, minlen):
+        """Validate a pcapng block's lengths and load it whole.
+
+        Returns (pos, total length, bytes), or what _ensure returned when
+        the block is not all there yet.
+        """
+        (blen,) = struct.unpack_from(e + "I", head, 4)
+        if blen < minlen or blen % 4 or blen > MAX_RECORD:
+            raise CaptureError(self.name, off,
+                               f"{what} claims total length {blen} "
+                               f"(must be >= {minlen}, a multiple of 4, at most {MAX_RECORD})")
+        r = self._ensure(blen, self.rb.n > 0)
+        if r is not True:
+            return r
+        pos = self.walker.pos
+        body = self._bytes(pos, blen)
+        (trail,) = struct.unpack_from(e + "I", body, blen - 4)
+        if trail != blen:
+            raise CaptureError(self.name, off,
+                               f"block of type 0x{btype:08x}: total length {blen} does not "
+                               f"match its trailing length {trail}")
+        return pos, blen, body
+
     def _header_block(self):
         """Parse the SHB/IDB at pos.  True when done; otherwise what _ensure
         returned (False: input ends inside it; None: yield first)."""
@@ -542,21 +565,10 @@ class _Source:
                 raise CaptureError(self.name, off,
                                    f"section header block has bad byte-order magic 0x{bom.hex()}")
             e = "<" if order == "little" else ">"
-            (blen,) = struct.unpack_from(e + "I", head, 4)
-            if blen < 28 or blen % 4 or blen > MAX_RECORD:
-                raise CaptureError(self.name, off,
-                                   f"section header block claims total length {blen} "
-                                   f"(must be >= 28, a multiple of 4, at most {MAX_RECORD})")
-            r = self._ensure(blen, self.rb.n > 0)
-            if r is not True:
+            r = self._checked_block(head, e, off, 0x0A0D0D0A, "section header block", 28)
+            if not isinstance(r, tuple):
                 return r
-            pos = w.pos
-            body = self._bytes(pos, blen)
-            (trail,) = struct.unpack_from(e + "I", body, blen - 4)
-            if trail != blen:
-                raise CaptureError(self.name, off,
-                                   f"block of type 0x0a0d0d0a: total length {blen} does not "
-                                   f"match its trailing length {trail}")
+            pos, blen, body = r
             major, minor = struct.unpack_from(e + "HH", body, 12)
             if major != 1:
                 raise CaptureError(self.name, off,
@@ -576,21 +588,10 @@ class _Source:
         # IDB.  Checked here as well as in the walker: while opening, IDBs
         # are parsed before the walker has seen them.
         e = "<" if self.order == "little" else ">"
-        (blen,) = struct.unpack_from(e + "I", head, 4)
-        if blen < 12 or blen % 4 or blen > MAX_RECORD:
-            raise CaptureError(self.name, off,
-                               f"block of type 0x00000001 claims total length {blen} "
-                               f"(must be >= 12, a multiple of 4, at most {MAX_RECORD})")
-        r = self._ensure(blen, self.rb.n > 0)
-        if r is not True:
+        r = self._checked_block(head, e, off, 0x00000001, "block of type 0x00000001", 12)
+        if not isinstance(r, tuple):
             return r
-        pos = w.pos
-        body = self._bytes(pos, blen)
-        (trail,) = struct.unpack_from(e + "I", body, blen - 4)
-        if trail != blen:
-            raise CaptureError(self.name, off,
-                               f"block of type 0x00000001: total length {blen} does not "
-                               f"match its trailing length {trail}")
+        pos, blen, body = r
         if blen < 20:
             raise CaptureError(self.name, off,
                                f"interface description block too short ({blen} bytes)")
