@@ -89,6 +89,7 @@ LINKTYPE_NAMES = {
 
 LINKTYPE_RAW = 101
 MAXIMUM_SNAPLEN = _c.MAXIMUM_SNAPLEN     # 262144, libpcap's
+RELEASE_STEP = 64 << 20   # consumed mmap bytes released from the process at a time
 MAX_RECORD = _c.MAX_RECORD               # 16 MiB: hard cap on one record/block
 MAX_INTERFACES = 1 << 16                 # per Capture: bounds metadata on hostile input
 MAX_FILES = 1 << 16                      # the src column is uint16
@@ -376,6 +377,7 @@ class _Source:
             except OSError:
                 pass
         self.mm = mm
+        self._released = 0
         self._set_buffer(mm, len(mm), 0)
 
     def _open_stream(self, f):
@@ -696,6 +698,7 @@ class _Source:
             return None
         rb, w = self.rb, self.walker
         rb.clear()
+        self._release_consumed()
         while True:
             if rb.n == 0:
                 # the window may have moved or grown since the last fill
@@ -728,6 +731,26 @@ class _Source:
                     return rb
                 self.done = True
                 raise
+
+    def _release_consumed(self):
+        """Unmap the pages of the mmap that earlier batches used.
+
+        The previous batch is invalid once the next one is asked for, so
+        its pages can go: MADV_DONTNEED on a read-only file mapping only
+        drops them from this process (the page cache keeps them), which
+        keeps the resident size bounded however large the capture is.
+        Done in steps of RELEASE_STEP bytes to keep syscalls rare.
+        """
+        mm = getattr(self, "mm", None)
+        if mm is None or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        upto = (self.walker.pos // mmap.PAGESIZE) * mmap.PAGESIZE
+        if upto - self._released >= RELEASE_STEP:
+            try:
+                mm.madvise(mmap.MADV_DONTNEED, self._released, upto - self._released)
+            except (OSError, ValueError):
+                return
+            self._released = upto
 
     def close(self):
         self.rb.release()

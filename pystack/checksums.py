@@ -19,7 +19,12 @@ checksums would drop every packet the host sent.  Hence three modes:
     and UDP rows whose checksum was verified (OK/BAD/PARTIAL/ZERO), count
     BAD+PARTIAL vs total; once a source reaches ``min_packets`` verified
     packets with a BAD+PARTIAL share >= ``ratio`` it is declared an
-    offloading sender, for the rest of the run.  Its BAD/PARTIAL TCP/UDP
+    offloading sender, for the rest of the run.  Only senders of at least
+    one BAD/PARTIAL sum are tracked (at most MAX_TRACKED of them; the report
+    says when the cap was reached), and a sender's evidence counts from the
+    batch holding its first such sum: a flood from millions of sources with
+    good sums costs nothing, and an offloading host sends nothing but
+    partial sums anyway.  Its BAD/PARTIAL TCP/UDP
     checksums become OFFLOADED (not errors).  Independently, rows captured
     as LINUX_SLL/SLL2 ``pkt_type`` OUTGOING whose sum is PARTIAL are
     OFFLOADED at once: the capture says outright that they were on their
@@ -67,6 +72,8 @@ ERROR_STATUSES = (CS_BAD, CS_PARTIAL)
 PKTTYPE_OUTGOING = 4          # linux/if_packet.h PACKET_OUTGOING
 _TCP, _UDP = 6, 17
 MODES = ("verify", "ignore", "auto")
+#: auto mode tracks at most this many candidate senders (bounded memory).
+MAX_TRACKED = 1 << 16
 
 _COUNT_KEYS = (
     "ip_ok", "ip_bad", "ip_truncated",
@@ -120,9 +127,12 @@ class _SourceTable:
         self._tid = np.zeros(1 << self._bits, np.int64)    # slot -> source id + 1 (0: empty)
         self._used = 0
         self._maxprobe = 0
-        self._w0 = np.empty(0, np.uint64)      # per source id: address words, interface
-        self._w1 = np.empty(0, np.uint64)
-        self._if = np.empty(0, np.uint32)
+        self._w0 = np.empty(64, np.uint64)     # per source id: address words, interface
+        self._w1 = np.empty(64, np.uint64)     # (capacity doubles: amortised O(1) adds)
+        self._if = np.empty(64, np.uint32)
+
+    def __len__(self) -> int:
+        return len(self.sources)
 
     def _add(self, iface: int, addr: bytes) -> int:
         key = (iface, addr)
@@ -130,10 +140,14 @@ class _SourceTable:
         if sid is None:
             sid = self.by_key[key] = len(self.sources)
             self.sources.append(_Source(iface, addr))
+            if sid == self._w0.size:
+                self._w0 = np.concatenate([self._w0, np.empty_like(self._w0)])
+                self._w1 = np.concatenate([self._w1, np.empty_like(self._w1)])
+                self._if = np.concatenate([self._if, np.empty_like(self._if)])
             w = np.frombuffer(addr, np.uint64)
-            self._w0 = np.append(self._w0, w[0])
-            self._w1 = np.append(self._w1, w[1])
-            self._if = np.append(self._if, np.uint32(iface))
+            self._w0[sid] = w[0]
+            self._w1[sid] = w[1]
+            self._if[sid] = iface
         return sid
 
     @staticmethod
@@ -191,8 +205,16 @@ class _SourceTable:
             idx, hs, slot = idx[go_on], hs[go_on], slot[go_on]
         return sid
 
-    def ids(self, iface_all: np.ndarray, saddr_all: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Source id of each of `rows` (indices into the batch's columns)."""
+    def ids(self, iface_all: np.ndarray, saddr_all: np.ndarray, rows: np.ndarray,
+            insert: bool = True, limit: int | None = None) -> np.ndarray:
+        """Source id of each of `rows` (indices into the batch's columns).
+
+        insert=False only looks up: rows of unknown sources get -1.  With
+        insert, at most `limit` sources are kept in all; rows of sources
+        beyond it get -1 too.
+        """
+        if not insert and not self.sources:
+            return np.full(rows.size, -1, np.int64)
         w = np.ascontiguousarray(saddr_all, np.uint8).view(np.uint64)   # (n, 2)
         iface = np.asarray(iface_all, np.uint32)
         if rows.size == iface.size:     # every row (rows is then arange): no gathers
@@ -202,14 +224,19 @@ class _SourceTable:
         h = self._hash(w0, w1, iface)
         sid = self._lookup(h)
         miss = np.flatnonzero(sid < 0)
-        if miss.size:
+        if miss.size and insert:
             new_h, first = np.unique(h[miss], return_index=True)
             rep = miss[first]
+            if limit is not None:
+                rep = rep[:max(0, limit - len(self.sources))]
             addrs = np.ascontiguousarray(saddr_all, np.uint8)[rows[rep]]
             for k, r in enumerate(rep):             # once per new source
-                self._insert(int(new_h[k]), self._add(int(iface[r]), addrs[k].tobytes()))
+                self._insert(int(h[r]), self._add(int(iface[r]), addrs[k].tobytes()))
             sid[miss] = self._lookup(h[miss])
-        wrong = np.flatnonzero((self._w0[sid] != w0) | (self._w1[sid] != w1) | (self._if[sid] != iface))
+        known = np.flatnonzero(sid >= 0)
+        ks = sid[known]
+        wrong = known[(self._w0[ks] != w0[known]) | (self._w1[ks] != w1[known])
+                      | (self._if[ks] != iface[known])]
         if wrong.size:
             # Hash collision: resolve these rows by their exact keys.
             addrs = np.ascontiguousarray(saddr_all, np.uint8)[rows[wrong]]
@@ -218,8 +245,12 @@ class _SourceTable:
             keys[:, 4:] = addrs
             _, first, inv = np.unique(keys.view("V20").ravel(), return_index=True,
                                       return_inverse=True)
-            gid = np.array([self._add(int(iface[wrong[f]]), addrs[f].tobytes()) for f in first],
-                           np.int64)
+            if insert:
+                gid = np.array([self._add(int(iface[wrong[f]]), addrs[f].tobytes())
+                                for f in first], np.int64)
+            else:
+                gid = np.array([self.by_key.get((int(iface[wrong[f]]), addrs[f].tobytes()), -1)
+                                for f in first], np.int64)
             sid[wrong] = gid[inv.ravel()]
         return sid
 
@@ -247,6 +278,8 @@ class ChecksumPolicy:
         self.errors = 0          # ip_bad + L4 BAD/PARTIAL not reclassified
         self.l4_errors = 0
         self._table = _SourceTable()
+        self.max_tracked = MAX_TRACKED
+        self.capped = False      # more candidate senders than max_tracked were seen
         self._declared = np.zeros(0, bool)     # per source id
 
     # ------------------------------------------------------------------
@@ -283,10 +316,20 @@ class ChecksumPolicy:
         verified = (l4 == CS_OK) | (l4 == CS_BAD) | (l4 == CS_PARTIAL) | (l4 == CS_ZERO)
         rows = np.flatnonzero(verified & ((proto == _TCP) | (proto == _UDP)))
         if rows.size:
-            sid = self._table.ids(rb.iface_arr[:n], a["saddr"][:n], rows)
-            nsrc = len(self._table.sources)
+            # Only senders of at least one BAD/PARTIAL sum are candidates, so
+            # a SYN flood from millions of spoofed sources with good sums
+            # costs nothing here; the table is capped at MAX_TRACKED.
             st = l4[rows]
             isbad = (st == CS_BAD) | (st == CS_PARTIAL)
+            if isbad.any():
+                self._table.ids(rb.iface_arr[:n], a["saddr"][:n], rows[isbad],
+                                limit=self.max_tracked)
+            sid = self._table.ids(rb.iface_arr[:n], a["saddr"][:n], rows, insert=False)
+            tracked = sid >= 0
+            if not self.capped and not tracked[isbad].all():
+                self.capped = True
+            rows, sid, st, isbad = rows[tracked], sid[tracked], st[tracked], isbad[tracked]
+            nsrc = len(self._table.sources)
             total = np.bincount(sid, minlength=nsrc)
             bad = np.bincount(sid[st == CS_BAD], minlength=nsrc)
             part = np.bincount(sid[st == CS_PARTIAL], minlength=nsrc)
@@ -343,7 +386,8 @@ class ChecksumPolicy:
             "batches": self.batches,
             "packets": self.packets,
             "offloading_sources": self.offloading_sources() if self.mode == "auto" else [],
-            "sources_seen": len(self._table.sources),
+            "sources_tracked": len(self._table.sources),
+            "tracking_capped": self.capped,
             "totals": dict(self.totals),
             "errors": self.errors,
             "l4_errors": self.l4_errors,
@@ -360,7 +404,7 @@ class ChecksumPolicy:
         srcs = self.offloading_sources()
         if not srcs:
             return f"auto: no offloading sender detected; {tail}"
-        multi_if = np.unique(self._table._if).size > 1
+        multi_if = np.unique(self._table._if[:len(self._table)]).size > 1
         parts = []
         for s in srcs[:3]:
             what = ("partial" if s["bad"] == 0 else "bad" if s["partial"] == 0

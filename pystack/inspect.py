@@ -3,7 +3,8 @@
 Each batch is read, parsed and checksum-verified by the compiled core; the
 statistics here are numpy reductions over the batch's columns (Python runs
 once per batch, never per packet).  Memory is bounded: the host table keeps
-at most HOST_LIMIT distinct addresses and says when it stopped adding.
+at most HOST_LIMIT distinct addresses (those keep exact counts) and says
+when it stopped adding new ones.
 """
 from __future__ import annotations
 
@@ -128,8 +129,7 @@ def inspect_capture(paths, checksum: str = "auto", batch_size: int = 65536,
     l3 = np.zeros(3, np.int64)                 # IPv4, IPv6, other
     proto_counts = np.zeros(256, np.int64)
     reason_counts = np.zeros(len(vocab.DROP_REASONS), np.int64)
-    hosts: dict[bytes, int] = {}
-    capped = False
+    hosts = _Hosts(HOST_LIMIT)
     cap = open_capture(paths, batch_size=batch_size)
     try:
         with cap:
@@ -162,8 +162,8 @@ def inspect_capture(paths, checksum: str = "auto", batch_size: int = 65536,
                     rep.vlan_tagged += int(((flags & (_PF["PF_VLAN"] | _PF["PF_QINQ"])) != 0).sum())
                     rep.fragments += int(((flags & _PF["PF_FRAG"]) != 0).sum())
                     rep.truncated += int(((flags & _PF["PF_TRUNCATED"]) != 0).sum())
-                    if top and not capped:
-                        capped = _count_hosts(hosts, c["saddr"][isip], c["daddr"][isip])
+                    if top:
+                        hosts.add(c, is4, is6)
             except CaptureError as e:
                 rep.error = str(e)
     finally:
@@ -179,9 +179,9 @@ def inspect_capture(paths, checksum: str = "auto", batch_size: int = 65536,
     for code in np.nonzero(reason_counts)[0].tolist():
         if code != 0 and vocab.DROP_REASONS[code] != "UNHANDLED_PROTO":
             rep.malformed[vocab.DROP_REASONS[code]] = int(reason_counts[code])
-    rep.distinct_hosts = len(hosts)
-    rep.hosts_capped = capped
-    rep.hosts = [(_addr(a), k) for a, k in sorted(hosts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
+    rep.distinct_hosts = hosts.distinct
+    rep.hosts_capped = hosts.capped
+    rep.hosts = hosts.top(top)
     rep.checksums = policy.report()["totals"]
     rep.checksum_summary = policy.describe()
     return rep
@@ -192,27 +192,78 @@ def _supported(lt: int) -> bool:
     return lt in SUPPORTED_LINKTYPES
 
 
-def _count_hosts(hosts: dict, src: np.ndarray, dst: np.ndarray) -> bool:
-    """Add per-address packet counts; True once HOST_LIMIT distinct were seen."""
-    both = np.concatenate([src, dst]).view(np.dtype("V16")).ravel()
-    vals, cnts = np.unique(both, return_counts=True)
-    for v, k in zip(vals.tolist(), cnts.tolist()):
-        if v in hosts:
-            hosts[v] += k
-        elif len(hosts) < HOST_LIMIT:
-            hosts[v] = k
-        else:
-            return True
-    return False
+class _HostCounter:
+    """Packets per address (as source or destination), numpy only.
+
+    Keys are 16-byte addresses kept sorted; each batch is reduced with
+    np.unique and merged with searchsorted, so there is no Python per host.
+    At most `limit` addresses are kept: after that, known addresses are
+    still counted exactly, new ones are not (`capped` says so).
+    """
+
+    def __init__(self, limit: int, dtype):
+        self.limit = limit
+        self.keys = np.empty(0, dtype)
+        self.counts = np.empty(0, np.int64)
+        self.capped = False
+
+    def add(self, src: np.ndarray, dst: np.ndarray) -> None:
+        both = np.concatenate([src, dst])
+        if both.size == 0:
+            return
+        vals, cnts = np.unique(both, return_counts=True)
+        pos = np.searchsorted(self.keys, vals)
+        pos_c = np.minimum(pos, max(self.keys.size - 1, 0))
+        known = (self.keys.size > 0) & (self.keys[pos_c] == vals) if self.keys.size else \
+            np.zeros(vals.size, bool)
+        np.add.at(self.counts, pos_c[known], cnts[known])
+        new = ~known
+        room = self.limit - self.keys.size
+        if new.any():
+            nv, nc = vals[new], cnts[new]
+            if nv.size > room:
+                self.capped = True
+                nv, nc = nv[:max(room, 0)], nc[:max(room, 0)]
+            if nv.size:
+                keys = np.concatenate([self.keys, nv])
+                counts = np.concatenate([self.counts, nc])
+                order = np.argsort(keys, kind="stable")
+                self.keys, self.counts = keys[order], counts[order]
+
+    def top(self, k: int) -> list:
+        """[(key, packets)], most packets first, ties in key order."""
+        if k <= 0 or self.keys.size == 0:
+            return []
+        order = np.argsort(-self.counts, kind="stable")[:k]
+        return [(self.keys[i], int(self.counts[i])) for i in order]
 
 
-_V4MAPPED = b"\0" * 10 + b"\xff\xff"
+class _Hosts:
+    """IPv4 addresses as exact uint32 keys (a fast numeric sort), IPv6 as
+    16-byte keys; each family keeps at most HOST_LIMIT addresses."""
 
+    def __init__(self, limit: int):
+        self.v4 = _HostCounter(limit, np.uint32)
+        self.v6 = _HostCounter(limit, "V16")
 
-def _addr(raw: bytes) -> str:
-    if raw[:12] == _V4MAPPED:
-        return str(ipaddress.IPv4Address(raw[12:]))
-    return str(ipaddress.IPv6Address(raw))
+    def add(self, c: dict, is4: np.ndarray, is6: np.ndarray) -> None:
+        self.v4.add(c["saddr4"][is4], c["daddr4"][is4])
+        if is6.any():
+            self.v6.add(c["saddr"][is6].view("V16").ravel(), c["daddr"][is6].view("V16").ravel())
+
+    @property
+    def distinct(self) -> int:
+        return int(self.v4.keys.size + self.v6.keys.size)
+
+    @property
+    def capped(self) -> bool:
+        return self.v4.capped or self.v6.capped
+
+    def top(self, k: int) -> list:
+        both = [(str(ipaddress.IPv4Address(int(a))), n) for a, n in self.v4.top(k)]
+        both += [(str(ipaddress.IPv6Address(a.tobytes())), n) for a, n in self.v6.top(k)]
+        both.sort(key=lambda an: -an[1])      # stable: IPv4 before IPv6 on ties
+        return both[:k]
 
 
 def _shares(d: dict, total: int) -> str:

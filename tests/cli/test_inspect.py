@@ -124,3 +124,16 @@ def test_checksum_policies(capsys):
     rc, rep = run_json(capsys, "--checksum", "verify", SAMPLE)
     assert rc == 0 and rep["checksums"]["tcp_bad"] == 1
     assert rep["checksum_summary"] == "verify: 1 bad checksum counted"
+
+
+def test_host_counter_keeps_exact_counts_after_the_cap():
+    import numpy as np
+
+    from pystack.inspect import _HostCounter
+
+    hc = _HostCounter(3, np.uint32)
+    hc.add(np.array([1, 2, 3], np.uint32), np.array([9, 9, 9], np.uint32))   # 4 distinct > 3
+    assert hc.capped
+    hc.add(np.array([1, 1, 5], np.uint32), np.array([2, 2, 6], np.uint32))
+    assert hc.keys.tolist() == [1, 2, 3]
+    assert dict((int(k), n) for k, n in hc.top(3)) == {1: 3, 2: 3, 3: 1}

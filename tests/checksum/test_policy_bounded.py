@@ -1,0 +1,33 @@
+"""The auto policy's memory is bounded by the senders of bad checksums."""
+import numpy as np
+
+from pystack import checksums
+from pystack._core.capture import RecordBatch
+from pystack._core.parse import PacketColumns, parse_batch
+from tests.pktbuild_min import syn_v4
+
+
+def _batch(pkts):
+    rb = RecordBatch.from_packets(pkts)
+    cols = PacketColumns(len(pkts))
+    parse_batch(rb, cols, verify_checksums=True)
+    return rb, cols
+
+
+def test_many_good_sources_are_not_tracked():
+    pol = checksums.ChecksumPolicy("auto")
+    rb, cols = _batch([syn_v4(src=(198, 19, i >> 8, i & 255)) for i in range(5000)])
+    pol.process(rb, cols)
+    assert pol.report()["sources_tracked"] == 0
+    assert pol.errors == 0
+
+
+def test_candidate_cap_is_reported():
+    pol = checksums.ChecksumPolicy("auto")
+    pol.max_tracked = 10
+    rb, cols = _batch([syn_v4(src=(198, 19, 0, i), corrupt=True) for i in range(1, 31)])
+    pol.process(rb, cols)
+    rep = pol.report()
+    assert rep["sources_tracked"] == 10
+    assert rep["tracking_capped"] is True
+    assert pol.errors == 30           # untracked senders' bad sums still count
