@@ -72,9 +72,18 @@ COUNTERS: tuple[str, ...] = (
     "TcpActiveOpens", "TcpPassiveOpens", "TcpAttemptFails", "TcpEstabResets",
     "TcpCurrEstab", "TcpInSegs", "TcpOutSegs", "TcpRetransSegs", "TcpInErrs",
     "TcpOutRsts", "TcpInCsumErrors",
+    # TcpExt (/proc/net/netstat): the listener (sheet sections 4, 7)
+    "TcpExtListenOverflows", "TcpExtListenDrops", "TcpExtTCPReqQFullDoCookies",
+    "TcpExtTCPReqQFullDrop", "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv",
+    "TcpExtSyncookiesFailed", "TcpExtEmbryonicRsts", "TcpExtTCPSynRetrans",
+    "TcpExtTCPTimeouts", "TcpExtTCPACKSkippedSynRecv",
+    # Ip6 reassembly requests (fragments are counted, not reassembled), ECN
+    "Ip6ReasmReqds", "Ip6InNoECTPkts", "Ip6InECT1Pkts", "Ip6InECT0Pkts", "Ip6InCEPkts",
     # Udp
     "UdpInDatagrams", "UdpNoPorts", "UdpInErrors", "UdpOutDatagrams",
     "UdpRcvbufErrors", "UdpSndbufErrors", "UdpInCsumErrors", "UdpMemErrors",
+    # Udp6 (/proc/net/snmp6)
+    "Udp6NoPorts", "Udp6InErrors", "Udp6InCsumErrors",
 )
 
 # Parse and checksum statuses that are not drop reasons.

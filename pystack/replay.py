@@ -1,0 +1,397 @@
+"""Replay captures through the stack model (Python orchestration).
+
+    r = Replay(host, checksum="auto", seed=0, batch_size=8192)
+    res = r.run(["capture.pcap"])                  # or r.run_packets([frame, ...])
+    res.counters["TcpExtListenOverflows"]
+    res.packets["verdict"], res.packets["reason"], ...   # one row per packet
+    res.listeners[0]["accept_queue_max"]
+    res.replies                                    # what the model sent
+    res.events                                     # timer events (retransmits, expiries, accepts)
+    res.divergences                                # model vs capture (open-loop approximations)
+    describe_packet(res, 0)                        # one row with names instead of codes
+
+Streaming: ``run(paths, on_batch=f, collect=False)`` calls f(rb, cols,
+verdicts) per batch and keeps no per-packet columns (counters, listeners,
+events and divergences are still returned).
+
+Per batch: capture reader -> parse_batch (checksums verified in the same
+pass unless checksum="ignore") -> ChecksumPolicy.process / error_mask ->
+engine.Engine.process (one nogil loop; see pyx/engine.pyx for what is
+modelled and what is not).  Engine state persists across batches; time is
+capture time only.  At the end, timers due up to the last packet's timestamp
+fire (never later).  Same input + config + seed => identical results: the
+engine's PRNG (ISNs) and its 4-tuple hash (SO_REUSEPORT choice) are seeded.
+
+Everything the engine needs from the host description is computed here,
+once: the effective listen() backlog and SO_RCVBUF (pystack.config), the
+SYN-ACK window and window scale (tcp_openreq_init_rwin /
+tcp_select_initial_window, sheet 5.3, with the profile's win_from_space and
+initial_rcv_wscale), the SYN-ACK schedule constants and queue-full
+comparisons (pystack.profile), the accept model (pystack.appmodel).
+
+advmss: the route MSS is MTU - 40 (IPv4) / MTU - 60 (IPv6) with MTU 1500 by
+default (``Replay(mtu=...)``); a dual-stack [::] listener uses the IPv6
+value for IPv4 clients too (the kernel would use the IPv4 route's).
+Bound UDP sockets (listeners with proto "udp") are looked up like TCP
+listeners; their receive buffers are the next slice.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pystack import vocab
+from pystack.appmodel import AcceptDelay, AcceptImmediate, AcceptNever, AcceptRate
+from pystack.checksums import ChecksumPolicy
+from pystack.config import HostConfig
+
+NS_PER_MS = 1_000_000
+
+#: column names of ReplayResult.packets (besides the verdict columns)
+RECORD_COLUMNS = ("frame", "ts_ns")
+
+
+def _addr16(addr: str) -> bytes:
+    a = ipaddress.ip_address(addr)
+    if a.version == 4:
+        return b"\0" * 10 + b"\xff\xff" + a.packed
+    return a.packed
+
+
+def _import_core():
+    from pystack._core import engine as _engine
+    from pystack._core.parse import PacketColumns, parse_batch
+    return _engine, PacketColumns, parse_batch
+
+
+def synack_window(listener, host: HostConfig, advmss: int, tstamp: bool) -> tuple[int, int]:
+    """(rsk_rcv_wnd, rcv_wscale) of a SYN-ACK from `listener` (sheet 5.3).
+
+    tcp_minisocks.c tcp_openreq_init_rwin: full_space = tcp_full_space(listener)
+    = win_from_space(sk_rcvbuf); window_clamp = 0 (route RTAX_WINDOW unset)
+    unless SO_RCVBUF locked it (then full_space); tcp_output.c
+    tcp_select_initial_window(mss = advmss - 12 with timestamps): space =
+    min(clamp or 65535 << 14, full_space) rounded down to mss; rcv_wnd =
+    min(space, 65535) (MAX_TCP_WINDOW with tcp_workaround_signed_windows);
+    wscale from max(space, tcp_rmem[2], rmem_max) capped by the clamp.
+    """
+    prof = host.profile
+    sc = host.sysctls
+    rcvbuf = listener.effective_rcvbuf(sc, prof)
+    full_space = prof.win_from_space(rcvbuf)
+    clamp = full_space if listener.rcvbuf_locked else 0
+    if clamp == 0:
+        clamp = 65535 << prof.tcp_max_wscale
+    mss = advmss - (12 if tstamp else 0)
+    space = min(clamp, full_space)
+    if space > mss:
+        space = space // mss * mss
+    if "net.ipv4.tcp_workaround_signed_windows" in sc and \
+            sc.get("net.ipv4.tcp_workaround_signed_windows"):
+        rcv_wnd = min(space, prof.max_tcp_window)
+    else:
+        rcv_wnd = min(space, 65535)
+    wscale = prof.initial_rcv_wscale(space, sc.get("net.ipv4.tcp_rmem")[2],
+                                     sc.get("net.core.rmem_max"), clamp)
+    return rcv_wnd, wscale
+
+
+def _listener_kind(l) -> tuple[str, bytes]:
+    a = ipaddress.ip_address(l.address)
+    if a.version == 4:
+        return ("v4any" if a.is_unspecified else "v4"), _addr16(l.address)
+    if a.ipv4_mapped is not None:
+        return "v4", _addr16(str(a.ipv4_mapped))
+    if a.is_unspecified:
+        return ("v6anyonly" if l.ipv6only else "v6any"), a.packed
+    return "v6", a.packed
+
+
+def _app_params(policy) -> dict:
+    if isinstance(policy, AcceptImmediate):
+        return {"app": 0}
+    if isinstance(policy, AcceptDelay):
+        return {"app": 1, "delay_ns": int(policy.delay_ns)}
+    if isinstance(policy, AcceptRate):
+        return {"app": 2, "rate_count": int(policy.count), "rate_per_ns": int(policy.per_ns),
+                "burst": int(policy.burst)}
+    if isinstance(policy, AcceptNever):
+        return {"app": 3}
+    raise TypeError(f"unknown accept policy {policy!r}")
+
+
+@dataclass
+class ReplayResult:
+    counters: dict                  # counter name -> int, pystack.vocab.COUNTERS order
+    packets: dict                   # column -> numpy array, one row per packet
+    listeners: list                 # per TCP listener: queues and drops
+    replies: dict                   # what the model sent, columns (packet + timer)
+    events: dict                    # timer events (retransmits, expiries, accepts)
+    divergences: dict               # model-vs-capture disagreements (not kernel counters)
+    checksum: dict = field(default_factory=dict)
+
+    def nonzero(self) -> dict:
+        return {k: v for k, v in self.counters.items() if v}
+
+
+class Replay:
+    """The host model, ready to replay captures.  One Replay = one host
+    lifetime: call run / run_packets once (state would carry over)."""
+
+    def __init__(self, host: HostConfig, checksum: str = "auto", seed: int = 0,
+                 batch_size: int = 8192, mtu: int = 1500, cookie_table: int = 1 << 16,
+                 event_capacity: int = 1 << 18):
+        self.host = host
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        self.mtu = int(mtu)
+        self.policy = ChecksumPolicy(checksum)
+        self.tcp_listeners = [l for l in host.listeners if l.proto == "tcp"]
+        self.udp_sockets = [l for l in host.listeners if l.proto == "udp"]
+        _engine, self._PacketColumns, self._parse_batch = _import_core()
+        self._mod = _engine
+        order, specs = self._listener_specs()
+        self.listener_order = order          # engine index -> Listener
+        params = self._engine_params()
+        params["cookie_table"] = int(cookie_table)
+        params["event_capacity"] = int(event_capacity)
+        self.engine = _engine.Engine([_addr16(a) for a in host.addresses], specs, params,
+                                     self.seed & (2 ** 64 - 1))
+        self._cols = None
+        self._verdicts = None
+        self._last_ts = None
+        self._chunks: list[dict] = []
+        self._events: list[dict] = []
+
+    # --- configuration -------------------------------------------------------
+    def _engine_params(self) -> dict:
+        sc = self.host.sysctls
+        prof = self.host.profile
+        rto_max = (sc.get("net.ipv4.tcp_rto_max_ms") * NS_PER_MS
+                   if "net.ipv4.tcp_rto_max_ms" in sc else prof.tcp_rto_max_ns)
+        return {
+            "tcp_syncookies": sc.get("net.ipv4.tcp_syncookies"),
+            "tcp_abort_on_overflow": sc.get("net.ipv4.tcp_abort_on_overflow"),
+            "tcp_max_syn_backlog": sc.get("net.ipv4.tcp_max_syn_backlog"),
+            "ip_forward": sc.get("net.ipv4.ip_forward"),
+            "tcp_timestamps": sc.get("net.ipv4.tcp_timestamps"),
+            "tcp_window_scaling": sc.get("net.ipv4.tcp_window_scaling"),
+            "tcp_sack": sc.get("net.ipv4.tcp_sack"),
+            "accept_queue_full_ge": int(prof.accept_queue_full_op == ">="),
+            "syn_queue_full_ge": int(prof.syn_queue_full_op == ">="),
+            "timeout_init_ns": prof.tcp_timeout_init_ns,
+            "rto_max_ns": rto_max,
+            "invalid_ratelimit_ns": sc.get("net.ipv4.tcp_invalid_ratelimit") * NS_PER_MS,
+            "syncookie_period_ns": prof.syncookie_period_ns,
+            "synq_overflow_valid_ns": prof.synq_overflow_valid_ns,
+            "max_syncookie_age": prof.max_syncookie_age,
+            "msstab4": tuple(prof.syncookie_mss_v4),
+            "msstab6": tuple(prof.syncookie_mss_v6),
+            "icmp_echo_ignore_all": sc.get("net.ipv4.icmp_echo_ignore_all"),
+            "icmp_ratemask": sc.get("net.ipv4.icmp_ratemask"),
+            # proc_dointvec_ms_jiffies: ms; the engine counts jiffies at HZ=1000
+            "icmp_ratelimit": sc.get("net.ipv4.icmp_ratelimit"),
+            "icmp_msgs_per_sec": sc.get("net.ipv4.icmp_msgs_per_sec"),
+            "icmp_msgs_burst": sc.get("net.ipv4.icmp_msgs_burst"),
+        }
+
+    def _listener_specs(self):
+        """Engine listener table.  Per port the chain is in lookup order
+        (__inet_lookup_listener): exact addresses first, then wildcards, and
+        AF_INET before a dual-stack AF_INET6 socket (compute_score)."""
+        ls = list(self.tcp_listeners)
+        prio = {"v4": 0, "v6": 1, "v4any": 2, "v6any": 3, "v6anyonly": 3}
+        keyed = []
+        for idx, l in enumerate(ls):
+            kind, a16 = _listener_kind(l)
+            keyed.append((l.port, prio[kind], idx, kind, a16, l))
+        keyed.sort(key=lambda t: (t[0], t[1], t[2]))
+        order = [t[5] for t in keyed]
+        groups: dict = {}
+        for j, t in enumerate(keyed):
+            if t[5].reuseport_group is not None:
+                groups.setdefault((t[5].reuseport_group, t[0]), []).append(j)
+        sc = self.host.sysctls
+        specs = []
+        for j, (port, _p, _idx, kind, a16, l) in enumerate(keyed):
+            fam6 = ipaddress.ip_address(l.address).version == 6 and kind != "v4"
+            advmss = self.mtu - (60 if fam6 else 40)
+            win_ts, wscale = synack_window(l, self.host, advmss, True)
+            win_nots, _ = synack_window(l, self.host, advmss, False)
+            g = groups.get((l.reuseport_group, port), []) if l.reuseport_group else []
+            spec = {
+                "addr16": a16, "kind": self._mod.LISTENER_KINDS[kind], "port": port,
+                "group": g if len(g) > 1 else [],
+                "max_ack_backlog": l.effective_backlog(sc),
+                "win_ts": win_ts, "win_nots": win_nots, "wscale": wscale,
+                "advmss": advmss,
+                "synack_retries": sc.get("net.ipv4.tcp_synack_retries"),
+            }
+            spec.update(_app_params(l.app.accept))
+            specs.append(spec)
+        # bound UDP sockets after the TCP listeners (same lookup order rules)
+        ukeyed = []
+        for idx, l in enumerate(self.udp_sockets):
+            kind, a16 = _listener_kind(l)
+            ukeyed.append((l.port, prio[kind], idx, kind, a16, l))
+        ukeyed.sort(key=lambda t: (t[0], t[1], t[2]))
+        base = len(specs)
+        ugroups: dict = {}
+        for j, t in enumerate(ukeyed):
+            if t[5].reuseport_group is not None:
+                ugroups.setdefault((t[5].reuseport_group, t[0]), []).append(base + j)
+        for port, _p, _idx, kind, a16, l in ukeyed:
+            g = ugroups.get((l.reuseport_group, port), []) if l.reuseport_group else []
+            specs.append({"proto": "udp", "addr16": a16,
+                          "kind": self._mod.LISTENER_KINDS[kind], "port": port,
+                          "group": g if len(g) > 1 else []})
+            order.append(l)
+        return order, specs
+
+    # --- running ---------------------------------------------------------------
+    def _ensure(self, n: int):
+        if self._cols is None or self._cols.capacity < n:
+            cap = max(n, self.batch_size)
+            self._cols = self._PacketColumns(cap)
+            self._verdicts = self._mod.Verdicts(cap)
+
+    def step(self, rb, on_batch=None, collect=True):
+        """Run one RecordBatch through the model; returns (cols, verdicts, events)."""
+        n = rb.n
+        self._ensure(max(n, 1))
+        cols, v = self._cols, self._verdicts
+        self._parse_batch(rb, cols, self.policy.mode != "ignore")
+        cols.n = n
+        self.policy.process(rb, cols)
+        mask = self.policy.error_mask(cols).view(np.uint8)
+        events = self.engine.process(rb, cols, v, mask)
+        if n:
+            ts = rb.ts_arr[:n]
+            last = int(ts.max())
+            self._last_ts = last if self._last_ts is None else max(self._last_ts, last)
+        if on_batch is not None:
+            on_batch(rb, cols, v)
+        if collect:
+            chunk = {"frame": rb.frame_arr[:n].copy(), "ts_ns": rb.ts_arr[:n].copy()}
+            for k, a in v.columns().items():
+                chunk[k] = a.copy()
+            self._chunks.append(chunk)
+        if len(events["ts_ns"]):
+            self._events.append(events)
+        return cols, v, events
+
+    def finish(self) -> ReplayResult:
+        if self._last_ts is not None:
+            ev = self.engine.finish(self._last_ts)
+            if len(ev["ts_ns"]):
+                self._events.append(ev)
+        return self._result()
+
+    def run(self, paths, on_batch=None, collect=True) -> ReplayResult:
+        from pystack.capture import open_capture
+        with open_capture(paths, batch_size=self.batch_size) as cap:
+            for rb in cap:
+                self.step(rb, on_batch, collect)
+        return self.finish()
+
+    def run_packets(self, packets, ts_ns=None, linktype=1, on_batch=None) -> ReplayResult:
+        """Replay a list of frames (bytes).  ts_ns: per-packet capture times
+        (default: 0, 1000, 2000, ... ns)."""
+        from pystack._core.capture import RecordBatch
+        packets = list(packets)
+        if ts_ns is None:
+            ts_ns = [i * 1000 for i in range(len(packets))]
+        ts_ns = [int(t) for t in ts_ns]
+        for a in range(0, len(packets), self.batch_size):
+            b = a + self.batch_size
+            rb = RecordBatch.from_packets(packets[a:b], linktype=linktype, ts_ns=ts_ns[a:b])
+            # frame numbers continue across batches
+            rb.frame_arr[:rb.n] += a
+            self.step(rb, on_batch)
+        return self.finish()
+
+    # --- results ---------------------------------------------------------------
+    def _result(self) -> ReplayResult:
+        names = list(RECORD_COLUMNS) + [name for name, _ in self._mod.VERDICT_SPEC]
+        if self._chunks:
+            packets = {k: np.concatenate([c[k] for c in self._chunks]) for k in names}
+        else:
+            dts = dict(self._mod.VERDICT_SPEC)
+            packets = {k: np.zeros(0, dts.get(k, np.int64)) for k in names}
+        ev_keys = ("ts_ns", "conn_id", "listener", "kind", "seq", "ack", "win", "flags",
+                   "wscale", "mss")
+        if self._events:
+            events = {k: np.concatenate([e[k] for e in self._events]) for k in ev_keys}
+        else:
+            events = {k: np.zeros(0, np.int64) for k in ev_keys}
+        listeners = []
+        for l, st in zip(self.listener_order, self.engine.listener_stats()):
+            d = {"label": l.label(), "address": l.address, "port": l.port}
+            if l.proto == "tcp":
+                d.update({"backlog": l.effective_backlog(self.host.sysctls),
+                          "accept": l.app.accept.spec})
+            d.update(st)
+            listeners.append(d)
+        return ReplayResult(
+            counters=self.engine.counters(),
+            packets=packets,
+            listeners=listeners,
+            replies=self._replies(packets, events),
+            events=events,
+            divergences=self.engine.divergences(),
+            checksum=self.policy.report(),
+        )
+
+    def _replies(self, packets, events) -> dict:
+        m = self._mod
+        rows = np.flatnonzero(packets["reply"] != m.REPLIES["NONE"])
+        tx = np.flatnonzero(events["kind"] == m.EVENTS["SYNACK_RETRANS"])
+        out = {
+            "ts_ns": np.concatenate([packets["ts_ns"][rows], events["ts_ns"][tx]]),
+            "frame": np.concatenate([packets["frame"][rows], np.zeros(len(tx), np.int64)]),
+            "timer": np.concatenate([np.zeros(len(rows), bool), np.ones(len(tx), bool)]),
+            "conn_id": np.concatenate([packets["conn_id"][rows], events["conn_id"][tx]]),
+            "listener": np.concatenate([packets["listener"][rows],
+                                        events["listener"][tx].astype(np.int16)]),
+            "kind": np.concatenate([packets["reply"][rows],
+                                    np.full(len(tx), m.REPLIES["SYNACK"], np.uint8)]),
+            "seq": np.concatenate([packets["reply_seq"][rows], events["seq"][tx]]),
+            "ack": np.concatenate([packets["reply_ack"][rows], events["ack"][tx]]),
+            "win": np.concatenate([packets["reply_win"][rows], events["win"][tx]]),
+            "flags": np.concatenate([packets["reply_flags"][rows], events["flags"][tx]]),
+            "wscale": np.concatenate([packets["reply_wscale"][rows], events["wscale"][tx]]),
+            "mss": np.concatenate([packets["reply_mss"][rows], events["mss"][tx]]),
+        }
+        order = np.argsort(out["ts_ns"], kind="stable")
+        return {k: v[order] for k, v in out.items()}
+
+
+# --- names for the numeric columns (tests, reports) -----------------------------
+
+def names() -> dict:
+    """Code -> name maps of the verdict columns: direction, verdict, reply,
+    event kind, sock_state (ss names)."""
+    m = _import_core()[0]
+    inv = lambda d: {v: k for k, v in d.items()}      # noqa: E731
+    return {"direction": inv(m.DIRECTIONS), "verdict": inv(m.VERDICTS),
+            "reply": inv(m.REPLIES), "event": inv(m.EVENTS),
+            "sock_state": dict(m.SOCK_STATES)}
+
+
+def reason_name(code: int) -> str:
+    return vocab.reason_name(int(code))
+
+
+def describe_packet(result: ReplayResult, i: int) -> dict:
+    """Row i of result.packets with names instead of codes."""
+    n = names()
+    p = result.packets
+    d = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in p.items()}
+    d["direction"] = n["direction"][d["direction"]]
+    d["verdict"] = n["verdict"][d["verdict"]]
+    d["reason"] = reason_name(d["reason"]) if d["reason"] else ""
+    d["reply"] = n["reply"][d["reply"]]
+    d["sock_state"] = n["sock_state"][d["sock_state"]]
+    return d

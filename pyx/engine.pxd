@@ -1,0 +1,182 @@
+# The stack engine: per-packet verdicts, counters, timers (see engine.pyx).
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int16_t, int32_t, int64_t
+
+from pystack._core.capture cimport RecordBatch
+from pystack._core.parse cimport PacketColumns
+from pystack._core.demux cimport Demux, Sock
+from pystack._core.vocab cimport C__COUNT
+
+# Verdicts.direction
+cdef enum:
+    DIR_OTHER = 0       # not the host's business (neither end is local)
+    DIR_IN = 1          # to the host
+    DIR_OUT = 2         # from the host (observed)
+    DIR_FWD = 3         # would be forwarded (ip_forward=1): classified only
+
+# Verdicts.verdict
+cdef enum:
+    V_NOT_HOST = 0      # not addressed to / sent by the host (or not IP)
+    V_DELIVERED = 1     # consumed by the stack (socket, listener, request sock)
+    V_DROPPED = 2       # freed with a drop reason (Verdicts.reason)
+    V_SENT = 3          # the host's own outbound packet, observed
+    V_QUEUED = 4        # IP fragment: held for reassembly (not modelled further)
+    V_UNMODELLED = 5    # cannot be modelled (capture artefact: header not captured)
+
+# Verdicts.reply / Event.kind
+cdef enum:
+    R_NONE = 0
+    R_SYNACK = 1
+    R_SYNACK_COOKIE = 2
+    R_RST = 3
+    R_ACK = 4
+    R_ICMP_PORT_UNREACH = 5     # ICMP destination unreachable / port unreachable
+    R_ICMP_ECHO_REPLY = 6
+    # timer events only
+    EV_SYNACK_RETRANS = 16
+    EV_REQ_EXPIRED = 17
+    EV_ACCEPT = 18
+
+# Timer kinds
+cdef enum:
+    TK_REQ = 1          # request sock SYN-ACK timer (reqsk_timer_handler)
+    TK_ACCEPT = 2       # application accept() of the head of an accept queue
+
+# Listener match kinds (listener lookup, sheet 8.2)
+cdef enum:
+    LK_V4_EXACT = 1
+    LK_V4_ANY = 2
+    LK_V6_EXACT = 3
+    LK_V6_ANY = 4       # [::] dual-stack: also IPv4
+    LK_V6_ANY_ONLY = 5  # [::] with IPV6_V6ONLY
+
+# Accept models
+cdef enum:
+    APP_IMMEDIATE = 0
+    APP_DELAY = 1
+    APP_RATE = 2
+    APP_NEVER = 3
+
+
+cdef struct LSock:
+    uint64_t a0, a1             # bound address (16 bytes, v4-mapped for IPv4)
+    uint8_t kind                # LK_*
+    uint16_t port
+    int32_t next_on_port        # chain of listeners on the same port, lookup order
+    int32_t group_off, group_n  # SO_REUSEPORT group members (Engine.group), n=0: none
+    int64_t max_ack_backlog     # sk_max_ack_backlog (effective listen() backlog)
+    int64_t qlen, young         # request_sock_queue qlen / young
+    int64_t ack_backlog         # sk_ack_backlog (accept queue length)
+    int64_t max_qlen_seen, max_ack_seen
+    int64_t overflows, drops    # this listener's share of ListenOverflows / ListenDrops
+    int64_t reqqfull_drop, reqqfull_cookies, cookies_sent, cookies_recv, cookies_failed
+    int64_t synacks, passive_opens, accepted, req_expired, embryonic_rsts
+    int64_t last_overflow_ns    # tcp_sk(listener)->rx_opt.ts_recent_stamp (tcp_synq_overflow)
+    uint8_t has_overflow
+    uint32_t win_ts, win_nots   # SYN-ACK rcv_wnd with / without the timestamp option
+    uint8_t wscale              # rcv_wscale offered when the SYN allowed scaling
+    uint16_t advmss
+    uint8_t synack_retries
+    # accept queue: ring of sock indices
+    int32_t* aq
+    int64_t aq_cap, aq_head
+    # application accept model
+    uint8_t app
+    int64_t delay_ns
+    int64_t rate_count, rate_per_ns, burst
+    int64_t tok, tok_last_ns, tok_pending  # token bucket: tokens * rate_per_ns
+    uint8_t tok_started
+    int64_t last_accept_ns
+    uint8_t accepted_any
+    int32_t heap_pos
+
+
+cdef struct TimerEnt:
+    int64_t when
+    uint64_t order              # insertion order: ties fire first-armed first
+    int32_t owner               # sock index (TK_REQ) or listener index (TK_ACCEPT)
+    uint8_t kind
+
+
+cdef struct Event:
+    int64_t ts
+    int64_t conn_id
+    int32_t listener
+    uint8_t kind
+    uint32_t seq, ack
+    uint16_t win, flags, mss
+    uint8_t wscale
+
+
+cdef struct Cookie:
+    uint64_t fp                 # 64-bit seeded hash of the 4-tuple (fingerprint)
+    int32_t listener
+    int64_t issued_ns
+    int64_t conn_id
+    uint32_t isn, host_isn
+    uint16_t mss                # MSS encoded in the cookie (msstab entry)
+    uint8_t used, host_known
+
+
+cdef struct Batch:
+    # raw column pointers of the current batch (nogil access)
+    const uint8_t* base
+    const int64_t* offset
+    const uint32_t* caplen
+    const uint32_t* wirelen
+    const int64_t* ts
+    const uint8_t* status
+    const uint32_t* flags
+    const uint8_t* pkt_type
+    const uint32_t* l3_off
+    const uint8_t* ip_proto
+    const uint8_t* ip_tos
+    const uint32_t* ip_len
+    const uint8_t* saddr
+    const uint8_t* daddr
+    const uint32_t* payload_len
+    const uint16_t* sport
+    const uint16_t* dport
+    const uint32_t* tcp_seq
+    const uint32_t* tcp_ack
+    const uint16_t* tcp_flags
+    const uint16_t* tcp_mss
+    const uint8_t* tcp_wscale
+    const uint8_t* icmp_type
+
+
+cdef struct VOut:
+    uint8_t* direction
+    uint8_t* verdict
+    uint8_t* reason
+    int64_t* conn_id
+    uint8_t* sock_state
+    int16_t* listener
+    uint8_t* reply
+    uint32_t* reply_seq
+    uint32_t* reply_ack
+    uint16_t* reply_win
+    uint16_t* reply_flags
+    uint8_t* reply_wscale
+    uint16_t* reply_mss
+
+
+cdef class Verdicts:
+    cdef readonly Py_ssize_t capacity
+    cdef public Py_ssize_t n
+    cdef readonly dict arrays
+    cdef uint8_t* direction
+    cdef uint8_t* verdict
+    cdef uint8_t* reason
+    cdef int64_t* conn_id
+    cdef uint8_t* sock_state
+    cdef int16_t* listener
+    cdef uint8_t* reply
+    cdef uint32_t* reply_seq
+    cdef uint32_t* reply_ack
+    cdef uint16_t* reply_win
+    cdef uint16_t* reply_flags
+    cdef uint8_t* reply_wscale
+    cdef uint16_t* reply_mss
+
+# The Engine class itself is defined in engine.pyx (its cdef methods are
+# private to the module).
