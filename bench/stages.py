@@ -31,6 +31,7 @@ failing the run.  ``register_target`` attaches a throughput goal to a
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Callable, Optional
@@ -178,3 +179,60 @@ def _checksum_separate(setup: Setup):
 register_target("synflood", "read+parse+checksum", pps=20e6)
 register_target("mix", "read+parse+checksum", pps=4e6)
 register_target("bulk", "read+parse+checksum", Bps=3e9)
+
+
+# --------------------------------------------------------------------------
+# the stack model (issue 3): read + parse + checksum + engine, no tables written
+
+def _bench_host(setup: Setup):
+    """The host each standard trace is replayed against (untimed).
+
+    synflood: the flooded server with a listener on :80 (syncookies on, the
+    default); bulk: the iperf-like receiver 10.2.0.1:5201; anything else:
+    inferred from the capture (the addresses answering SYNs and their ports).
+    """
+    from pystack.config import parse_host_config
+
+    name = setup.meta.get("name") or os.path.basename(setup.path).split("-x")[0]
+    if name == "synflood":
+        return parse_host_config('[host]\naddresses = ["198.18.0.1"]\n'
+                                 '[[listen]]\nport = 80\nbacklog = 4096\n')
+    if name == "bulk":
+        return parse_host_config('[host]\naddresses = ["10.2.0.1"]\n'
+                                 '[[listen]]\nport = 5201\nbacklog = 128\n')
+    from pystack.capture import open_capture
+    from pystack.infer import Inference
+    from pystack._core.parse import PacketColumns, parse_batch
+
+    inf = Inference()
+    cols = PacketColumns(setup.batch_size)
+    with open_capture(setup.path, batch_size=setup.batch_size) as cap:
+        for rb in cap:
+            parse_batch(rb, cols)
+            inf.feed(cols.to_dict())
+    return inf.result()
+
+
+@register_stage("model", parent="read",
+                doc="+ parse, checksum policy (auto) and the stack engine "
+                    "(pystack.replay.Replay.step; no per-packet results kept)",
+                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
+                         "__pyx_pw_7pystack_5_core_6engine_*"))
+def _model(setup: Setup):
+    from pystack.replay import Replay
+
+    if not setup.path:          # availability probe (--list): nothing to replay
+        return None
+    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
+    setup.state.bench_host = host
+    r = Replay(host, checksum="auto", batch_size=setup.batch_size)
+    setup.on_finish(r.finish)
+
+    def step(rb):
+        r.step(rb, collect=False)
+    return step
+
+
+register_target("synflood", "model", pps=3e6)
+register_target("mix", "model", pps=3e6)
+register_target("bulk", "model", Bps=2.5e9)
