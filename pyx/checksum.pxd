@@ -67,9 +67,63 @@ cdef inline uint16_t csum_fold(uint64_t s) noexcept nogil:
     return <uint16_t>s
 
 
+cdef inline bint csum_verifies(uint64_t s) noexcept nogil:
+    """csum_fold(s) == 0xffff, i.e. a region whose sum (checksum field
+    included) is s verifies; s may be a host-order or a network-order sum.
+
+    Folding keeps s modulo 0xffff and gives 0 only for s == 0, so the test
+    is s != 0 and s % 0xffff == 0: a multiply and a compare (compilers test
+    divisibility by an odd constant with its inverse modulo 2^64), not the
+    four folding steps.  Byte order: a host-order sum is the network-order
+    one times 256 modulo 0xffff (see _native_word), and 256 is coprime to
+    0xffff, so both are divisible or neither is."""
+    return s != 0 and s % 0xffffu == 0
+
+
 cdef inline uint16_t csum_finish(uint64_t s) noexcept nogil:
     """The checksum field value for a sum: ~fold (the kernel's csum_fold)."""
     return <uint16_t>(~csum_fold(s))
+
+
+cdef inline uint64_t _csum_native_short(const uint8_t* p, size_t n) noexcept nogil:
+    # _csum_native for n < 64: straight-line code, one test per bit of n
+    # (no loop, no vectoriser prologue).  Headers and small segments (20-60
+    # bytes) are the common case; each 64-bit word is split into its 32-bit
+    # halves as in the long loop.  Two accumulators for a little parallelism.
+    cdef uint64_t a = 0, b = 0, w0, w1, w2, w3
+    if n & 32:
+        w0 = _ld64(p)
+        w1 = _ld64(p + 8)
+        w2 = _ld64(p + 16)
+        w3 = _ld64(p + 24)
+        a += (w0 & 0xffffffffu) + (w0 >> 32) + (w1 & 0xffffffffu) + (w1 >> 32)
+        b += (w2 & 0xffffffffu) + (w2 >> 32) + (w3 & 0xffffffffu) + (w3 >> 32)
+        p += 32
+    if n & 16:
+        w0 = _ld64(p)
+        w1 = _ld64(p + 8)
+        a += (w0 & 0xffffffffu) + (w0 >> 32)
+        b += (w1 & 0xffffffffu) + (w1 >> 32)
+        p += 16
+    if n & 8:
+        w0 = _ld64(p)
+        a += (w0 & 0xffffffffu) + (w0 >> 32)
+        p += 8
+    if n & 4:
+        b += _ld32(p)
+        p += 4
+    if n & 2:
+        a += _ld16(p)
+        p += 2
+    if n & 1:
+        # The odd last byte is the high-order byte of a word padded with a
+        # zero byte (RFC 1071): its first-in-memory position, i.e. the low
+        # half of a host-order word on little-endian.
+        if _host_le():
+            b += p[0]
+        else:
+            b += (<uint64_t>p[0]) << 8
+    return a + b
 
 
 cdef inline uint64_t _csum_native(const uint8_t* p, size_t n) noexcept nogil:
@@ -80,8 +134,13 @@ cdef inline uint64_t _csum_native(const uint8_t* p, size_t n) noexcept nogil:
     # (2^32 words of headroom) and needs no add-with-carry, which C cannot
     # express; four independent accumulators break the dependency chain and
     # the counted loop lets gcc vectorise it (SSE2: pand/psrlq/paddq).
+    # Buffers under 64 bytes (IP headers, SYNs, ACKs) skip the loop, whose
+    # set-up costs more than their whole sum: _csum_native_short.
     cdef uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, w0, w1, w2, w3
-    cdef size_t i, blocks = n >> 5
+    cdef size_t i, blocks
+    if n < 64:
+        return _csum_native_short(p, n)
+    blocks = n >> 5
     for i in range(blocks):
         w0 = _ld64(p + 32 * i)
         w1 = _ld64(p + 32 * i + 8)
@@ -91,28 +150,7 @@ cdef inline uint64_t _csum_native(const uint8_t* p, size_t n) noexcept nogil:
         a1 += (w1 & 0xffffffffu) + (w1 >> 32)
         a2 += (w2 & 0xffffffffu) + (w2 >> 32)
         a3 += (w3 & 0xffffffffu) + (w3 >> 32)
-    p += blocks << 5
-    n &= 31
-    while n >= 8:
-        w0 = _ld64(p)
-        a0 += (w0 & 0xffffffffu) + (w0 >> 32)
-        p += 8
-        n -= 8
-    if n & 4:
-        a1 += _ld32(p)
-        p += 4
-    if n & 2:
-        a2 += _ld16(p)
-        p += 2
-    if n & 1:
-        # The odd last byte is the high-order byte of a word padded with a
-        # zero byte (RFC 1071): its first-in-memory position, i.e. the low
-        # half of a host-order word on little-endian.
-        if _host_le():
-            a3 += p[0]
-        else:
-            a3 += (<uint64_t>p[0]) << 8
-    return a0 + a1 + a2 + a3
+    return a0 + a1 + a2 + a3 + _csum_native_short(p + (blocks << 5), n & 31)
 
 
 cdef inline uint64_t csum_partial(const uint8_t* p, size_t n, uint64_t acc) noexcept nogil:
@@ -244,6 +282,61 @@ cdef enum:
     K__N
 
 
+cdef inline void _count_ip(uint8_t ipcs, int64_t* cnt) noexcept nogil:
+    # An IPv4 row's header verdict (UNCHECKED rows are not counted).
+    if ipcs == CS_OK:
+        cnt[K_IP_OK] += 1
+    elif ipcs == CS_BAD:
+        cnt[K_IP_BAD] += 1
+    elif ipcs == CS_TRUNCATED:
+        cnt[K_IP_TRUNC] += 1
+
+
+cdef inline void _count_l4(uint8_t l4cs, uint8_t proto, int64_t* cnt) noexcept nogil:
+    if l4cs == CS_OK:
+        cnt[K_L4_OK] += 1
+    elif l4cs == CS_BAD:
+        cnt[K_L4_BAD] += 1
+        if proto == IPPROTO_TCP:
+            cnt[K_TCP_BAD] += 1
+        elif proto == IPPROTO_UDP:
+            cnt[K_UDP_BAD] += 1
+        elif proto == IPPROTO_ICMP:
+            cnt[K_ICMP_BAD] += 1
+        else:
+            cnt[K_ICMP6_BAD] += 1
+    elif l4cs == CS_ZERO:
+        cnt[K_L4_ZERO] += 1
+    elif l4cs == CS_PARTIAL:
+        cnt[K_L4_PARTIAL] += 1
+        if proto == IPPROTO_TCP:
+            cnt[K_TCP_PARTIAL] += 1
+        elif proto == IPPROTO_UDP:
+            cnt[K_UDP_PARTIAL] += 1
+    elif l4cs == CS_TRUNCATED:
+        cnt[K_L4_TRUNC] += 1
+    else:
+        cnt[K_L4_UNCHECKED] += 1
+
+
+cdef inline uint8_t _l4_mismatch(uint8_t proto, uint16_t field, uint64_t pseudo,
+                                 uint64_t pseudo0) noexcept nogil:
+    # The verdict for a TCP/UDP/ICMP(v6) sum that does not verify.  `pseudo`
+    # is the pseudo-header sum with the length, `pseudo0` without (both 0 for
+    # ICMP, which has none).
+    cdef uint16_t pf, pf0
+    if proto != IPPROTO_ICMP:
+        # CHECKSUM_PARTIAL as a TX-offloading host captures it: th->check =
+        # ~csum_tcpudp_magic(..., len, proto, 0), the folded pseudo-header
+        # sum (some drivers/OSes: without the length, or complemented).
+        pf = csum_fold(pseudo)
+        pf0 = csum_fold(pseudo0)
+        if (field == pf or field == <uint16_t>~pf or field == pf0
+                or field == <uint16_t>~pf0):
+            return CS_PARTIAL
+    return CS_BAD
+
+
 cdef inline void verify_row(const uint8_t* p, uint32_t cap, uint32_t wire, uint32_t fl,
                             uint8_t ver, uint8_t proto, uint32_t l3, uint32_t l4,
                             uint32_t l4len, const uint8_t* saddr16, const uint8_t* daddr16,
@@ -252,18 +345,20 @@ cdef inline void verify_row(const uint8_t* p, uint32_t cap, uint32_t wire, uint3
     # Classify one parsed row's IPv4-header and L4 checksums (verify_batch's
     # docstring has the rules).  `p` holds `cap` captured bytes; the other
     # arguments are the row's parsed columns; `status`, `ip_csum`, `l4_csum`
-    # point at the row's cells and `cnt` at K__N counters.
+    # point at the row's cells and `cnt` at K__N counters.  THE rules: the
+    # parser's fast path uses verify_v4_tcp (below), a specialisation for
+    # the rows that path produces, checked against this function by
+    # tests/checksum/test_fused_verify.py.
     cdef const uint8_t* sa
     cdef const uint8_t* da
     cdef uint32_t ln, ulen, ihl, minlen = 0, foff = 0
     cdef uint8_t ipcs, l4cs
-    cdef uint16_t field, pf, pf0, npf, npf0
+    cdef uint16_t field
     cdef uint64_t pseudo, pseudo0
     ipcs = CS_UNCHECKED
     l4cs = CS_UNCHECKED
     # ---- IPv4 header (ip_rcv_core: ip_fast_csum) ----
     if ver == 4 and (fl & PF_IPV4):
-        pass
         if <uint64_t>l3 + 20 > wire:
             pass        # skb->len < 20: IP_INHDR before the checksum
         elif <uint64_t>l3 + 20 > cap:
@@ -274,18 +369,13 @@ cdef inline void verify_row(const uint8_t* p, uint32_t cap, uint32_t wire, uint3
                 pass    # cannot pull ihl*4: IP_INHDR before the checksum
             elif <uint64_t>l3 + ihl > cap:
                 ipcs = CS_TRUNCATED
-            elif csum_fold(csum_partial(p + l3, ihl, 0)) == 0xffff:
+            elif csum_verifies(_csum_native(p + l3, ihl)):
                 ipcs = CS_OK
             else:
                 ipcs = CS_BAD
                 if _ip_csum_preempts(status[0]):
                     status[0] = DR_IP_CSUM
-        if ipcs == CS_OK:
-            cnt[K_IP_OK] += 1
-        elif ipcs == CS_BAD:
-            cnt[K_IP_BAD] += 1
-        elif ipcs == CS_TRUNCATED:
-            cnt[K_IP_TRUNC] += 1
+        _count_ip(ipcs, cnt)
     ip_csum[0] = ipcs
     # ---- L4 ----
     if ver == 4 and (fl & PF_IPV4):
@@ -317,7 +407,6 @@ cdef inline void verify_row(const uint8_t* p, uint32_t cap, uint32_t wire, uint3
         if fl & PF_TRUNCATED:
             l4cs = CS_TRUNCATED
     else:
-        pass
         ln = l4len
         if proto == IPPROTO_UDP and <uint64_t>l4 + 6 <= cap:
             # __udp4_lib_rcv/__udp6_lib_rcv: the skb is trimmed to
@@ -350,44 +439,63 @@ cdef inline void verify_row(const uint8_t* p, uint32_t cap, uint32_t wire, uint3
                     da = daddr16
                     pseudo0 = pseudo_v6(sa, da, proto, 0)
                     pseudo = pseudo0 + (ln >> 16) + (ln & 0xffff)
-                if csum_fold(csum_partial(p + l4, ln, pseudo)) == 0xffff:
+                if csum_verifies(csum_partial(p + l4, ln, pseudo)):
                     l4cs = CS_OK
                 else:
-                    l4cs = CS_BAD
-                    if proto != IPPROTO_ICMP:
-                        # CHECKSUM_PARTIAL as a TX-offloading host
-                        # captures it: th->check = ~csum_tcpudp_magic(
-                        # ..., len, proto, 0), the folded pseudo-header
-                        # sum (some drivers/OSes: without the length,
-                        # or complemented).
-                        pf = csum_fold(pseudo)
-                        pf0 = csum_fold(pseudo0)
-                        npf = ~pf
-                        npf0 = ~pf0
-                        if field == pf or field == npf or field == pf0 or field == npf0:
-                            l4cs = CS_PARTIAL
+                    l4cs = _l4_mismatch(proto, field, pseudo, pseudo0)
     l4_csum[0] = l4cs
-    if l4cs == CS_OK:
-        cnt[K_L4_OK] += 1
-    elif l4cs == CS_BAD:
-        cnt[K_L4_BAD] += 1
-        if proto == IPPROTO_TCP:
-            cnt[K_TCP_BAD] += 1
-        elif proto == IPPROTO_UDP:
-            cnt[K_UDP_BAD] += 1
-        elif proto == IPPROTO_ICMP:
-            cnt[K_ICMP_BAD] += 1
-        else:
-            cnt[K_ICMP6_BAD] += 1
-    elif l4cs == CS_ZERO:
-        cnt[K_L4_ZERO] += 1
-    elif l4cs == CS_PARTIAL:
-        cnt[K_L4_PARTIAL] += 1
-        if proto == IPPROTO_TCP:
-            cnt[K_TCP_PARTIAL] += 1
-        elif proto == IPPROTO_UDP:
-            cnt[K_UDP_PARTIAL] += 1
-    elif l4cs == CS_TRUNCATED:
-        cnt[K_L4_TRUNC] += 1
-    else:
+    _count_l4(l4cs, proto, cnt)
+
+
+cdef inline uint64_t _native_word(uint64_t v) noexcept nogil:
+    # A network-order 16-bit word sum as it counts in a host-order sum:
+    # congruent modulo 0xffff to the byte-swapped value on little-endian
+    # (v * 256 = hi*2^16 + lo*2^8 == hi + lo*2^8: 2^16 == 1 mod 0xffff).
+    if _host_le():
+        return v << 8
+    return v
+
+
+cdef inline void verify_v4_tcp(const uint8_t* ip, uint32_t ln, uint32_t l4cap,
+                               uint8_t* status, uint8_t* ip_csum, uint8_t* l4_csum,
+                               int64_t* cnt) noexcept nogil:
+    """verify_row specialised for the parser's fast-path rows (parse.pyx
+    fast_eth_ipv4_tcp), with the same results and counts.
+
+    Preconditions (what verify_row would otherwise test): `ip` points at a
+    captured IPv4 header of exactly 20 bytes (version 4, ihl 5) whose 20
+    bytes are also within the record's wire length as the record states it;
+    not a fragment; protocol TCP; the row's status is 0; `ln` = tot_len - 20
+    (>= 20) is the TCP length and `l4cap` the bytes captured from ip + 20.
+    Under these the IPv4 header is OK or BAD (never TRUNCATED/UNCHECKED) and
+    the TCP sum OK / BAD / PARTIAL / TRUNCATED.
+
+    Both sums are taken in HOST byte order (csum_verifies: the same verdict
+    as in network order); the pseudo-header is the address words loaded
+    whole plus _native_word(proto + length).
+    """
+    cdef uint32_t sa = _ld32(ip + 12), da = _ld32(ip + 16)
+    cdef uint64_t s = (<uint64_t>_ld32(ip) + _ld32(ip + 4) + _ld32(ip + 8)) + sa + da
+    cdef uint64_t pseudo0
+    cdef uint8_t l4cs
+    if not csum_verifies(s):
+        ip_csum[0] = CS_BAD
+        if _ip_csum_preempts(status[0]):
+            status[0] = DR_IP_CSUM
+        cnt[K_IP_BAD] += 1
+        l4_csum[0] = CS_UNCHECKED       # the kernel never gets to TCP
         cnt[K_L4_UNCHECKED] += 1
+        return
+    ip_csum[0] = CS_OK
+    cnt[K_IP_OK] += 1
+    if ln > l4cap:
+        l4cs = CS_TRUNCATED
+    else:
+        s = (<uint64_t>sa + da + _native_word(IPPROTO_TCP + ln)) + _csum_native(ip + 20, ln)
+        if csum_verifies(s):
+            l4cs = CS_OK
+        else:
+            pseudo0 = pseudo_v4(ip + 12, ip + 16, IPPROTO_TCP, 0)
+            l4cs = _l4_mismatch(IPPROTO_TCP, _be16(ip + 36), pseudo0 + ln, pseudo0)
+    l4_csum[0] = l4cs
+    _count_l4(l4cs, IPPROTO_TCP, cnt)

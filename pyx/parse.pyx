@@ -100,16 +100,26 @@ ICMP l4_len - 8; for a non-first fragment, an unparsed protocol (GRE, ESP,
 ICMP in the wrong IP family, ...) the whole L4 part: pay_off = l4_off.
 
 Speed: one nogil loop per batch; the column pointers are copied into a C
-struct once per batch.  The common case (Ethernet / IPv4 without options /
-TCP without options or with NOP NOP TS) takes fast_eth_ipv4_tcp, which
-writes each column once with plain stores; everything else takes parse_one,
-which writes columns directly and resets at the end only the column groups
-its path did not write (the `written` mask), so nothing stale survives from
-the previous batch.  A test compares both paths (_use_fast_path(False)).
-The first bytes of the packet 8 records ahead are prefetched.  A row is 188
-bytes of columns: keep batches <= 16384 rows (8192 is the sweet spot) so the
-columns stay in L2/L3 for the stages that follow; 65536-row batches measured
-about twice as slow per packet on a 2 MiB-L2 machine.
+struct once per batch.  The common case (Ethernet, optionally one VLAN tag /
+IPv4 without options, not a fragment / TCP with any option list, headers
+captured whole) takes the fast path: fast_rows runs fast_eth_ipv4_tcp over
+consecutive rows (a function of its own, reached through a pointer so that
+gcc keeps it out of parse_batch and its loop gets the registers), writing
+each column once with plain stores; the options go through tcp_parse_opts,
+the same decoder parse_l4 uses, except for two layouts decoded inline (MSS
+alone; NOP NOP TS).  With verify_checksums those rows are classified by
+checksum.verify_v4_tcp, verify_row specialised for them (same verdicts and
+counts; tests/checksum/test_fused_verify.py).  Everything else takes
+parse_one (+ verify_row), which writes columns directly and resets at the
+end only the column groups its path did not write (the `written` mask), so
+nothing stale survives from the previous batch: both paths write every
+column of every row on every call, so no state about what a previous batch
+left in the columns is kept (later stages may write the columns too).  A
+test compares both paths (_use_fast_path(False)).  The first bytes of the
+packet 8 records ahead are prefetched.  A row is 188 bytes of columns: keep
+batches <= 16384 rows (8192 is the sweet spot) so the columns stay in L2/L3
+for the stages that follow; 65536-row batches measured about twice as slow
+per packet on a 2 MiB-L2 machine.
 
 Not modelled here: IPv4 option validity (ip_options_compile), IPv6 TLV option
 validity (ip6_parse_tlv, except the jumbo option), routing/martian checks,
@@ -230,7 +240,7 @@ cdef class PacketColumns:
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint64_t
 from pystack._core.capture cimport RecordBatch
-from pystack._core.checksum cimport verify_row, K__N
+from pystack._core.checksum cimport verify_row, verify_v4_tcp, K__N
 from pystack._core.vocab cimport (
     DR_NOT_SPECIFIED, DR_PKT_TOO_SMALL, DR_IP_INHDR, DR_UNHANDLED_PROTO,
     DR_HDR_TRUNC, DR_IPV6_BAD_EXTHDR, CS_UNCHECKED,
@@ -451,18 +461,35 @@ cdef inline void group_defaults(Ctx* x, uint32_t g) noexcept nogil:
 
 
 # --- TCP options (tcp_parse_options, net/ipv4/tcp_input.c) ------------------
+#
+# One parser for both paths: tcp_parse_opts reads an option list into a
+# TcpOpts, tcpopt_store writes the six option columns once.  The fast path
+# calls them directly, parse_l4 through tcp_options.
 
-cdef void tcp_options(const uint8_t* opt, int64_t hdr_len, int64_t cap_len,
-                      Ctx* x) noexcept nogil:
-    """Options bytes opt[0:hdr_len] per the header, opt[0:cap_len] captured."""
-    cdef int64_t i = 0, opsize, k, j
+cdef struct TcpOpts:
+    uint32_t flags          # PF_TCP_MSS / WSCALE / SACKOK / TS / OPTBAD found
+    uint32_t tsval
+    uint32_t tsecr
+    const uint8_t* sack     # first block of the last valid SACK option
+    uint16_t mss
+    uint8_t wscale
+    uint8_t nsack           # blocks in it (<= 4), 0: none
+
+
+cdef inline void tcp_parse_opts(const uint8_t* opt, int64_t hdr_len, int64_t cap_len,
+                                TcpOpts* o) noexcept nogil:
+    """Options bytes opt[0:hdr_len] per the header, opt[0:cap_len] captured
+    (a caller with the whole header captured passes cap_len = hdr_len)."""
+    cdef int64_t i = 0, opsize, k
     cdef uint8_t opcode
-    cdef const uint8_t* o
-    cdef Cols* c = x.c
-    cdef Py_ssize_t row = x.i
-    cdef uint32_t* sack
-    tcpopt_defaults(c, row)
-    x.written |= G_TCPOPT
+    cdef const uint8_t* b
+    o.flags = 0
+    o.tsval = 0
+    o.tsecr = 0
+    o.sack = NULL
+    o.mss = 0
+    o.wscale = 0
+    o.nsack = 0
     while i < hdr_len:
         if i >= cap_len:
             return                      # cut by caplen: PF_L4_PARTIAL already set
@@ -473,45 +500,68 @@ cdef void tcp_options(const uint8_t* opt, int64_t hdr_len, int64_t cap_len,
             i += 1
             continue
         if hdr_len - i < 2:             # no room for the length byte
-            x.flags |= PF_TCP_OPTBAD
+            o.flags |= PF_TCP_OPTBAD
             return
         if i + 1 >= cap_len:
             return
         opsize = opt[i + 1]
         if opsize < 2 or opsize > hdr_len - i:   # "silly options" / partial option
-            x.flags |= PF_TCP_OPTBAD
+            o.flags |= PF_TCP_OPTBAD
             return
         if i + opsize > cap_len:
             return
-        o = opt + i
+        b = opt + i
         if opcode == 2:
             if opsize == 4:
-                c.tcp_mss[row] = rd16(o + 2)
-                x.flags |= PF_TCP_MSS
+                o.mss = rd16(b + 2)
+                o.flags |= PF_TCP_MSS
         elif opcode == 3:
             if opsize == 3:
-                c.tcp_wscale[row] = o[2]
-                x.flags |= PF_TCP_WSCALE
+                o.wscale = b[2]
+                o.flags |= PF_TCP_WSCALE
         elif opcode == 4:
             if opsize == 2:
-                x.flags |= PF_TCP_SACKOK
+                o.flags |= PF_TCP_SACKOK
         elif opcode == 5:
             if opsize >= 10 and ((opsize - 2) & 7) == 0:
                 k = (opsize - 2) >> 3
-                if k > 4:
-                    k = 4
-                sack = c.tcp_sack + 8 * row
-                memset(sack, 0, 32)
-                c.tcp_nsack[row] = <uint8_t>k
-                for j in range(k):
-                    sack[2 * j] = rd32(o + 2 + 8 * j)
-                    sack[2 * j + 1] = rd32(o + 6 + 8 * j)
+                o.nsack = <uint8_t>(k if k < 4 else 4)
+                o.sack = b + 2
         elif opcode == 8:
             if opsize == 10:
-                c.tcp_tsval[row] = rd32(o + 2)
-                c.tcp_tsecr[row] = rd32(o + 6)
-                x.flags |= PF_TCP_TS
+                o.tsval = rd32(b + 2)
+                o.tsecr = rd32(b + 6)
+                o.flags |= PF_TCP_TS
         i += opsize
+
+
+cdef inline void tcpopt_store(Cols* c, Py_ssize_t i, const TcpOpts* o) noexcept nogil:
+    cdef uint32_t* sack = c.tcp_sack + 8 * i
+    cdef int j
+    c.tcp_mss[i] = o.mss
+    c.tcp_wscale[i] = o.wscale
+    c.tcp_tsval[i] = o.tsval
+    c.tcp_tsecr[i] = o.tsecr
+    c.tcp_nsack[i] = o.nsack
+    if o.nsack == 0:
+        memset(sack, 0, 32)
+    else:
+        for j in range(4):
+            if j < o.nsack:
+                sack[2 * j] = rd32(o.sack + 8 * j)
+                sack[2 * j + 1] = rd32(o.sack + 8 * j + 4)
+            else:
+                sack[2 * j] = 0
+                sack[2 * j + 1] = 0
+
+
+cdef void tcp_options(const uint8_t* opt, int64_t hdr_len, int64_t cap_len,
+                      Ctx* x) noexcept nogil:
+    cdef TcpOpts o
+    tcp_parse_opts(opt, hdr_len, cap_len, &o)
+    tcpopt_store(x.c, x.i, &o)
+    x.flags |= o.flags
+    x.written |= G_TCPOPT
 
 
 # --- L4 ----------------------------------------------------------------------
@@ -1104,81 +1154,109 @@ cdef inline void parse_one(const uint8_t* p, int64_t cap, int64_t wire, uint16_t
 
 
 
-cdef inline bint fast_eth_ipv4_tcp(const uint8_t* p, int64_t cap, int64_t wire,
-                                   uint16_t lt, Cols* c, Py_ssize_t i) noexcept nogil:
-    """The common case: Ethernet II / IPv4 without options / TCP without
-    options or with just NOP NOP Timestamps, not a fragment, the headers
-    captured whole and every ip_rcv_core / tcp_v4_rcv length check passed.
-    Writes the whole row with plain stores (no context struct, each column
-    once); returns False, having written nothing, for anything else
-    (parse_one then handles it, with the same results)."""
-    cdef int64_t tot, length
-    cdef uint16_t frag
-    cdef uint8_t pkt_type = PKTTYPE_HOST
+cdef inline void tcpopt_put(Cols* c, Py_ssize_t i, uint16_t mss, uint32_t tsval,
+                            uint32_t tsecr) noexcept nogil:
+    # The option columns of a row without window scale and SACK blocks.
+    c.tcp_mss[i] = mss
+    c.tcp_wscale[i] = 0
+    c.tcp_tsval[i] = tsval
+    c.tcp_tsecr[i] = tsecr
+    c.tcp_nsack[i] = 0
+    memset(c.tcp_sack + 8 * i, 0, 32)
+
+
+# fast_v4_tcp comes in two copies, one per link header layout (a fused
+# type used as a compile-time tag: each copy has one call site, so gcc
+# inlines both, with l3 a constant in each).
+cdef struct NoTag:
+    char unused
+cdef struct OneTag:
+    char unused
+ctypedef fused LinkLayout:
+    NoTag
+    OneTag
+
+
+cdef inline bint fast_v4_tcp(const LinkLayout* layout, const uint8_t* p, uint32_t cap,
+                             uint32_t wire_rec, Cols* c, Py_ssize_t i, bint verify,
+                             int64_t* cnt) noexcept nogil:
+    # fast_eth_ipv4_tcp's body for an IPv4 header at p + 14 (NoTag) or
+    # p + 18 (OneTag: vlan0 at p + 14).  Requires cap >= 54.  Once the
+    # checks passed, the columns are stored in an order that keeps few values
+    # live (each is read from the packet right before its store): the loop
+    # runs out of registers otherwise, and spills cost more than the loads.
+    cdef uint32_t l3 = 14 if LinkLayout is NoTag else 18
+    cdef const uint8_t* q = p + l3      # IPv4 header
+    cdef const uint8_t* t = q + 20      # TCP header
+    cdef uint32_t tot, doff4, wire = wire_rec
     cdef uint32_t flags = PF_IPV4 | PF_L4
-    cdef uint8_t doff
-    cdef bint ts
-    if lt != LT_EN10MB or cap < 54 or p[12] != 0x08 or p[13] != 0x00 or p[14] != 0x45:
+    cdef TcpOpts o
+    if q[0] != 0x45 or q[9] != 6:
         return False
     if wire < cap:
         wire = cap
-    length = wire - 14
-    tot = rd16(p + 16)
-    frag = rd16(p + 20)
-    doff = p[46] >> 4
-    if p[23] != 6 or (frag & 0x3fff) != 0 or tot < 40 or tot > length:
-        return False
-    if doff == 5:
-        ts = False
-    elif doff == 8 and cap >= 66 and tot >= 52 and rd32(p + 54) == 0x0101080aU:
-        ts = True               # NOP NOP TS: what Linux puts on every data segment
-    else:
+    tot = rd16(q + 2)
+    doff4 = <uint32_t>(t[12] >> 4) * 4      # t[12] is at most byte 50 < 54
+    # parse_ipv4 / parse_l4's checks, all passing: not a fragment;
+    # 20 <= doff*4 <= tot_len - 20 <= wire length - 20 (so also tot_len >=
+    # ihl*4 and tot_len fits in skb->len); the TCP header captured whole.
+    if ((rd16(q + 6) & 0x3fff) != 0 or doff4 < 20 or tot < 20 + doff4
+            or tot > wire - l3 or l3 + 20 + doff4 > cap):
         return False
     if cap < wire:
         flags |= PF_TRUNCATED
+    if LinkLayout is OneTag:
+        flags |= PF_VLAN
+    # Options.  Two layouts are decoded inline: MSS alone (a minimal SYN)
+    # and NOP NOP TS (every Linux segment after the handshake); any other
+    # list goes through tcp_parse_opts, the one implementation of the rules.
+    if doff4 == 20:
+        tcpopt_put(c, i, 0, 0, 0)
+    elif doff4 == 32 and rd32(t + 20) == 0x0101080aU:
+        flags |= PF_TCP_TS
+        tcpopt_put(c, i, 0, rd32(t + 24), rd32(t + 28))
+    elif doff4 == 24 and rd16(t + 20) == 0x0204:
+        flags |= PF_TCP_MSS
+        tcpopt_put(c, i, rd16(t + 22), 0, 0)
+    else:
+        tcp_parse_opts(t + 20, doff4 - 20, doff4 - 20, &o)
+        tcpopt_store(c, i, &o)
+        flags |= o.flags
+    c.flags[i] = flags
+    c.status[i] = 0
+    c.ip_len[i] = tot
+    c.l4_len[i] = tot - 20
+    c.payload_len[i] = tot - 20 - doff4
+    c.tcp_doff[i] = <uint8_t>(doff4 >> 2)
+    c.l3_off[i] = l3
+    c.l4_off[i] = l3 + 20
+    c.pay_off[i] = l3 + 20 + doff4
+    c.vlan0[i] = 0xffff if LinkLayout is NoTag else rd16(p + 14)
+    c.vlan1[i] = 0xffff
+    c.ethertype[i] = ETH_P_IP
     if p[0] & 1:
         if rd32(p) == 0xffffffffU and rd16(p + 4) == 0xffff:
-            pkt_type = PKTTYPE_BROADCAST
+            c.pkt_type[i] = PKTTYPE_BROADCAST
         else:
-            pkt_type = PKTTYPE_MULTICAST
-    c.status[i] = 0
-    c.ethertype[i] = ETH_P_IP
-    c.vlan0[i] = 0xffff
-    c.vlan1[i] = 0xffff
-    c.pkt_type[i] = pkt_type
-    c.l3_off[i] = 14
-    c.l4_off[i] = 34
-    c.pay_off[i] = 34 + 4 * doff
+            c.pkt_type[i] = PKTTYPE_MULTICAST
+    else:
+        c.pkt_type[i] = PKTTYPE_HOST
     c.ip_ver[i] = 4
     c.ip_proto[i] = 6
-    c.ip_tos[i] = p[15]
-    c.ip_ttl[i] = p[22]
-    c.ip_id[i] = rd16(p + 18)
-    c.ip_frag[i] = frag
-    c.ip_len[i] = <uint32_t>tot
-    v4mapped(c.saddr + 16 * i, p + 26)
-    v4mapped(c.daddr + 16 * i, p + 30)
-    c.saddr4[i] = rd32(p + 26)
-    c.daddr4[i] = rd32(p + 30)
-    c.l4_len[i] = <uint32_t>(tot - 20)
-    c.payload_len[i] = <uint32_t>(tot - 20 - 4 * doff)
-    c.sport[i] = rd16(p + 34)
-    c.dport[i] = rd16(p + 36)
-    c.tcp_seq[i] = rd32(p + 38)
-    c.tcp_ack[i] = rd32(p + 42)
-    c.tcp_flags[i] = p[47] | ((p[46] & 1) << 8)
-    c.tcp_win[i] = rd16(p + 48)
-    c.tcp_doff[i] = doff
-    if ts:
-        flags |= PF_TCP_TS
-        c.tcp_mss[i] = 0
-        c.tcp_wscale[i] = 0
-        c.tcp_tsval[i] = rd32(p + 58)
-        c.tcp_tsecr[i] = rd32(p + 62)
-        c.tcp_nsack[i] = 0
-        memset(c.tcp_sack + 8 * i, 0, 32)
-    else:
-        tcpopt_defaults(c, i)
+    c.ip_tos[i] = q[1]
+    c.ip_ttl[i] = q[8]
+    c.ip_id[i] = rd16(q + 4)
+    c.ip_frag[i] = rd16(q + 6)
+    v4mapped(c.saddr + 16 * i, q + 12)
+    v4mapped(c.daddr + 16 * i, q + 16)
+    c.saddr4[i] = rd32(q + 12)
+    c.daddr4[i] = rd32(q + 16)
+    c.sport[i] = rd16(t)
+    c.dport[i] = rd16(t + 2)
+    c.tcp_seq[i] = rd32(t + 4)
+    c.tcp_ack[i] = rd32(t + 8)
+    c.tcp_flags[i] = t[13] | ((t[12] & 1) << 8)
+    c.tcp_win[i] = rd16(t + 14)
     c.icmp_type[i] = 0
     c.icmp_code[i] = 0
     c.in_proto[i] = 0
@@ -1186,10 +1264,93 @@ cdef inline bint fast_eth_ipv4_tcp(const uint8_t* p, int64_t cap, int64_t wire,
     memset(c.in_daddr + 16 * i, 0, 16)
     c.in_sport[i] = 0
     c.in_dport[i] = 0
-    c.flags[i] = flags
-    c.ip_csum[i] = CS_UNCHECKED
-    c.l4_csum[i] = CS_UNCHECKED
+    if not verify:
+        c.ip_csum[i] = CS_UNCHECKED
+        c.l4_csum[i] = CS_UNCHECKED
+    elif wire_rec >= cap:
+        # verify_row specialised for exactly these rows (IPv4 header of 20
+        # bytes, TCP, not a fragment, status 0); not inlined by gcc (two
+        # copies of this function call it), which measured faster here.
+        verify_v4_tcp(q, tot - 20, cap - l3 - 20, &c.status[i], &c.ip_csum[i],
+                      &c.l4_csum[i], cnt)
+    else:
+        # A record claiming fewer wire bytes than captured: the parser reads
+        # it as wire = caplen, verify_row's IPv4 rule reads the stored value.
+        verify_row(p, cap, wire_rec, flags, 4, 6, l3, l3 + 20, tot - 20, c.saddr + 16 * i,
+                   c.daddr + 16 * i, &c.status[i], &c.ip_csum[i], &c.l4_csum[i], cnt)
     return True
+
+
+cdef inline bint fast_eth_ipv4_tcp(const uint8_t* p, uint32_t cap, uint32_t wire_rec,
+                                   uint16_t lt, Cols* c, Py_ssize_t i, bint verify,
+                                   int64_t* cnt) noexcept nogil:
+    """The common case: Ethernet II, optionally with one 802.1Q/802.1ad tag /
+    IPv4 without options, not a fragment / TCP with any option list, the
+    headers captured whole and every ip_rcv_core / tcp_v4_rcv length check
+    passed.  Writes the whole row with plain stores (no context struct, each
+    column once); returns False, having written nothing, for anything else
+    (parse_one then handles it, with the same results).
+
+    verify: also classify the checksums (checksum.verify_v4_tcp, verify_row
+    specialised for exactly these rows) and count them in cnt.  wire_rec is
+    the record's wire length as stored (verify_row's rules read that one)."""
+    cdef uint16_t et
+    # cap >= 54 covers every byte read before the final length check, with
+    # a tag too (the TCP data offset byte is at 18 + 32 = 50).
+    if lt != LT_EN10MB or cap < 54:
+        return False
+    et = rd16(p + 12)
+    if et == ETH_P_IP:
+        return fast_v4_tcp(<NoTag*>NULL, p, cap, wire_rec, c, i, verify, cnt)
+    # one tag, then IPv4 (parse_one: a tag followed by a non-tag ends the loop)
+    if ((et == ETH_P_8021Q or et == ETH_P_8021AD or et == ETH_P_QINQ1)
+            and rd16(p + 16) == ETH_P_IP):
+        return fast_v4_tcp(<OneTag*>NULL, p, cap, wire_rec, c, i, verify, cnt)
+    return False
+
+
+cdef struct Recs:
+    # A RecordBatch's per-record arrays, for the nogil loops.
+    const uint8_t* base
+    Py_ssize_t base_len         # 0 when base is NULL: every record then fails the bounds check
+    const int64_t* offs
+    const uint32_t* caps
+    const uint32_t* wires
+    const uint16_t* lts
+    Py_ssize_t n
+
+
+cdef Py_ssize_t fast_rows(const Recs* r, Py_ssize_t i, Cols* c, bint verify,
+                          int64_t* cnt) noexcept nogil:
+    """Rows i, i+1, ... while they take the fast path; returns the first row
+    that does not (nothing written to it), or r.n.  Called through a
+    pointer (_fast_rows), so that it stays a function of its own: the
+    common loop gets the registers, not parse_one's many locals."""
+    cdef Py_ssize_t n = r.n
+    cdef const uint8_t* base = r.base
+    cdef int64_t off, cap
+    while i < n:
+        if i + PREFETCH_AHEAD < n:
+            # The first bytes of a record 8 ahead (a prefetch never faults,
+            # whatever the address).
+            off = r.offs[i + PREFETCH_AHEAD]
+            PS_PREFETCH(base + off)
+            PS_PREFETCH(base + off + 63)
+        off = r.offs[i]
+        cap = r.caps[i]
+        # Defence in depth (the reader guarantees offset+caplen <= base_len):
+        # an out-of-range record goes to the general loop, which reads nothing.
+        if off < 0 or off + cap > r.base_len:
+            return i
+        if not fast_eth_ipv4_tcp(base + off, <uint32_t>cap, r.wires[i], r.lts[i], c, i,
+                                 verify, cnt):
+            return i
+        i += 1
+    return i
+
+
+ctypedef Py_ssize_t (*FastRowsFn)(const Recs*, Py_ssize_t, Cols*, bint, int64_t*) noexcept nogil
+cdef FastRowsFn _fast_rows = fast_rows
 
 
 cdef void fill_cols(PacketColumns pc, Cols* c) noexcept:
@@ -1258,17 +1419,14 @@ def parse_batch(RecordBatch rb not None, PacketColumns cols not None,
 
     verify_checksums=True also classifies each row's checksums right after
     parsing it, while its bytes are still in L1 (checksum.verify_row, the
-    same code checksum.verify_batch runs); the counts land in
-    cols.csum_counts and checksum.batch_counts(cols) returns them.
+    same code checksum.verify_batch runs, or for fast-path rows its
+    specialisation checksum.verify_v4_tcp, with the same results); the
+    counts land in cols.csum_counts and checksum.batch_counts(cols) returns
+    them.
     """
     cdef Py_ssize_t n = rb.n, i
     cdef Cols c
-    cdef const uint8_t* base = rb.base
-    cdef Py_ssize_t base_len = rb.base_len
-    cdef const int64_t* offs = rb.offset
-    cdef const uint32_t* caps = rb.caplen
-    cdef const uint32_t* wires = rb.wirelen
-    cdef const uint16_t* lts = rb.linktype
+    cdef Recs r
     cdef int64_t off, cap
     cdef const uint8_t* p
     cdef bint fast = _fast_path
@@ -1279,29 +1437,40 @@ def parse_batch(RecordBatch rb not None, PacketColumns cols not None,
     if cols.capacity < n:
         raise ValueError(f"PacketColumns capacity {cols.capacity} < batch size {n}")
     fill_cols(cols, &c)
+    r.base = rb.base
+    r.base_len = rb.base_len if rb.base != NULL else 0
+    r.offs = rb.offset
+    r.caps = rb.caplen
+    r.wires = rb.wirelen
+    r.lts = rb.linktype
+    r.n = n
     with nogil:
-        for i in range(n):
+        i = 0
+        while i < n:
+            if fast:
+                # the run of fast-path rows from i on (all of them, usually)
+                i = _fast_rows(&r, i, &c, verify_checksums, cnt)
+                if i >= n:
+                    break
+            # row i: the general path
             if i + PREFETCH_AHEAD < n:
-                off = offs[i + PREFETCH_AHEAD]
-                if off >= 0 and off < base_len:
-                    # (a prefetch never faults, even past the buffer's end)
-                    PS_PREFETCH(base + off)
-                    PS_PREFETCH(base + off + 63)
-            off = offs[i]
-            cap = caps[i]
+                PS_PREFETCH(r.base + r.offs[i + PREFETCH_AHEAD])
+                PS_PREFETCH(r.base + r.offs[i + PREFETCH_AHEAD] + 63)
+            off = r.offs[i]
+            cap = r.caps[i]
             # Defence in depth: the reader guarantees offset+caplen <= base_len.
-            if off < 0 or off + cap > base_len or base == NULL:
+            if off < 0 or off + cap > r.base_len or r.base == NULL:
                 cap = 0
                 p = _EMPTY
             else:
-                p = base + off
-            if not (fast and fast_eth_ipv4_tcp(p, cap, wires[i], lts[i], &c, i)):
-                parse_one(p, cap, wires[i], lts[i], &c, i)
+                p = r.base + off
+            parse_one(p, cap, r.wires[i], r.lts[i], &c, i)
             if verify_checksums:
-                verify_row(p, <uint32_t>cap, wires[i], c.flags[i], c.ip_ver[i], c.ip_proto[i],
+                verify_row(p, <uint32_t>cap, r.wires[i], c.flags[i], c.ip_ver[i], c.ip_proto[i],
                            c.l3_off[i], c.l4_off[i], c.l4_len[i],
                            c.saddr + 16 * i, c.daddr + 16 * i,
                            &c.status[i], &c.ip_csum[i], &c.l4_csum[i], cnt)
+            i += 1
     cols.n = n
     cols.csum_verified = verify_checksums
     if verify_checksums:

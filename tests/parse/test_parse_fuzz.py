@@ -168,21 +168,31 @@ def test_seeds_are_valid():
 @st.composite
 def eth_tcp_variants(draw):
     """Packets at the edge of the fast path's conditions."""
-    opts = draw(st.sampled_from([b"", b"\x01\x01\x08\x0a" + b"\x07" * 8, b"\x01\x01\x08\x0b" + b"\0" * 8,
-                                 b"\x02\x04\x05\xb4", b"\x01\x01\x08\x0a" + b"\0" * 12]))
+    opts = draw(st.sampled_from([
+        b"", b"\x01\x01\x08\x0a" + b"\x07" * 8, b"\x01\x01\x08\x0b" + b"\0" * 8,
+        b"\x02\x04\x05\xb4", b"\x01\x01\x08\x0a" + b"\0" * 12,
+        # SYN option lists (Linux, Windows), SACK blocks, malformed lists
+        b"\x02\x04\x05\xb4\x04\x02\x08\x0a" + b"\x01" * 8 + b"\x01\x03\x03\x07",
+        b"\x02\x04\x05\xb4\x01\x03\x03\x08\x01\x01\x04\x02",
+        b"\x01\x01\x05\x12" + b"\x02" * 16, b"\x05\x0a" + b"\x03" * 8 + b"\x05\x1a" + b"\x04" * 24,
+        b"\x02\x04\x05", b"\x02\x00", b"\x03\x04\x07\x00", b"\x00\x02\x04\x05\xb4",
+        b"\x01" * 40, b"\x08\x0a" + b"\x05" * 8, b"\x02\x04\x05\xb4\x08"]))
     t = O.tcp(opts=opts, data=draw(st.binary(max_size=20)), flags=draw(st.integers(0, 0x1FF)))
     ip = bytearray(O.ipv4(t, off=draw(st.sampled_from([0, 0x4000, 0x2000, 1, 0x8000]))))
     if draw(st.booleans()):
         ip[2:4] = draw(st.integers(0, 120)).to_bytes(2, "big")       # tot_len
     if draw(st.booleans()):
         ip[20 + 12] = draw(st.integers(0, 255))                        # doff / AE
-    frame = O.eth(bytes(ip), dst=draw(st.sampled_from([O.MAC_B, b"\xff" * 6, b"\x01" * 6])))
+    tags = draw(st.sampled_from([(), (), (), ((0x8100, 7),), ((0x88A8, 0xFFFF),), ((0x9100, 0),),
+                                 ((0x88A8, 1), (0x8100, 2))]))
+    frame = O.eth(bytes(ip), dst=draw(st.sampled_from([O.MAC_B, b"\xff" * 6, b"\x01" * 6])),
+                  vlans=[t for _, t in tags], tpids=[p for p, _ in tags])
     frame += b"\0" * draw(st.integers(0, 8))
     cap = draw(st.integers(0, len(frame)))
     return frame[:cap], max(0, len(frame) + draw(st.integers(-10, 10)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(eth_tcp_variants(), min_size=1, max_size=8))
 def test_fast_path_equals_general_path(items):
     from pystack._core import parse as P

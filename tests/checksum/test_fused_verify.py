@@ -1,0 +1,206 @@
+"""parse_batch(verify_checksums=True) against the reference: the same rows
+parsed, then classified by verify_batch (checksum.verify_row, the rules).
+
+The fused path classifies fast-path rows (Ethernet [+ one tag] / IPv4 without
+options / TCP) with checksum.verify_v4_tcp, a specialisation of verify_row
+(host-order sums, a divisibility test instead of folding); every other row
+with verify_row itself.  Both must give the same ip_csum / l4_csum / status
+columns and the same counts, for good, corrupted, TX-offload (PARTIAL),
+truncated and odd-length records, with the fast path on and off."""
+import random
+import struct
+
+import dpkt
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pystack import vocab
+from pystack._core import checksum as C
+from pystack._core import parse as P
+from pystack._core.capture import RecordBatch
+from pystack._core.parse import PacketColumns, parse_batch
+from tests.checksum import rand_ip
+
+OK, BAD, PARTIAL, TRUNC, UNCH = (vocab.csum_code(n) for n in (
+    "OK", "BAD", "PARTIAL", "TRUNCATED", "UNCHECKED"))
+
+OPTION_LISTS = [
+    b"", b"\x02\x04\x05\xb4", b"\x01\x01\x08\x0a" + b"\x07" * 8,
+    b"\x02\x04\x05\xb4\x04\x02\x08\x0a" + b"\x01" * 8 + b"\x01\x03\x03\x07",
+    b"\x02\x04\x05\xb4\x01\x01\x04\x02\x01\x03\x03\x08",
+    b"\x01\x01\x05\x12" + b"\x02" * 16, b"\x02\x04\x05", b"\x02\x00\x00\x00",
+    b"\x08\x0a\x01\x02", b"\x00\x00\x00\x00" * 3, b"\x01" * 40,
+]
+
+
+def tcp_v4(rng, opts, payload_len):
+    """A correct Ethernet-less IPv4/TCP packet (bytes) with the given options."""
+    if len(opts) % 4:
+        opts += b"\0" * (4 - len(opts) % 4)
+    t = dpkt.tcp.TCP(sport=rng.randrange(65536), dport=rng.randrange(65536),
+                     seq=rng.randrange(1 << 32), ack=rng.randrange(1 << 32),
+                     off=5 + len(opts) // 4, flags=rng.randrange(256), win=rng.randrange(65536),
+                     opts=opts, data=rng.randbytes(payload_len), sum=0)
+    ip = dpkt.ip.IP(src=rng.randbytes(4), dst=rng.randbytes(4), p=6, ttl=64,
+                    id=rng.randrange(65536), data=t)
+    return bytearray(bytes(ip))
+
+
+def mutate(rng, raw):
+    """One of: nothing, bad IP sum, bad TCP sum, an unfinished (PARTIAL) TCP
+    sum in one of its four forms, a bad tot_len, a random byte."""
+    k = rng.randrange(8)
+    if k == 1:
+        raw[10] ^= 1 << rng.randrange(8)
+    elif k == 2:
+        raw[36] ^= 1 << rng.randrange(8)
+    elif k == 3:
+        n = len(raw) - 20
+        ph = bytes(raw[12:20]) + struct.pack(">xBH", 6, rng.choice((n, 0)))
+        v = C.ones_complement_sum(ph)
+        struct.pack_into(">H", raw, 36, v if rng.random() < 0.5 else ~v & 0xFFFF)
+    elif k == 4:
+        raw[2:4] = struct.pack(">H", rng.randrange(0, len(raw) + 8))
+    elif k == 5:
+        raw[rng.randrange(len(raw))] = rng.randrange(256)
+    return bytes(raw)
+
+
+def frame(rng, l3):
+    hdr = b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02"
+    k = rng.random()
+    if k < 0.2:
+        hdr += struct.pack(">HH", rng.choice((0x8100, 0x88A8, 0x9100)), rng.randrange(65536))
+    elif k < 0.25:
+        hdr += struct.pack(">HHHH", 0x88A8, 1, 0x8100, 2)
+    return hdr + b"\x08\x00" + l3 + b"\0" * rng.choice((0, 0, 2, 6))
+
+
+def corpus(seed, n):
+    rng = random.Random(seed)
+    pkts, wires = [], []
+    for _ in range(n):
+        if rng.random() < 0.8:
+            l3 = mutate(rng, tcp_v4(rng, rng.choice(OPTION_LISTS),
+                                    rng.choice((0, 0, 1, 4, 40, 300))))
+        else:
+            l3 = bytes(rand_ip(rng, rng.random() < 0.3, rng.choice((6, 17, 1)), max_payload=60))
+        f = frame(rng, l3)
+        cap = len(f) if rng.random() < 0.85 else rng.randrange(len(f) + 1)
+        wire = rng.choice((len(f), len(f), len(f) + rng.randrange(1, 100),
+                           max(0, cap - rng.randrange(1, 40))))
+        pkts.append(f[:cap])
+        wires.append(wire)
+    return pkts, wires
+
+
+CSUM_COLS = ("status", "ip_csum", "l4_csum")
+
+
+def reference(rb, n):
+    """parse, then verify_batch (verify_row) as a separate pass."""
+    cols = PacketColumns(max(1, n))
+    parse_batch(rb, cols)
+    counts = C.verify_batch(rb, cols)
+    return {k: v.copy() for k, v in cols.to_dict().items()}, counts
+
+
+def fused(rb, n, fast=True):
+    cols = PacketColumns(max(1, n))
+    P._use_fast_path(fast)
+    try:
+        parse_batch(rb, cols, verify_checksums=True)
+    finally:
+        P._use_fast_path(True)
+    return {k: v.copy() for k, v in cols.to_dict().items()}, C.batch_counts(cols)
+
+
+def assert_same(pkts, wires):
+    rb = RecordBatch.from_packets(pkts, wirelens=wires)
+    ref, ref_counts = reference(rb, len(pkts))
+    for fast in (True, False):
+        got, counts = fused(rb, len(pkts), fast)
+        for k, v in ref.items():
+            assert np.array_equal(v, got[k]), (fast, k)
+        assert counts == ref_counts, fast
+    return ref, ref_counts
+
+
+def test_fused_equals_verify_batch_many_packets():
+    pkts, wires = corpus(1, 3000)
+    ref, counts = assert_same(pkts, wires)
+    # the corpus reaches every verdict of the fast rows
+    l4 = ref["l4_csum"]
+    for code in (OK, BAD, PARTIAL, TRUNC, UNCH):
+        assert (l4 == code).any(), code
+    assert (ref["ip_csum"] == BAD).any()
+    assert counts["tcp_partial"] > 0 and counts["ip_bad"] > 0 and counts["l4_truncated"] > 0
+
+
+def test_fast_rows_verdicts():
+    """Hand-made fast-path rows, one per verdict."""
+    rng = random.Random(7)
+    good = tcp_v4(rng, b"\x02\x04\x05\xb4", 0)
+    bad_ip = bytearray(good)
+    bad_ip[10] ^= 0xFF
+    bad_tcp = bytearray(good)
+    bad_tcp[36] ^= 0xFF
+    partial = bytearray(good)
+    ph = bytes(good[12:20]) + struct.pack(">xBH", 6, len(good) - 20)
+    struct.pack_into(">H", partial, 36, C.ones_complement_sum(ph))
+    frames = [frame(random.Random(0), bytes(x)) for x in (good, bad_ip, bad_tcp, partial)]
+    # the same good packet with its last TCP byte not captured
+    frames.append(frames[0][:14 + len(good) - 1])
+    wires = [len(f) for f in frames[:4]] + [len(frames[0])]
+    rb = RecordBatch.from_packets(frames, wirelens=wires)
+    got, counts = fused(rb, len(frames))
+    dr = vocab.reason_code
+    assert list(got["ip_csum"]) == [OK, BAD, OK, OK, OK]
+    assert list(got["l4_csum"]) == [OK, UNCH, BAD, PARTIAL, TRUNC]
+    assert list(got["status"]) == [0, dr("IP_CSUM"), 0, 0, 0]
+    assert counts["ip_ok"] == 4 and counts["ip_bad"] == 1
+    assert counts["tcp_bad"] == 1 and counts["tcp_partial"] == 1 and counts["l4_truncated"] == 1
+    assert_same(frames, wires)
+
+
+def test_wire_below_caplen():
+    """A record claiming fewer wire bytes than captured: the parser takes
+    wire = caplen; verify_row reads the stored wire length (the fast path
+    hands such rows to it)."""
+    rng = random.Random(8)
+    f = frame(random.Random(1), bytes(tcp_v4(rng, b"", 10)))
+    assert_same([f, f, f], [0, 20, len(f) - 1])
+
+
+@st.composite
+def fast_candidates(draw):
+    rng = random.Random(draw(st.integers(0, 2 ** 32)))
+    l3 = tcp_v4(rng, draw(st.sampled_from(OPTION_LISTS)), draw(st.integers(0, 80)))
+    for _ in range(draw(st.integers(0, 3))):
+        pos = draw(st.integers(0, len(l3) - 1))
+        l3[pos] = draw(st.integers(0, 255))
+    f = frame(rng, bytes(l3))
+    cap = draw(st.integers(max(0, len(f) - 30), len(f)))
+    return f[:cap], max(0, cap + draw(st.integers(-6, 20)))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(fast_candidates(), min_size=1, max_size=16))
+def test_fused_equals_verify_batch_hypothesis(items):
+    assert_same([f for f, _ in items], [w for _, w in items])
+
+
+def test_bench_like_batches_and_stale_columns():
+    """Batches parsed into reused columns (stale values from a richer batch)
+    give the same checksum columns as fresh ones."""
+    pkts, wires = corpus(2, 600)
+    rb = RecordBatch.from_packets(pkts, wirelens=wires)
+    cols = PacketColumns(700)
+    other, ow = corpus(3, 700)
+    parse_batch(RecordBatch.from_packets(other, wirelens=ow), cols, verify_checksums=True)
+    parse_batch(rb, cols, verify_checksums=True)
+    ref, counts = reference(rb, len(pkts))
+    for k, v in ref.items():
+        assert np.array_equal(v, cols.to_dict()[k]), k
+    assert C.batch_counts(cols) == counts
