@@ -39,7 +39,7 @@ from bench.stages import STAGES, Setup, StageUnavailable, chain, targets_for
 DPKT = "dpkt"                  # name of the baseline in --stages
 DPKT_LABEL = "dpkt loop"
 DEFAULT_DPKT_LIMIT = 300_000
-DEFAULT_BATCH = 65536
+from pystack.capture import PIPELINE_BATCH as DEFAULT_BATCH  # noqa: E402  (the pipeline's batch)
 
 
 @dataclass

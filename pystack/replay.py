@@ -44,6 +44,7 @@ import numpy as np
 
 from pystack import vocab
 from pystack.appmodel import AcceptDelay, AcceptImmediate, AcceptNever, AcceptRate
+from pystack.capture import PIPELINE_BATCH
 from pystack.checksums import ChecksumPolicy
 from pystack.config import HostConfig
 
@@ -141,7 +142,7 @@ class Replay:
     lifetime: call run / run_packets once (state would carry over)."""
 
     def __init__(self, host: HostConfig, checksum: str = "auto", seed: int = 0,
-                 batch_size: int = 8192, mtu: int = 1500, cookie_table: int = 1 << 16,
+                 batch_size: int = PIPELINE_BATCH, mtu: int = 1500, cookie_table: int = 1 << 16,
                  event_capacity: int = 1 << 18):
         self.host = host
         self.seed = int(seed)
