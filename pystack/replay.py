@@ -8,6 +8,8 @@
     res.replies                                    # what the model sent
     res.events                                     # timer events (retransmits, expiries, accepts)
     res.divergences                                # model vs capture (open-loop approximations)
+    res.connections                                # per TCP child: 4-tuple, states, bytes, drops,
+                                                   # zero windows, window divergences
     describe_packet(res, 0)                        # one row with names instead of codes
 
 Streaming: ``run(paths, on_batch=f, collect=False)`` calls f(rb, cols,
@@ -43,7 +45,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pystack import vocab
-from pystack.appmodel import AcceptDelay, AcceptImmediate, AcceptNever, AcceptRate
+from pystack import profile as _profile
+from pystack.appmodel import (AcceptDelay, AcceptImmediate, AcceptNever, AcceptRate,
+                              ReadAsArrives, ReadChunk, ReadLog, ReadNever, ReadRate)
 from pystack.capture import PIPELINE_BATCH
 from pystack.checksums import ChecksumPolicy
 from pystack.config import HostConfig
@@ -123,6 +127,28 @@ def _app_params(policy) -> dict:
     raise TypeError(f"unknown accept policy {policy!r}")
 
 
+def _read_params(policy) -> dict:
+    """Engine form of a read policy.  A read log keeps every row with its
+    filters, in ReadLog.for_connection order (relative rows first, then
+    absolute, each by time); the engine picks a connection's rows by
+    client port / address."""
+    if isinstance(policy, ReadAsArrives):
+        return {"read": 0}
+    if isinstance(policy, ReadRate):
+        return {"read": 1, "rd_bytes": int(policy.nbytes), "rd_per_ns": int(policy.per_ns)}
+    if isinstance(policy, ReadChunk):
+        return {"read": 2, "rd_bytes": int(policy.size), "rd_per_ns": int(policy.every_ns)}
+    if isinstance(policy, ReadNever):
+        return {"read": 3}
+    if isinstance(policy, ReadLog):
+        rows = sorted(policy.entries, key=lambda e: (not e.relative, e.time_ns))
+        return {"read": 4, "log": [(int(e.time_ns), bool(e.relative), int(e.nbytes),
+                                    e.client_port,
+                                    None if e.client_addr is None else _addr16(e.client_addr))
+                                   for e in rows]}
+    raise TypeError(f"unknown read policy {policy!r}")
+
+
 @dataclass
 class ReplayResult:
     counters: dict                  # counter name -> int, pystack.vocab.COUNTERS order
@@ -132,6 +158,7 @@ class ReplayResult:
     events: dict                    # timer events (retransmits, expiries, accepts)
     divergences: dict               # model-vs-capture disagreements (not kernel counters)
     checksum: dict = field(default_factory=dict)
+    connections: list = field(default_factory=list)   # per child: Engine.connections()
 
     def nonzero(self) -> dict:
         return {k: v for k, v in self.counters.items() if v}
@@ -143,7 +170,17 @@ class Replay:
 
     def __init__(self, host: HostConfig, checksum: str = "auto", seed: int = 0,
                  batch_size: int = PIPELINE_BATCH, mtu: int = 1500, cookie_table: int = 1 << 16,
-                 event_capacity: int = 1 << 18):
+                 event_capacity: int = 1 << 18, truesize=None, scaling_ratio: int | None = None,
+                 pickup: bool = True):
+        """truesize: the skb truesize model, (mul, add) meaning truesize =
+        len * mul / 256 + add; default (256, profile.skb_truesize_overhead) =
+        profile.skb_truesize(len) = len + 576 (a linear skb; real truesize
+        depends on the driver and GRO and is not visible in a pcap).
+        scaling_ratio: tp->scaling_ratio (default profile TCP_DEFAULT_SCALING_RATIO
+        128; kept fixed: tcp_measure_rcv_mss's update is not modelled).
+        pickup: a captured host ACK/data segment on an unknown 4-tuple from a
+        listening port creates an established connection (it predates the
+        capture); see pyx/engine.pyx."""
         self.host = host
         self.seed = int(seed)
         self.batch_size = int(batch_size)
@@ -158,6 +195,13 @@ class Replay:
         params = self._engine_params()
         params["cookie_table"] = int(cookie_table)
         params["event_capacity"] = int(event_capacity)
+        prof = host.profile
+        mul, add = (256, prof.skb_truesize_overhead) if truesize is None else truesize
+        params["pickup"] = int(bool(pickup))
+        params["truesize_mul"] = int(mul)
+        params["truesize_add"] = int(add)
+        params["scaling_ratio"] = int(prof.default_scaling_ratio if scaling_ratio is None
+                                      else scaling_ratio)
         self.engine = _engine.Engine([_addr16(a) for a in host.addresses], specs, params,
                                      self.seed & (2 ** 64 - 1))
         self._cols = None
@@ -196,6 +240,17 @@ class Replay:
             "icmp_ratelimit": sc.get("net.ipv4.icmp_ratelimit"),
             "icmp_msgs_per_sec": sc.get("net.ipv4.icmp_msgs_per_sec"),
             "icmp_msgs_burst": sc.get("net.ipv4.icmp_msgs_burst"),
+            "tcp_app_win": sc.get("net.ipv4.tcp_app_win"),
+            "tcp_rfc1337": sc.get("net.ipv4.tcp_rfc1337"),
+            "tcp_max_tw_buckets": sc.get("net.ipv4.tcp_max_tw_buckets"),
+            "tcp_rmem2": sc.get("net.ipv4.tcp_rmem")[2],
+            "tw_len_ns": prof.tcp_timewait_len_ns,
+            "tcp_sequence_variant": {_profile.SEQ_PRE_617: 0, _profile.SEQ_END_617: 1,
+                                     _profile.SEQ_END_MAX_WINDOW: 1}[prof.tcp_sequence],
+            "tcp_sequence_fin_exception": int(prof.tcp_sequence_fin_exception),
+            "tcp_can_ingest_variant": {_profile.CAN_INGEST_RMEM_ALLOC: 0,
+                                       _profile.CAN_INGEST_TRUESIZE: 1,
+                                       _profile.CAN_INGEST_LEN: 2}[prof.tcp_can_ingest],
         }
 
     def _listener_specs(self):
@@ -231,6 +286,9 @@ class Replay:
                 "synack_retries": sc.get("net.ipv4.tcp_synack_retries"),
             }
             spec.update(_app_params(l.app.accept))
+            spec.update(_read_params(l.app.read))
+            spec["rcvbuf"] = l.effective_rcvbuf(sc, self.host.profile)
+            spec["rcvbuf_locked"] = int(l.rcvbuf_locked)
             specs.append(spec)
         # bound UDP sockets after the TCP listeners (same lookup order rules)
         ukeyed = []
@@ -343,12 +401,18 @@ class Replay:
             events=events,
             divergences=self.engine.divergences(),
             checksum=self.policy.report(),
+            connections=self.engine.connections(),
         )
 
     def _replies(self, packets, events) -> dict:
         m = self._mod
         rows = np.flatnonzero(packets["reply"] != m.REPLIES["NONE"])
         tx = np.flatnonzero(events["kind"] == m.EVENTS["SYNACK_RETRANS"])
+        acks = np.flatnonzero((events["kind"] == m.EVENTS["DELACK"])
+                              | (events["kind"] == m.EVENTS["WINDOW_UPDATE"]))
+        tx = np.sort(np.concatenate([tx, acks]))
+        tkind = np.where(events["kind"][tx] == m.EVENTS["SYNACK_RETRANS"],
+                         m.REPLIES["SYNACK"], m.REPLIES["ACK"]).astype(np.uint8)
         out = {
             "ts_ns": np.concatenate([packets["ts_ns"][rows], events["ts_ns"][tx]]),
             "frame": np.concatenate([packets["frame"][rows], np.zeros(len(tx), np.int64)]),
@@ -357,7 +421,7 @@ class Replay:
             "listener": np.concatenate([packets["listener"][rows],
                                         events["listener"][tx].astype(np.int16)]),
             "kind": np.concatenate([packets["reply"][rows],
-                                    np.full(len(tx), m.REPLIES["SYNACK"], np.uint8)]),
+                                    tkind]),
             "seq": np.concatenate([packets["reply_seq"][rows], events["seq"][tx]]),
             "ack": np.concatenate([packets["reply_ack"][rows], events["ack"][tx]]),
             "win": np.concatenate([packets["reply_win"][rows], events["win"][tx]]),

@@ -84,6 +84,15 @@ COUNTERS: tuple[str, ...] = (
     "UdpRcvbufErrors", "UdpSndbufErrors", "UdpInCsumErrors", "UdpMemErrors",
     # Udp6 (/proc/net/snmp6)
     "Udp6NoPorts", "Udp6InErrors", "Udp6InCsumErrors",
+    # TcpExt: established sockets, receive queue, window, teardown, TIME_WAIT
+    # (sheet 5.4, 5.6, 5.7, 8.3)
+    "TcpExtTW", "TcpExtTCPTimeWaitOverflow", "TcpExtTCPChallengeACK",
+    "TcpExtTCPSYNChallenge", "TcpExtTCPACKSkippedSeq", "TcpExtTCPACKSkippedTimeWait",
+    "TcpExtTCPACKSkippedChallenge", "TcpExtBeyondWindow", "TcpExtDelayedACKLost",
+    "TcpExtDelayedACKs", "TcpExtTCPZeroWindowDrop", "TcpExtTCPRcvQDrop",
+    "TcpExtTCPOFOQueue", "TcpExtTCPOFODrop", "TcpExtTCPOFOMerge", "TcpExtPruneCalled",
+    "TcpExtRcvPruned", "TcpExtOfoPruned", "TcpExtTCPWantZeroWindowAdv",
+    "TcpExtTCPToZeroWindowAdv", "TcpExtTCPFromZeroWindowAdv",
 )
 
 # Parse and checksum statuses that are not drop reasons.

@@ -2,7 +2,7 @@
 #
 # Models net/ipv4/inet_hashtables.c __inet_lookup_established (sheet 8.1):
 # one table holding request sockets (NEW_SYN_RECV), full sockets (children)
-# and -- later -- TIME_WAIT minisocks, matched on the full 4-tuple.  Open
+# and TIME_WAIT minisocks, matched on the full 4-tuple.  Open
 # addressing with linear probing and backward-shift deletion; slots hold an
 # index into a pool of Sock structs (so a Sock never moves within a batch).
 # Growth (realloc) happens only in demux_reserve(), which the engine calls at
@@ -70,10 +70,31 @@ cdef struct Sock:
     int64_t synack_ns               # first SYN-ACK (request sock)
     int64_t last_oow_ns             # tcp_rsk(req)->last_oow_ack_time
     int64_t acceptq_ns              # when the child entered the accept queue
-    # Receive side of a full socket: placeholders for the next slice (the
-    # receive queue / window model).  Initialised, NOT modelled or reported.
+    # Full socket (child) and TIME_WAIT minisock state (engine.pyx, sheet 5)
     uint32_t rcv_nxt, rcv_wnd, rcv_wup, snd_una, snd_nxt
     int64_t rcvbuf, rmem_alloc
+    uint32_t copied_seq             # application read pointer (tp->copied_seq)
+    uint32_t snd_wnd                # the peer's window, scaled by snd_wscale
+    uint32_t window_clamp, rcv_ssthresh
+    uint32_t host_fin_end           # host FIN sequence + 1 (XF_HOST_FIN)
+    uint32_t ts_recent              # last TSval of the peer (XF_TS)
+    uint16_t rcv_mss                # icsk_ack.rcv_mss
+    uint16_t advmss
+    uint16_t xflags                 # XF_* (engine.pyx)
+    uint8_t quick                   # icsk_ack.quick (quickack budget)
+    uint8_t close_why               # CW_* (engine.pyx)
+    int32_t heap_pos2               # read timer position in the heap, -1 none
+    int32_t rq_head, rq_tail        # receive queue (skb pool indices), -1 empty
+    int32_t ofo_head                # out-of-order queue, sorted by seq, -1 empty
+    int32_t rec                     # connection record index, -1 none
+    int32_t read_cur                # read-log cursor
+    int64_t rq_bytes                # payload bytes queued, not yet read
+    int64_t accepted_ns
+    int64_t read_total              # bytes read by the application model
+    int64_t zw_since, peer_zw_since # start of a zero-window period (model / peer)
+    uint32_t comp_rcv_nxt           # tp->compressed_ack_rcv_nxt
+    int64_t lrcv_ns                 # icsk_ack.lrcvtime (last data received)
+    uint8_t dupack_cnt              # tp->dup_ack_counter
 
 
 cdef struct Demux:
@@ -137,6 +158,11 @@ cdef inline int32_t demux_new(Demux* d) noexcept nogil:
         d.sock_hw += 1
     memset(&d.socks[s], 0, sizeof(Sock))
     d.socks[s].heap_pos = -1
+    d.socks[s].heap_pos2 = -1
+    d.socks[s].rq_head = -1
+    d.socks[s].rq_tail = -1
+    d.socks[s].ofo_head = -1
+    d.socks[s].rec = -1
     d.socks[s].next_free = -1
     d.socks[s].listener = -1
     d.socks[s].conn_id = -1
@@ -159,13 +185,18 @@ cdef inline void demux_free(Demux* d, int32_t s) noexcept nogil:
     d.free_head = s
 
 
-cdef inline void demux_remove(Demux* d, int32_t s) noexcept nogil:
-    """Unhash sock s (backward-shift deletion) and return it to the pool."""
+cdef inline void demux_unhash(Demux* d, int32_t s) noexcept nogil:
+    """Unhash sock s (backward-shift deletion); the Sock stays allocated."""
     cdef uint64_t pos = d.socks[s].hash & d.mask
     while d.slots[pos] != s:
         pos = (pos + 1) & d.mask
     nxt2_scan(d, &pos)
     d.count -= 1
+
+
+cdef inline void demux_remove(Demux* d, int32_t s) noexcept nogil:
+    """Unhash sock s and return it to the pool."""
+    demux_unhash(d, s)
     demux_free(d, s)
 
 

@@ -15,8 +15,10 @@ Memory: the table doubles (and the Sock pool grows by 1.5x) only in
 demux_reserve(), called by the engine between batches so that the coming
 batch can never run out (each packet creates at most one entry).  The pool
 is bounded by what the model keeps: request socks are bounded by the
-listeners' backlogs (SYN queue), children by what the application model
-accepts and the capture's connections.
+listeners' backlogs (SYN queue), children and TIME_WAIT minisocks by the
+live connections (the engine removes closed ones and expired TIME_WAITs;
+demux_unhash keeps a closed child allocated while it waits in an accept
+queue).
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from libc.stdlib cimport malloc, realloc, free

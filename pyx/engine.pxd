@@ -35,11 +35,18 @@ cdef enum:
     EV_SYNACK_RETRANS = 16
     EV_REQ_EXPIRED = 17
     EV_ACCEPT = 18
+    EV_DELACK = 19          # delayed-ACK timer sent an ACK (seq/ack/win filled)
+    EV_WINDOW_UPDATE = 20   # tcp_cleanup_rbuf window-update ACK after a read
+    EV_READ = 21            # the application model read `ack` bytes (seq = rcv queue left)
+    EV_TW_EXPIRED = 22      # TIME_WAIT minisock freed (60 s)
 
 # Timer kinds
 cdef enum:
     TK_REQ = 1          # request sock SYN-ACK timer (reqsk_timer_handler)
     TK_ACCEPT = 2       # application accept() of the head of an accept queue
+    TK_DELACK = 3       # delayed ACK (icsk_delack_timer), full sockets
+    TK_TW = 4           # TIME_WAIT expiry (inet_twsk_schedule)
+    TK_READ = 5         # application read model (Sock.heap_pos2)
 
 # Listener match kinds (listener lookup, sheet 8.2)
 cdef enum:
@@ -50,6 +57,13 @@ cdef enum:
     LK_V6_ANY_ONLY = 5  # [::] with IPV6_V6ONLY
 
 # Accept models
+cdef enum:
+    RD_AS_ARRIVES = 0
+    RD_RATE = 1
+    RD_CHUNK = 2
+    RD_NEVER = 3
+    RD_LOG = 4
+
 cdef enum:
     APP_IMMEDIATE = 0
     APP_DELAY = 1
@@ -88,6 +102,42 @@ cdef struct LSock:
     int64_t last_accept_ns
     uint8_t accepted_any
     int32_t heap_pos
+    # children's receive buffer (sheet 5.1) and the application read model
+    int64_t rcvbuf
+    uint8_t rcvbuf_locked
+    uint8_t rd_kind             # RD_*
+    int64_t rd_bytes, rd_per_ns # rate: bytes per per_ns; chunk: size, every
+    int64_t* log_t              # read log rows (time order of ReadLog.for_connection)
+    int64_t* log_bytes
+    int32_t* log_port           # -1: any
+    uint64_t* log_addr          # 2 words per row
+    uint8_t* log_rel            # bit 0: time after accept; bit 1: address filter
+    int32_t log_n
+
+
+cdef struct SkbEnt:
+    # one queued skb: receive queue (FIFO) or out-of-order queue (sorted)
+    uint32_t seq, end_seq       # receive queue: data end; OFO queue: end incl. FIN
+    uint32_t truesize
+    int32_t next
+    uint8_t fin                 # OFO queue: the segment carries a FIN
+
+
+cdef struct ConnRec:
+    # per-connection summary (ReplayResult.connections), one per child
+    int64_t conn_id
+    uint64_t la0, la1, ra0, ra1
+    uint16_t lport, rport
+    int32_t listener
+    uint8_t family, state, why, picked_up
+    int64_t start_ns, end_ns
+    int64_t bytes_in, pkts_in, bytes_out, pkts_out
+    int64_t drops
+    uint32_t drop_by[16]
+    int64_t zw_advs, zw_ns, peer_zw, peer_zw_ns
+    int64_t max_rq, win_cmp, win_diff
+    int64_t max_inflight            # max snd_nxt - snd_una (host bytes in flight)
+    uint32_t peer_win               # the peer's last window (scaled)
 
 
 cdef struct TimerEnt:
@@ -141,6 +191,8 @@ cdef struct Batch:
     const uint16_t* tcp_flags
     const uint16_t* tcp_mss
     const uint8_t* tcp_wscale
+    const uint16_t* tcp_win
+    const uint32_t* tcp_tsval
     const uint8_t* icmp_type
 
 
@@ -158,6 +210,8 @@ cdef struct VOut:
     uint16_t* reply_flags
     uint8_t* reply_wscale
     uint16_t* reply_mss
+    uint32_t* adv_win
+    int32_t* win_diff
 
 
 cdef class Verdicts:
@@ -177,6 +231,8 @@ cdef class Verdicts:
     cdef uint16_t* reply_flags
     cdef uint8_t* reply_wscale
     cdef uint16_t* reply_mss
+    cdef uint32_t* adv_win
+    cdef int32_t* win_diff
 
 # The Engine class itself is defined in engine.pyx (its cdef methods are
 # private to the module).

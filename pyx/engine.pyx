@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""The stack engine: the host's receive path up to TCP listening sockets.
+"""The stack engine: the host's receive path, TCP listeners and established
+TCP sockets through teardown and TIME_WAIT.
 
 One nogil loop per batch over parsed rows (PacketColumns) writes one row of
 Verdicts per packet, keeps SNMP/netstat counters (pystack.vocab order), and
@@ -63,6 +64,141 @@ Kernel code modelled (Linux 6.18; sheet = /work/shared/linux-semantics.md)
   OutSegs; expiry (num_timeout >= retries) -> request dropped (qlen--).
 * Accept: the application model (pystack/appmodel.py) dequeues children
   from the accept queue (inet_csk_accept is FIFO) at capture times.
+
+Established sockets (passively opened children; sheet 5, 7, 8.3)
+----------------------------------------------------------------
+* Child init (sheet 5.3): tcp_create_openreq_child (rcv_wnd = the SYN-ACK's
+  rsk_rcv_wnd, rcv_wup = rcv_nxt, rcv_ssthresh = rcv_wnd), rsk_window_clamp
+  (tcp_openreq_init_rwin: full space when SO_RCVBUF locked it, else
+  65535 << 14, capped at 65535 << rcv_wscale), tcp_init_buffer_space
+  (tcp_app_win reservation: 64076 at defaults), tcp_initialize_rcv_mss.
+  sk_rcvbuf = the listener's effective rcvbuf (pystack.config).
+* tcp_v4_do_rcv -> tcp_rcv_established (slow path only) / tcp_rcv_state_process:
+  no ACK/RST/SYN -> TCP_FLAGS; tcp_validate_incoming: tcp_sequence in the
+  profile's form (6.17+: TCP_OLD_SEQUENCE / TCP_INVALID_SEQUENCE /
+  TCP_INVALID_END_SEQUENCE when the receive queue is not empty, FIN
+  exception per profile, BeyondWindow; pre-6.17: seq test only), dupack via
+  tcp_oow_rate_limited (TCPACKSkippedSeq; data without SYN never limited) and
+  tcp_send_dupack (DelayedACKLost + quickack for old data); RST at rcv_nxt
+  (or rcv_nxt - 1 in CLOSE_WAIT / LAST_ACK / CLOSING, tcp_reset_check) ->
+  tcp_reset (consumed, not a drop); other RST in window -> challenge ACK
+  (tcp_send_challenge_ack: per-socket limit TCPACKSkippedChallenge,
+  TCPChallengeACK; tcp_challenge_ack_limit is INT_MAX by default), TCP_RESET;
+  SYN -> TCPSYNChallenge (+ InErrs from ESTABLISHED), challenge ACK,
+  TCP_INVALID_SYN.
+* tcp_ack: only snd_una (bounded by the host's snd_nxt), the peer's window
+  (scaled by its SYN wscale) and the peer's zero-window periods; the FIN
+  transitions FIN_WAIT1 -> FIN_WAIT2, CLOSING -> TIME_WAIT, LAST_ACK ->
+  CLOSE when the ACK covers the host's FIN.  tcp_rcv_state_process step 7:
+  in CLOSE_WAIT / CLOSING / LAST_ACK a segment at or after rcv_nxt is not
+  queued (dropped NOT_SPECIFIED).
+* tcp_data_queue (sheet 5.6): pure ACK consumed; in order: zero window ->
+  TCP_ZEROWINDOW + TCPZeroWindowDrop (bare FIN accepted); admission
+  tcp_try_rmem_schedule -> tcp_can_ingest (profile variant) -> tcp_prune_queue
+  (PruneCalled; tcp_clamp_window: unlocked rcvbuf grows to rmem_alloc up to
+  tcp_rmem[2], else rcv_ssthresh = min(window_clamp, 2 * advmss);
+  tcp_prune_ofo_queue from the right end, never past the new skb, goal
+  rcvbuf/8, OfoPruned; RcvPruned) -> ICSK_ACK_NOMEM | ICSK_ACK_NOW and
+  PROTO_MEM + TCPRcvQDrop if the queue is not empty, forced acceptance if
+  it is; old data -> TCP_OLD_DATA + DelayedACKLost; beyond the window ->
+  TCP_OVERWINDOW; partial overlap queued (or TCP_ZEROWINDOW); out of order
+  -> tcp_data_queue_ofo (TCPOFOQueue; all bits present -> TCPOFOMerge,
+  TCP_OFOMERGE; covering skbs replace / remove the covered, TCPOFOMerge;
+  memory failure -> TCPOFODrop, PROTO_MEM); tcp_ofo_queue drains when the
+  hole fills (ICSK_ACK_NOW when the OFO queue empties); tcp_fin (CLOSE_WAIT
+  + pingpong, FIN_WAIT1 -> CLOSING with an ACK, FIN_WAIT2 -> TIME_WAIT with
+  an ACK; OFO data after the FIN purged).
+* tcp_event_data_recv: ACK scheduled, tcp_measure_rcv_mss (segments >=
+  rcv_mss only), tcp_incr_quickack at the first data, tcp_grow_window /
+  __tcp_grow_window (no memory pressure).
+* ACK emission (the model's own ACKs: Verdicts.reply = ACK, or timer events
+  DELACK / WINDOW_UPDATE in ReplayResult.replies): __tcp_ack_snd_check (more
+  than one rcv_mss unacked and the window not shrinking, quickack mode and
+  not pingpong, ICSK_ACK_NOW; out-of-order: SACK compression after
+  TCP_FASTRETRANS_THRESH dupacks for one rcv_nxt -- the compressed ACK
+  itself is not recorded), tcp_send_delayed_ack with ato = TCP_ATO_MIN
+  (older deadline kept, ACK now when it is within ato/4), the delack timer
+  (DelayedACKs), tcp_cleanup_rbuf after application reads (ACK owed and
+  more than rcv_mss unacked, or the window at least doubles from <= half
+  the clamp).  Every ACK goes through tcp_select_window / __tcp_select_window
+  (sheet 5.4): SWS avoidance, never shrink (TCPWantZeroWindowAdv), ALIGN to
+  1 << wscale, wscale 0 mss rounding, the NOMEM zero window,
+  TCPToZeroWindowAdv / TCPFromZeroWindowAdv.
+* Verdicts.adv_win: for rows of a modelled connection, the window (bytes,
+  already scaled) the host's next ACK would carry after this row, computed
+  without side effects.  For every captured host segment with ACK on a
+  modelled connection: win_diff = captured window << rcv_wscale - model's
+  window (divergences window_compared / window_mismatch, and per
+  connection).
+* Host segments (OUT, open loop): snd_nxt from their sequence space (from
+  the first seen one if the SYN-ACK was not captured), the host's FIN
+  (ESTABLISHED -> FIN_WAIT1, CLOSE_WAIT -> LAST_ACK), a host RST -> tcp_done
+  (EstabResets as tcp_set_state counts it).  A host segment carrying data
+  or FIN is an ACK the host really sent: it runs tcp_select_window with its
+  side effects and clears the pending ACK (tcp_event_ack_sent); a pure host
+  ACK is only compared (the model decides its own ACKs: closed loop).
+* tcp_set_state: CurrEstab counts ESTABLISHED and CLOSE_WAIT (6.10+),
+  EstabResets on ESTABLISHED / CLOSE_WAIT -> CLOSE.  Closed sockets are
+  unhashed and their Sock freed (a child still in the accept queue is kept
+  until the application model accepts it).
+* tcp_time_wait / tcp_minisocks.c tcp_timewait_state_process (sheet 8.3):
+  a TIME_WAIT minisock (own Sock) for TCP_TIMEWAIT_LEN (TW counter; live
+  minisocks >= tcp_max_tw_buckets -> TCPTimeWaitOverflow, no minisock);
+  seq == rcv_nxt: bare ACK restarts the timer, RST kills it (tcp_rfc1337 =
+  0); SYN without ACK/RST with seq > rcv_nxt or a newer TSval -> TCP_TW_SYN:
+  the listener handles it as a new connection with ISN tw_snd_nxt + 65537,
+  skipping the SYN-queue / syncookie test and the 3/4 rule; otherwise ACK
+  (tcp_v4_timewait_ack, rate limited TCPACKSkippedTimeWait; the timer is
+  restarted for ACK segments), RST ignored.  TW segments are freed
+  NOT_SPECIFIED (tcp_v4_rcv discard_it).
+* Receive queue and OFO queue: skbs in a pool (SkbEnt) grown between
+  batches; rmem_alloc = sum of truesize, truesize = len * mul / 256 + add
+  (Replay(truesize=(mul, add)); default (256, profile.skb_truesize_overhead)
+  = profile.skb_truesize(len) = len + 576, a linear skb).
+* Application reads (pystack.appmodel; nothing before accept): as-arrives
+  (all queued data after each row and at accept), rate (timer when the
+  byte allowance covers the head skb), chunk (accept + k * every, only
+  while data waits), never, log (rows filtered by client port / address,
+  times after accept or absolute).  A read frees fully read skbs
+  (sk_eat_skb).
+* ReplayResult.connections: one summary per child (Engine.connections()):
+  conn_id, 4-tuple, listener, start/end ns, final state, why it ended (FIN,
+  RST, TW_OVERFLOW, OPEN at the end of the capture; TIMEOUT is reserved --
+  no timeout timer is modelled), bytes/packets per direction, drops by
+  reason, the model's zero-window advertisements and their total time, the
+  peer's zero-window periods, max receive queue, host bytes in flight, the
+  peer's last window, window comparisons / divergences, picked_up.
+* Pick-up (Replay(pickup=True), the default): a captured host ACK or data
+  segment (no SYN/FIN/RST) on an unknown 4-tuple from a listening port
+  creates an accepted ESTABLISHED child ("picked_up": the connection
+  predates the capture): rcv_nxt = its ack, snd_nxt = its end, rcv_wnd =
+  its window << the listener's wscale; the peer's wscale is unknown (0),
+  the listener's window scale is assumed negotiated.  CurrEstab counts it,
+  PassiveOpens does not.  Peer segments before the first host segment
+  still meet the listener (RST), as in a kernel without the socket.
+
+Open-loop replay decisions (documented approximations)
+-------------------------------------------------------
+* Established sockets: the model's receive side is closed loop (its own
+  ACKs move rcv_wup / rcv_wnd, count the window counters and clear the
+  pending ACK), except for host segments carrying data or a FIN (see
+  above).  Delayed-ACK ato is fixed at TCP_ATO_MIN (40 ms): the ato
+  adaptation of tcp_event_data_recv, the delack timer's ato inflation, the
+  "long gap -> quickack" rule (needs icsk_rto) and ICSK_ACK_PUSHED are not
+  modelled; pingpong is entered by tcp_fin and by a host data segment
+  sent within ato of the last received data (tcp_event_data_sent,
+  tcp_pingpong_thresh = 1), left by tcp_enter_quickack_mode and the delack
+  timer.
+* No skb coalescing (tcp_try_coalesce / tcp_ooo_try_coalesce) and no
+  collapsing (tcp_collapse, TCPRcvCollapsed): every segment keeps its own
+  skb and truesize, so rmem_alloc is an upper bound of the kernel's.
+* scaling_ratio is a fixed parameter (default 128): tcp_measure_rcv_mss's
+  update from skb->len / truesize is not modelled (truesize is invisible
+  in a pcap).  tcp_measure_rcv_mss's small-segment branch is not modelled.
+* Receive-buffer autotuning (tcp_rcv_space_adjust / tcp_rcvbuf_grow, sheet
+  5.5) is NOT modelled: sk_rcvbuf stays at its initial value (tcp_rmem[1],
+  or the SO_RCVBUF value) except for tcp_clamp_window's growth in prune.
+  tcp_mem / memory pressure (sk_rmem_schedule) always succeeds.
 * net/ipv4/udp.c __udp4_lib_rcv (net/ipv6/udp.c alike): short header /
   bad length -> UdpInErrors; bound socket (config listeners with proto udp,
   looked up like TCP listeners) -> DELIVERED; bad checksum -> InCsumErrors +
@@ -117,23 +253,35 @@ Open-loop replay decisions (documented approximations)
 
 Not modelled yet
 ----------------
-PAWS / timestamps validation in tcp_check_req (TSEcrRejected, PAWSEstab),
-TCP_DEFER_ACCEPT, TIME_WAIT, TCP Fast Open, MD5/AO, IP options, routing and
-martians, netfilter, ECN negotiation (SYN-ACK ECE), segments to established
-children beyond DELIVERED: receive queue, window, tcp_validate_incoming and
-FIN/RST teardown are the next slice (Sock.rcv_nxt/rcv_wnd/rcv_wup/snd_*/
-rcvbuf/rmem_alloc are placeholders, not modelled or reported) -- so a
-child never leaves the table, and a later connection reusing its 4-tuple
-is DELIVERED to it; UDP receive buffers and UdpInDatagrams (counted at
-recvmsg); ICMPv6 (delivered only) and ICMPv6 errors; ICMP protocol
-unreachable for unknown protocols; IGMP (delivered only); any transmit-side
-counter for the host's own captured packets (Out* counters are the model's
-own replies).
+PAWS / timestamps validation anywhere (tcp_check_req TSEcrRejected,
+PAWSEstab / PAWSOldAck in tcp_validate_incoming, PAWSTimewait; ts_recent is
+simply the last TSval of an accepted segment), tcp_ack's ACK-field checks
+(TCP_ACK_UNSENT_DATA / TCP_TOO_OLD_ACK / TCP_OLD_ACK) and
+tcp_may_update_window's ordering, SACK scoreboard (RST matching the
+right-most SACK block) and D-SACK, the compressed-SACK timer ACK, urgent
+data, TCPAbortOnData (needs the host application's close() vs shutdown(),
+invisible in a pcap), orphaned FIN_WAIT2 (tcp_fin_timeout / the FIN_WAIT2
+minisock: FIN_WAIT2 stays a full socket until the peer's FIN, RST or the
+capture ends), connections picked up mid-stream (no handshake in the
+capture: their segments reach the listener), actively opened (host-side
+connect) sockets, the host's own retransmissions / send buffer (only
+snd_una / snd_nxt / the peer window are tracked), TCP_DEFER_ACCEPT, TCP
+Fast Open, MD5/AO, IP options, routing and martians, netfilter, ECN
+negotiation (SYN-ACK ECE); UDP receive buffers and UdpInDatagrams (counted
+at recvmsg); ICMPv6 (delivered only) and ICMPv6 errors; ICMP protocol
+unreachable for unknown protocols; IGMP (delivered only); any
+transmit-side counter for the host's own captured packets (Out* counters
+are the model's own replies).
 
-Memory: the 4-tuple table and Sock pool grow geometrically between batches
-(demux_reserve); request socks are bounded by the listeners' backlogs,
-children by the connections in the capture (no teardown yet); the cookie,
-ICMP-peer, timer and event tables are fixed-size or bounded by the pool.
+Memory: the 4-tuple table, the Sock pool, the skb pool and the connection
+records grow geometrically between batches (each packet creates at most
+one sock, one skb and one child); request socks are bounded by the
+listeners' backlogs, full sockets and TIME_WAIT minisocks by the live
+connections (closed ones are removed, TIME_WAIT ones after 60 s), skbs by
+the receive buffers; the connection records (one per child, the
+ReplayResult.connections output) by the capture's connections; the cookie,
+ICMP-peer, timer and event tables are fixed-size or bounded by the pools.
+Host addresses: a linear scan up to 4, else an open-addressing set.
 """
 import numpy as np
 cimport numpy as cnp
@@ -153,7 +301,9 @@ from pystack._core.demux cimport (Demux, Sock, demux_init, demux_reserve, demux_
                                   TS_LISTEN, TS_NEW_SYN_RECV, TS_SYN_RECV, TS_CLOSE,
                                   SKF_WSCALE_OK,
                                   SKF_TSTAMP_OK, SKF_SACK_OK, SKF_ACKED, SKF_HOST_ISN,
-                                  SKF_OOW_SET, SKF_IN_ACCEPTQ, SKF_ACCEPTED)
+                                  SKF_OOW_SET, SKF_IN_ACCEPTQ, SKF_ACCEPTED, demux_unhash,
+                                  demux_free, TS_FIN_WAIT1, TS_FIN_WAIT2, TS_TIME_WAIT,
+                                  TS_CLOSE_WAIT, TS_LAST_ACK, TS_CLOSING)
 from pystack._core.vocab cimport *
 
 cnp.import_array()
@@ -181,7 +331,8 @@ cdef enum:
 
 # Divergence counters (model-only, not kernel counters)
 DIVERGENCES = ("host_synack_unmatched", "ack_isn_assumed", "cookie_isn_assumed",
-               "cookie_evictions", "events_dropped", "host_rst_vs_model_socket")
+               "cookie_evictions", "events_dropped", "host_rst_vs_model_socket",
+               "window_compared", "window_mismatch")
 cdef enum:
     DV_HOST_SYNACK_UNMATCHED = 0
     DV_ACK_ASSUMED = 1
@@ -189,13 +340,51 @@ cdef enum:
     DV_COOKIE_EVICT = 3
     DV_EV_DROPPED = 4
     DV_HOST_RST = 5
+    DV_WIN_CMP = 6
+    DV_WIN_DIFF = 7
+
+# Sock.xflags
+cdef enum:
+    XF_NOMEM = 1 << 0       # ICSK_ACK_NOMEM: next ACK advertises 0
+    XF_ACK_SCHED = 1 << 1   # ICSK_ACK_SCHED: an ACK is owed
+    XF_ACK_NOW = 1 << 2     # ICSK_ACK_NOW
+    XF_RCV_SHUT = 1 << 3    # RCV_SHUTDOWN (peer FIN received)
+    XF_HOST_FIN = 1 << 4    # the host's FIN was seen (host_fin_end valid)
+    XF_HOST_SEEN = 1 << 5   # a host segment was seen (snd_nxt from the capture)
+    XF_LOCKED = 1 << 6      # SOCK_RCVBUF_LOCK
+    XF_PINGPONG = 1 << 7    # inet_csk_in_pingpong_mode
+    XF_TS = 1 << 8          # timestamps in use; ts_recent valid
+    XF_ZW = 1 << 9          # the model's last ACK advertised 0
+    XF_PEER_ZW = 1 << 10    # the peer advertises 0
+    XF_ATO = 1 << 11        # icsk_ack.ato initialised (first data seen)
+    XF_DATA_ACKED = 1 << 12 # dupack counter context
+
+# close reasons (ConnRec.why, CLOSE_WHY)
+cdef enum:
+    CW_OPEN = 0
+    CW_FIN = 1
+    CW_RST = 2
+    CW_TIMEOUT = 3          # reserved: no RTO / keepalive / fin_timeout timer yet
+    CW_TW_OVERFLOW = 4
+
+cdef enum:
+    TCP_ATO_MIN_NS = 40000000       # include/net/tcp.h TCP_ATO_MIN (HZ/25)
+    TCP_MAX_QUICKACKS = 16
+    TCP_MIN_MSS = 88
+    TCP_FASTRETRANS_THRESH = 3
+
+# drop reasons kept per connection (ConnRec.drop_by); slot 0 = other
+CONN_DROP_REASONS = ("other", "TCP_OLD_SEQUENCE", "TCP_INVALID_SEQUENCE",
+                     "TCP_INVALID_END_SEQUENCE", "TCP_OLD_DATA", "TCP_ZEROWINDOW",
+                     "PROTO_MEM", "TCP_OFOMERGE", "TCP_RESET", "TCP_INVALID_SYN",
+                     "TCP_OVERWINDOW", "TCP_FLAGS", "NOT_SPECIFIED", "TCP_CSUM")
 
 VERDICT_SPEC = (
     ("direction", np.uint8), ("verdict", np.uint8), ("reason", np.uint8),
     ("conn_id", np.int64), ("sock_state", np.uint8), ("listener", np.int16),
     ("reply", np.uint8), ("reply_seq", np.uint32), ("reply_ack", np.uint32),
     ("reply_win", np.uint16), ("reply_flags", np.uint16), ("reply_wscale", np.uint8),
-    ("reply_mss", np.uint16),
+    ("reply_mss", np.uint16), ("adv_win", np.uint32), ("win_diff", np.int32),
 )
 
 DIRECTIONS = {"OTHER": DIR_OTHER, "IN": DIR_IN, "OUT": DIR_OUT, "FWD": DIR_FWD}
@@ -205,7 +394,11 @@ REPLIES = {"NONE": R_NONE, "SYNACK": R_SYNACK, "SYNACK_COOKIE": R_SYNACK_COOKIE,
            "RST": R_RST, "ACK": R_ACK, "ICMP_PORT_UNREACH": R_ICMP_PORT_UNREACH,
            "ICMP_ECHO_REPLY": R_ICMP_ECHO_REPLY}
 EVENTS = {"SYNACK_RETRANS": EV_SYNACK_RETRANS, "REQ_EXPIRED": EV_REQ_EXPIRED,
-          "ACCEPT": EV_ACCEPT}
+          "ACCEPT": EV_ACCEPT, "DELACK": EV_DELACK, "WINDOW_UPDATE": EV_WINDOW_UPDATE,
+          "READ": EV_READ, "TW_EXPIRED": EV_TW_EXPIRED}
+READ_KINDS = {"as-arrives": RD_AS_ARRIVES, "rate": RD_RATE, "chunk": RD_CHUNK,
+              "never": RD_NEVER, "log": RD_LOG}
+CLOSE_WHY = {0: "OPEN", 1: "FIN", 2: "RST", 3: "TIMEOUT", 4: "TW_OVERFLOW"}
 # include/net/tcp_states.h numbers -> ss(8) names (a request sock is shown
 # by ss as SYN-RECV)
 SOCK_STATES = {0: "", 1: "ESTAB", 2: "SYN-SENT", 3: "SYN-RECV", 4: "FIN-WAIT-1",
@@ -249,6 +442,8 @@ cdef class Verdicts:
         self.reply_flags = <uint16_t*>_ptr(a, "reply_flags")
         self.reply_wscale = <uint8_t*>_ptr(a, "reply_wscale")
         self.reply_mss = <uint16_t*>_ptr(a, "reply_mss")
+        self.adv_win = <uint32_t*>_ptr(a, "adv_win")
+        self.win_diff = <int32_t*>_ptr(a, "win_diff")
 
     def columns(self):
         """The valid rows of every column, as a dict of numpy views."""
@@ -294,6 +489,8 @@ cdef class Engine:
     cdef int32_t* group
     cdef uint64_t* haddr        # host addresses, 2 words each
     cdef int32_t nhaddr
+    cdef int32_t* hslot         # open-addressing set of haddr indices (-1 empty)
+    cdef uint64_t hmask
     cdef TimerEnt* heap
     cdef int64_t heap_n, heap_cap
     cdef uint64_t heap_order
@@ -320,18 +517,34 @@ cdef class Engine:
     cdef int64_t hrow[16]           # row whose 4-tuple hash is in hval (prefetch ring)
     cdef uint64_t hval[16]
     cdef const uint8_t* csum_err
+    # full sockets (sheet 5, 8.3)
+    cdef SkbEnt* skb
+    cdef int64_t skb_cap, skb_hw, skb_nfree
+    cdef int32_t skb_free
+    cdef ConnRec* rec
+    cdef int64_t rec_n, rec_cap
+    cdef int64_t tw_count, max_tw_buckets, tw_len_ns
+    cdef int tcp_app_win, rfc1337, fin_exception, seq_variant, ingest_variant, tcp_sack_on
+    cdef int64_t rmem2, tsz_mul, tsz_add
+    cdef int64_t scaling_ratio
+    cdef uint32_t tw_isn
+    cdef int pickup
+    cdef uint8_t dr_slot[256]
 
     def __cinit__(self):
         self.ls = NULL
         self.port_head = NULL
         self.group = NULL
         self.haddr = NULL
+        self.hslot = NULL
         self.heap = NULL
         self.ev = NULL
         self.ck = NULL
         self.peers = NULL
         self.uport_head = NULL
         self.dm.slots = NULL
+        self.skb = NULL
+        self.rec = NULL
 
     def __init__(self, addresses, listeners, dict params, uint64_t seed=0):
         """addresses: 16-byte host addresses (IPv4 as ::ffff:a.b.c.d).
@@ -357,6 +570,21 @@ cdef class Engine:
             load_addr(<const uint8_t*>a, &w0, &w1)
             self.haddr[2 * i] = w0
             self.haddr[2 * i + 1] = w1
+        # address set (many host addresses: no linear scan per packet)
+        nslot = 16
+        while nslot < 4 * self.nhaddr:
+            nslot <<= 1
+        self.hslot = <int32_t*>malloc(nslot * sizeof(int32_t))
+        if self.haddr == NULL or self.hslot == NULL:
+            raise MemoryError()
+        self.hmask = nslot - 1
+        for j in range(nslot):
+            self.hslot[j] = -1
+        for i in range(self.nhaddr):
+            pos = mix64(self.haddr[2 * i] ^ (self.haddr[2 * i + 1] * <uint64_t>0x9e3779b97f4a7c15ULL)) & self.hmask
+            while self.hslot[pos] >= 0:
+                pos = (pos + 1) & self.hmask
+            self.hslot[pos] = i
         # params
         self.syncookies = params["tcp_syncookies"]
         self.abort_on_overflow = params["tcp_abort_on_overflow"]
@@ -463,21 +691,88 @@ cdef class Engine:
         if self.peers == NULL:
             raise MemoryError()
         self.peer_mask = npeer - 1
+        # full sockets
+        self.tcp_app_win = params.get("tcp_app_win", 31)
+        self.rfc1337 = params.get("tcp_rfc1337", 0)
+        self.fin_exception = params.get("tcp_sequence_fin_exception", 1)
+        self.seq_variant = params.get("tcp_sequence_variant", 1)
+        self.ingest_variant = params.get("tcp_can_ingest_variant", 0)
+        self.rmem2 = params.get("tcp_rmem2", 33554432)
+        self.tsz_mul = params.get("truesize_mul", 256)
+        self.tsz_add = params.get("truesize_add", 576)
+        self.scaling_ratio = params.get("scaling_ratio", 128)
+        self.max_tw_buckets = params.get("tcp_max_tw_buckets", 131072)
+        self.tw_len_ns = params.get("tw_len_ns", 60 * 1000000000)
+        self.tcp_sack_on = self.tcp_sack
+        self.tw_count = 0
+        self.tw_isn = 0
+        self.pickup = params.get("pickup", 1)
+        memset(self.dr_slot, 0, sizeof(self.dr_slot))
+        from pystack.vocab import reason_code
+        for j, name in enumerate(CONN_DROP_REASONS):
+            if j:
+                self.dr_slot[reason_code(name)] = j
+        self.skb_cap = 1024
+        self.skb = <SkbEnt*>malloc(self.skb_cap * sizeof(SkbEnt))
+        self.skb_hw = 0
+        self.skb_nfree = 0
+        self.skb_free = -1
+        self.rec_cap = 256
+        self.rec = <ConnRec*>malloc(self.rec_cap * sizeof(ConnRec))
+        self.rec_n = 0
+        if self.skb == NULL or self.rec == NULL:
+            raise MemoryError()
+        for i, l in enumerate(listeners):
+            L = &self.ls[i]
+            L.rcvbuf = l.get("rcvbuf", 131072)
+            L.rcvbuf_locked = l.get("rcvbuf_locked", 0)
+            L.rd_kind = l.get("read", RD_AS_ARRIVES)
+            L.rd_bytes = l.get("rd_bytes", 1)
+            L.rd_per_ns = l.get("rd_per_ns", 1)
+            rows = l.get("log", ())
+            n = len(rows)
+            L.log_n = n
+            L.log_t = <int64_t*>malloc(max(1, n) * sizeof(int64_t))
+            L.log_bytes = <int64_t*>malloc(max(1, n) * sizeof(int64_t))
+            L.log_port = <int32_t*>malloc(max(1, n) * sizeof(int32_t))
+            L.log_addr = <uint64_t*>malloc(max(1, 2 * n) * sizeof(uint64_t))
+            L.log_rel = <uint8_t*>malloc(max(1, n))
+            if L.log_t == NULL or L.log_bytes == NULL or L.log_port == NULL \
+                    or L.log_addr == NULL or L.log_rel == NULL:
+                raise MemoryError()
+            for j, (t, rel, nb, port, a16) in enumerate(rows):
+                L.log_t[j] = t
+                L.log_bytes[j] = nb
+                L.log_port[j] = -1 if port is None else port
+                L.log_rel[j] = (1 if rel else 0) | (2 if a16 is not None else 0)
+                if a16 is not None:
+                    a = bytes(a16)
+                    load_addr(<const uint8_t*>a, &w0, &w1)
+                    L.log_addr[2 * j] = w0
+                    L.log_addr[2 * j + 1] = w1
 
     def __dealloc__(self):
         cdef int32_t i
         if self.ls != NULL:
             for i in range(self.nls):
                 free(self.ls[i].aq)
+                free(self.ls[i].log_t)
+                free(self.ls[i].log_bytes)
+                free(self.ls[i].log_port)
+                free(self.ls[i].log_addr)
+                free(self.ls[i].log_rel)
         free(self.ls)
         free(self.port_head)
         free(self.group)
         free(self.haddr)
+        free(self.hslot)
         free(self.heap)
         free(self.ev)
         free(self.ck)
         free(self.peers)
         free(self.uport_head)
+        free(self.skb)
+        free(self.rec)
         if self.dm.slots != NULL:
             demux_release(&self.dm)
 
@@ -540,6 +835,8 @@ cdef class Engine:
         b.tcp_mss = c.tcp_mss
         b.tcp_wscale = c.tcp_wscale
         b.icmp_type = c.icmp_type
+        b.tcp_win = c.tcp_win
+        b.tcp_tsval = c.tcp_tsval
         o.direction = v.direction
         o.verdict = v.verdict
         o.reason = v.reason
@@ -553,6 +850,8 @@ cdef class Engine:
         o.reply_flags = v.reply_flags
         o.reply_wscale = v.reply_wscale
         o.reply_mss = v.reply_mss
+        o.adv_win = v.adv_win
+        o.win_diff = v.win_diff
 
     def finish(self, int64_t until_ns):
         """Fire the timers due up to `until_ns` (the capture's last timestamp)."""
@@ -597,10 +896,27 @@ cdef class Engine:
     cdef int _reserve(self, Py_ssize_t n) except -1:
         cdef int64_t cap
         cdef TimerEnt* h
+        cdef SkbEnt* sk
+        cdef ConnRec* rc
         demux_reserve(&self.dm, n)
-        # at most one timer per sock plus one per listener
-        if self.dm.sock_cap + self.nls + 16 > self.heap_cap:
-            cap = self.dm.sock_cap + self.nls + 16
+        # each packet queues at most one skb and creates at most one child
+        if self.skb_cap - self.skb_hw + self.skb_nfree < n:
+            cap = self.skb_cap + max(self.skb_cap // 2, n)
+            sk = <SkbEnt*>realloc(self.skb, cap * sizeof(SkbEnt))
+            if sk == NULL:
+                raise MemoryError()
+            self.skb = sk
+            self.skb_cap = cap
+        if self.rec_cap - self.rec_n < n:
+            cap = self.rec_cap + max(self.rec_cap // 2, n)
+            rc = <ConnRec*>realloc(self.rec, cap * sizeof(ConnRec))
+            if rc == NULL:
+                raise MemoryError()
+            self.rec = rc
+            self.rec_cap = cap
+        # at most two timers per sock plus one per listener
+        if 2 * self.dm.sock_cap + self.nls + 16 > self.heap_cap:
+            cap = 2 * self.dm.sock_cap + self.nls + 16
             h = <TimerEnt*>realloc(self.heap, cap * sizeof(TimerEnt))
             if h == NULL:
                 raise MemoryError()
@@ -660,9 +976,21 @@ cdef class Engine:
     cdef inline bint _is_local(self, uint64_t w0, uint64_t w1,
                                const uint8_t* a) noexcept nogil:
         cdef int32_t k
-        for k in range(self.nhaddr):
-            if self.haddr[2 * k + 1] == w1 and self.haddr[2 * k] == w0:
-                return True
+        cdef uint64_t pos
+        cdef int32_t e
+        if self.nhaddr <= 4:
+            for k in range(self.nhaddr):
+                if self.haddr[2 * k + 1] == w1 and self.haddr[2 * k] == w0:
+                    return True
+        else:
+            pos = mix64(w0 ^ (w1 * <uint64_t>0x9e3779b97f4a7c15ULL)) & self.hmask
+            while True:
+                e = self.hslot[pos]
+                if e < 0:
+                    break
+                if self.haddr[2 * e + 1] == w1 and self.haddr[2 * e] == w0:
+                    return True
+                pos = (pos + 1) & self.hmask
         # loopback: 127/8 (as ::ffff:127.x.x.x) and ::1 (HostConfig.is_local)
         if (a[10] == 0xff and a[11] == 0xff and a[12] == 127 and w0 == 0
                 and a[8] == 0 and a[9] == 0):
@@ -698,12 +1026,16 @@ cdef class Engine:
         cdef TimerEnt* y = &self.heap[b]
         return x.when < y.when or (x.when == y.when and x.order < y.order)
 
+    cdef inline int32_t* _posp(self, uint8_t kind, int32_t owner) noexcept nogil:
+        if kind == TK_ACCEPT:
+            return &self.ls[owner].heap_pos
+        if kind == TK_READ:
+            return &self.dm.socks[owner].heap_pos2
+        return &self.dm.socks[owner].heap_pos
+
     cdef inline void _tset_pos(self, int64_t k) noexcept nogil:
         cdef TimerEnt* e = &self.heap[k]
-        if e.kind == TK_REQ:
-            self.dm.socks[e.owner].heap_pos = <int32_t>k
-        else:
-            self.ls[e.owner].heap_pos = <int32_t>k
+        self._posp(e.kind, e.owner)[0] = <int32_t>k
 
     cdef void _tswap(self, int64_t a, int64_t b) noexcept nogil:
         cdef TimerEnt t = self.heap[a]
@@ -739,16 +1071,14 @@ cdef class Engine:
 
     cdef void _tarm(self, uint8_t kind, int32_t owner, int64_t when) noexcept nogil:
         """Arm (or re-arm) the owner's timer."""
-        cdef int32_t pos = (self.dm.socks[owner].heap_pos if kind == TK_REQ
-                            else self.ls[owner].heap_pos)
+        cdef int32_t pos = self._posp(kind, owner)[0]
         cdef int64_t k
         if pos >= 0:
             self.heap[pos].when = when
             self.heap[pos].order = self.heap_order
             self.heap_order += 1
             self._tup(pos)
-            k = (self.dm.socks[owner].heap_pos if kind == TK_REQ
-                 else self.ls[owner].heap_pos)
+            k = self._posp(kind, owner)[0]
             self._tdown(k)
             return
         k = self.heap_n
@@ -762,8 +1092,7 @@ cdef class Engine:
         self._tup(k)
 
     cdef void _tcancel(self, uint8_t kind, int32_t owner) noexcept nogil:
-        cdef int32_t pos = (self.dm.socks[owner].heap_pos if kind == TK_REQ
-                            else self.ls[owner].heap_pos)
+        cdef int32_t pos = self._posp(kind, owner)[0]
         cdef int64_t last
         if pos < 0:
             return
@@ -771,15 +1100,10 @@ cdef class Engine:
         if pos != last:
             self._tswap(pos, last)
         self.heap_n -= 1
-        if kind == TK_REQ:
-            self.dm.socks[owner].heap_pos = -1
-        else:
-            self.ls[owner].heap_pos = -1
+        self._posp(kind, owner)[0] = -1
         if pos < self.heap_n:
             self._tup(pos)
-            self._tdown(self.dm.socks[self.heap[pos].owner].heap_pos
-                        if self.heap[pos].kind == TK_REQ
-                        else self.ls[self.heap[pos].owner].heap_pos)
+            self._tdown(self._posp(self.heap[pos].kind, self.heap[pos].owner)[0])
 
     cdef void _run_timers(self, int64_t until) noexcept nogil:
         cdef TimerEnt e
@@ -790,8 +1114,14 @@ cdef class Engine:
                 self.now = e.when
             if e.kind == TK_REQ:
                 self._reqsk_timer(e.owner, e.when)
-            else:
+            elif e.kind == TK_ACCEPT:
                 self._accept_timer(e.owner, e.when)
+            elif e.kind == TK_DELACK:
+                self._delack_timer(e.owner, e.when)
+            elif e.kind == TK_TW:
+                self._tw_expire(e.owner, e.when)
+            else:
+                self._read_timer(e.owner, e.when)
 
     # --- request socks --------------------------------------------------
     cdef inline int64_t _reqsk_timeout(self, Sock* k) noexcept nogil:
@@ -898,6 +1228,13 @@ cdef class Engine:
         L.accepted_any = 1
         k.flags = (k.flags & ~SKF_IN_ACCEPTQ) | SKF_ACCEPTED
         self._ev(when, k.conn_id, li, EV_ACCEPT, 0, 0, 0, 0, 255, 0)
+        if k.state == TS_CLOSE:
+            # closed while it waited in the accept queue: accept() returns
+            # it and the application closes it
+            demux_free(&self.dm, s)
+            return
+        k.accepted_ns = when
+        self._read_start(s, when)
 
     cdef void _schedule_accept(self, int32_t li) noexcept nogil:
         """Time of the next accept() (head of the queue), per pystack.appmodel
@@ -1054,6 +1391,8 @@ cdef class Engine:
         v.reply_flags[i] = 0
         v.reply_wscale[i] = 255
         v.reply_mss[i] = 0
+        v.adv_win[i] = 0
+        v.win_diff[i] = 0
         if fl & PF_BAD_LINK:
             v.verdict[i] = V_UNMODELLED
             v.reason[i] = st
@@ -1401,10 +1740,10 @@ cdef class Engine:
             v.listener[i] = <int16_t>k.listener
             if k.state == TS_NEW_SYN_RECV:
                 self._check_req(i, s, v6, s0, s1, d0, d1, h)
+            elif k.state == TS_TIME_WAIT:
+                self._tw_rcv(i, s, v6, s0, s1, d0, d1, h)
             else:
-                # full socket: receive path is the next slice
-                v.verdict[i] = V_DELIVERED
-                v.sock_state[i] = k.state
+                self._full_rcv(i, s)
             return
         li = self._lookup_listener(v6, d0, d1, dp, s0, s1, sp)
         if li < 0:
@@ -1467,7 +1806,9 @@ cdef class Engine:
         cdef Cookie* ck
         cdef uint64_t slot
         cdef int64_t now = self.now
-        if self.syncookies == 2 or self._synq_full(L):
+        if (self.syncookies == 2 or self._synq_full(L)) and self.tw_isn == 0:
+            # (a SYN that reuses a TIME_WAIT 4-tuple, tcp_tw_isn != 0, skips
+            # the SYN-queue / syncookie test and the 3/4 rule)
             # tcp_syn_flood_action
             if self.syncookies:
                 self.ctr[<int>C_TcpExtTCPReqQFullDoCookies] += 1
@@ -1493,13 +1834,13 @@ cdef class Engine:
         if want_cookie and not ts_ok:
             ws_ok = False
             sack_ok = False
-        if not want_cookie and self.syncookies == 0 and \
+        if not want_cookie and self.syncookies == 0 and self.tw_isn == 0 and \
                 (self.max_syn_backlog - L.qlen < (self.max_syn_backlog >> 2)):
             self._listendrop(L)                 # pr_drop_req, drop_and_release
             self._drop(i, DR_TCP_LISTEN_OVERFLOW)
             return
         win = L.win_ts if ts_ok else L.win_nots
-        isn = self._rand32()
+        isn = self.tw_isn if self.tw_isn else self._rand32()
         v.verdict[i] = V_DELIVERED
         v.reply_seq[i] = isn
         v.reply_ack[i] = c.tcp_seq[i] + 1
@@ -1556,6 +1897,7 @@ cdef class Engine:
         k.model_isn = isn
         k.snt_isn = isn
         k.rsk_rcv_wnd = win
+        k.ts_recent = c.tcp_tsval[i] if ts_ok else 0     # req->ts_recent
         k.created_ns = now
         k.synack_ns = now
         demux_insert(&self.dm, s)
@@ -1634,9 +1976,7 @@ cdef class Engine:
         L.passive_opens += 1
         k.state = TS_ESTABLISHED
         self.ctr[<int>C_TcpCurrEstab] += 1
-        k.rcv_nxt = self.b.tcp_seq[i]
-        k.snd_una = k.snt_isn + 1
-        k.snd_nxt = k.snt_isn + 1
+        self._child_init(i, li, s)
         self.vo.verdict[i] = V_DELIVERED
         self.vo.sock_state[i] = TS_ESTABLISHED
         self.vo.conn_id[i] = k.conn_id
@@ -1741,6 +2081,1253 @@ cdef class Engine:
         self.vo.sock_state[i] = TS_NONE
         self._req_unlink(s)
 
+    # ------------------------------------------------------------------
+    # full sockets: receive path (sheet 5), teardown, TIME_WAIT (sheet 8.3)
+    # ------------------------------------------------------------------
+    cdef void _child_init(self, Py_ssize_t i, int32_t li, int32_t s) noexcept nogil:
+        """tcp_create_openreq_child + tcp_init_buffer_space + tcp_initialize_rcv_mss
+        (sheet 5.3)."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef LSock* L = &self.ls[li]
+        cdef ConnRec* r
+        cdef int64_t maxwin, clamp, adv, mss_cache, hint
+        k.rcv_nxt = self.b.tcp_seq[i]
+        k.rcv_wup = k.rcv_nxt
+        k.copied_seq = k.rcv_nxt
+        k.snd_una = k.snt_isn + 1
+        k.snd_nxt = k.snt_isn + 1
+        k.rcvbuf = L.rcvbuf
+        k.rmem_alloc = 0
+        k.advmss = L.advmss
+        k.xflags = XF_LOCKED if L.rcvbuf_locked else 0
+        if k.flags & SKF_HOST_ISN:
+            k.xflags |= XF_HOST_SEEN
+        if k.flags & SKF_TSTAMP_OK:
+            k.xflags |= XF_TS
+            if self.b.flags[i] & PF_TCP_TS:
+                k.ts_recent = self.b.tcp_tsval[i]     # else the SYN's (request sock)
+        if not (k.flags & SKF_WSCALE_OK):
+            k.rcv_wscale = 0
+            k.snd_wscale = 0
+        # req->rsk_rcv_wnd; cookie children: the listener's SYN-ACK window
+        if k.rsk_rcv_wnd == 0:
+            k.rsk_rcv_wnd = L.win_ts if (k.flags & SKF_TSTAMP_OK) else L.win_nots
+        k.rcv_wnd = k.rsk_rcv_wnd
+        k.rcv_ssthresh = k.rcv_wnd
+        # rsk_window_clamp (tcp_openreq_init_rwin / tcp_select_initial_window)
+        maxwin = self._win_from_space(k.rcvbuf)
+        clamp = maxwin if L.rcvbuf_locked else (<int64_t>65535 << 14)
+        if clamp > (<int64_t>65535 << k.rcv_wscale):
+            clamp = <int64_t>65535 << k.rcv_wscale
+        # tcp_init_buffer_space
+        adv = k.advmss
+        if clamp >= maxwin:
+            clamp = maxwin
+            if self.tcp_app_win and maxwin > 4 * adv:
+                clamp = maxwin - (maxwin >> self.tcp_app_win)
+                if clamp < 4 * adv:
+                    clamp = 4 * adv
+        if self.tcp_app_win and clamp > 2 * adv and clamp + adv > maxwin:
+            clamp = maxwin - adv
+            if clamp < 2 * adv:
+                clamp = 2 * adv
+        k.window_clamp = <uint32_t>clamp
+        if k.rcv_ssthresh > k.window_clamp:
+            k.rcv_ssthresh = k.window_clamp
+        # tcp_initialize_rcv_mss: min(advmss, mss_cache, rcv_wnd/2, 536), >= 88
+        mss_cache = k.peer_mss - (12 if (k.flags & SKF_TSTAMP_OK) else 0)
+        hint = adv if adv < mss_cache else mss_cache
+        if hint > k.rcv_wnd // 2:
+            hint = k.rcv_wnd // 2
+        if hint > TCP_MSS_DEFAULT:
+            hint = TCP_MSS_DEFAULT
+        if hint < TCP_MIN_MSS:
+            hint = TCP_MIN_MSS
+        k.rcv_mss = <uint16_t>hint
+        k.quick = 0
+        k.read_total = 0
+        k.rq_bytes = 0
+        k.read_cur = 0
+        # connection record
+        k.rec = <int32_t>self.rec_n
+        r = &self.rec[self.rec_n]
+        self.rec_n += 1
+        memset(r, 0, sizeof(ConnRec))
+        r.conn_id = k.conn_id
+        r.la0 = k.la0
+        r.la1 = k.la1
+        r.ra0 = k.ra0
+        r.ra1 = k.ra1
+        r.lport = k.lport
+        r.rport = k.rport
+        r.listener = li
+        r.family = k.family
+        r.state = TS_ESTABLISHED
+        r.start_ns = self.now
+        r.end_ns = -1
+        r.pkts_in = 1                   # the handshake-completing ACK
+
+    cdef inline int64_t _truesize(self, uint32_t length) noexcept nogil:
+        return ((<int64_t>length * self.tsz_mul) >> 8) + self.tsz_add
+
+    cdef inline int64_t _win_from_space(self, int64_t space) noexcept nogil:
+        # include/net/tcp.h tcp_win_from_space (s64: space may be negative)
+        return (space * self.scaling_ratio) >> 8
+
+    cdef inline uint32_t _rcv_window(self, Sock* k) noexcept nogil:
+        # include/net/tcp.h tcp_receive_window
+        cdef int32_t w = <int32_t>(k.rcv_wup + k.rcv_wnd - k.rcv_nxt)
+        return <uint32_t>w if w > 0 else 0
+
+    cdef inline bint _can_ingest(self, Sock* k, int64_t truesize, uint32_t length) noexcept nogil:
+        # tcp_input.c tcp_can_ingest (profile variant, sheet 10.1)
+        if self.ingest_variant == 1:
+            return k.rmem_alloc + truesize <= k.rcvbuf
+        if self.ingest_variant == 2:
+            return k.rmem_alloc + length <= k.rcvbuf
+        return k.rmem_alloc <= k.rcvbuf
+
+    cdef int64_t _raw_window(self, Sock* k, bint commit) noexcept nogil:
+        """tcp_output.c __tcp_select_window (tcp_shrink_window = 0, no memory
+        pressure)."""
+        cdef int64_t mss = k.rcv_mss
+        cdef int64_t free_space = self._win_from_space(k.rcvbuf - k.rmem_alloc)
+        cdef int64_t allowed = self._win_from_space(k.rcvbuf)
+        cdef int64_t full = k.window_clamp if <int64_t>k.window_clamp < allowed else allowed
+        cdef int64_t window
+        cdef int64_t ws = k.rcv_wscale
+        if mss > full:
+            mss = full
+            if mss <= 0:
+                return 0
+        if free_space < (full >> 1):
+            if commit:
+                k.quick = 0
+            free_space = free_space & ~((<int64_t>1 << ws) - 1)
+            if free_space < (allowed >> 4) or free_space < mss:
+                return 0
+        if free_space > k.rcv_ssthresh:
+            free_space = k.rcv_ssthresh
+        if ws:
+            return (free_space + (<int64_t>1 << ws) - 1) & ~((<int64_t>1 << ws) - 1)
+        window = k.rcv_wnd
+        if window <= free_space - mss or window > free_space:
+            window = (free_space // mss) * mss
+        elif mss == full and free_space > window + (full >> 1):
+            window = free_space
+        return window
+
+    cdef uint32_t _select_window(self, Sock* k, bint commit) noexcept nogil:
+        """tcp_output.c tcp_select_window: the window field of an ACK.  With
+        commit (an ACK is really sent) rcv_wnd / rcv_wup and the ZeroWindow
+        counters are updated; without, a side-effect-free prediction."""
+        cdef uint32_t old_win = k.rcv_wnd
+        cdef int64_t cur, nw
+        cdef int64_t ws = k.rcv_wscale
+        cdef ConnRec* r = &self.rec[k.rec]
+        if k.xflags & XF_NOMEM:
+            if commit:
+                k.rcv_wnd = 0
+                k.rcv_wup = k.rcv_nxt
+                self._zw_mark(k, r, 0)
+            return 0
+        cur = self._rcv_window(k)
+        nw = self._raw_window(k, commit)
+        if nw < cur:
+            # never shrink the offered window
+            if commit and nw == 0:
+                self.ctr[<int>C_TcpExtTCPWantZeroWindowAdv] += 1
+            nw = (cur + (<int64_t>1 << ws) - 1) & ~((<int64_t>1 << ws) - 1)
+        if commit:
+            k.rcv_wnd = <uint32_t>nw
+            k.rcv_wup = k.rcv_nxt
+        if nw > (<int64_t>65535 << ws):
+            nw = <int64_t>65535 << ws
+        nw >>= ws
+        if commit:
+            if nw == 0:
+                if old_win:
+                    self.ctr[<int>C_TcpExtTCPToZeroWindowAdv] += 1
+            elif old_win == 0:
+                self.ctr[<int>C_TcpExtTCPFromZeroWindowAdv] += 1
+            self._zw_mark(k, r, <uint32_t>nw)
+        return <uint32_t>nw
+
+    cdef inline void _zw_mark(self, Sock* k, ConnRec* r, uint32_t w) noexcept nogil:
+        if w == 0:
+            r.zw_advs += 1
+            if not (k.xflags & XF_ZW):
+                k.xflags |= XF_ZW
+                k.zw_since = self.now
+        elif k.xflags & XF_ZW:
+            k.xflags &= ~XF_ZW
+            r.zw_ns += self.now - k.zw_since
+
+    cdef uint16_t _send_ack(self, int32_t s, Py_ssize_t i, uint8_t evkind) noexcept nogil:
+        """tcp_send_ack -> __tcp_transmit_skb (tcp_select_window) and
+        tcp_event_ack_sent (pending ACK cleared, delack timer stopped,
+        tcp_dec_quickack_mode).  i >= 0: the reply of row i, else a timer
+        event of kind evkind."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef uint16_t w = <uint16_t>self._select_window(k, True)
+        self._ack_sent(s)
+        self.ctr[<int>C_TcpOutSegs] += 1
+        if i >= 0:
+            self.vo.reply[i] = R_ACK
+            self.vo.reply_seq[i] = k.snd_nxt
+            self.vo.reply_ack[i] = k.rcv_nxt
+            self.vo.reply_win[i] = w
+            self.vo.reply_flags[i] = TH_ACK
+        else:
+            self._ev(self.now, k.conn_id, k.listener, evkind, k.snd_nxt, k.rcv_nxt, w,
+                     TH_ACK, 255, 0)
+        return w
+
+    cdef inline void _ack_sent(self, int32_t s) noexcept nogil:
+        cdef Sock* k = &self.dm.socks[s]
+        if k.quick:
+            if k.xflags & XF_ACK_SCHED:
+                k.quick -= 1
+        k.xflags &= ~(XF_ACK_SCHED | XF_ACK_NOW | XF_NOMEM)
+        self._tcancel(TK_DELACK, s)
+
+    cdef inline void _incr_quickack(self, Sock* k, uint32_t maxq) noexcept nogil:
+        # tcp_input.c tcp_incr_quickack
+        cdef uint32_t q = k.rcv_wnd // (2 * <uint32_t>k.rcv_mss)
+        if q == 0:
+            q = 2
+        if q > maxq:
+            q = maxq
+        if q > k.quick:
+            k.quick = <uint8_t>q
+
+    cdef inline void _enter_quickack(self, Sock* k) noexcept nogil:
+        # tcp_enter_quickack_mode: quickacks, leave pingpong
+        self._incr_quickack(k, TCP_MAX_QUICKACKS)
+        k.xflags &= ~XF_PINGPONG
+
+    cdef void _ack_snd_check(self, int32_t s, Py_ssize_t i) noexcept nogil:
+        """tcp_input.c tcp_ack_snd_check / __tcp_ack_snd_check."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef int64_t w
+        if not (k.xflags & XF_ACK_SCHED):
+            return
+        if (k.xflags & XF_ACK_NOW) or (k.quick and not (k.xflags & XF_PINGPONG)):
+            self._send_ack(s, i, 0)
+            return
+        if <uint32_t>(k.rcv_nxt - k.rcv_wup) > k.rcv_mss:
+            # ... and (unread < sk_rcvlowat (1) or the window does not shrink);
+            # __tcp_select_window's quick = 0 side effect applies
+            if k.rcv_nxt == k.copied_seq:
+                self._send_ack(s, i, 0)
+                return
+            w = self._raw_window(k, True)
+            if w >= k.rcv_wnd:
+                self._send_ack(s, i, 0)
+                return
+        if k.ofo_head < 0:
+            self._send_delayed_ack(s, i)
+            return
+        # out-of-order data: SACK compression after TCP_FASTRETRANS_THRESH
+        if not (k.flags & SKF_SACK_OK):
+            self._send_ack(s, i, 0)
+            return
+        if k.comp_rcv_nxt != k.rcv_nxt:
+            k.comp_rcv_nxt = k.rcv_nxt
+            k.dupack_cnt = 0
+        if k.dupack_cnt < TCP_FASTRETRANS_THRESH:
+            k.dupack_cnt += 1
+            self._send_ack(s, i, 0)
+        # else: compressed SACK (hrtimer) -- not modelled, no ACK recorded
+
+    cdef void _send_delayed_ack(self, int32_t s, Py_ssize_t i) noexcept nogil:
+        """tcp_output.c tcp_send_delayed_ack with ato = TCP_ATO_MIN (40 ms):
+        an older deadline is kept; if it is within ato/4, ACK now."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef int64_t timeout = self.now + TCP_ATO_MIN_NS
+        if k.heap_pos >= 0:
+            if self.heap[k.heap_pos].when <= self.now + (TCP_ATO_MIN_NS >> 2):
+                self._send_ack(s, i, 0)
+                return
+            if self.heap[k.heap_pos].when <= timeout:
+                return
+        self._tarm(TK_DELACK, s, timeout)
+
+    cdef void _delack_timer(self, int32_t s, int64_t when) noexcept nogil:
+        """tcp_timer.c tcp_delack_timer_handler: DelayedACKs."""
+        cdef Sock* k = &self.dm.socks[s]
+        if k.xflags & XF_ACK_SCHED:
+            if k.xflags & XF_PINGPONG:
+                k.xflags &= ~XF_PINGPONG
+            self._send_ack(s, -1, EV_DELACK)
+            self.ctr[<int>C_TcpExtDelayedACKs] += 1
+
+    cdef inline void _set_state(self, Sock* k, uint8_t st) noexcept nogil:
+        """tcp.c tcp_set_state: CurrEstab counts ESTABLISHED and CLOSE_WAIT
+        (6.10+); EstabResets on ESTABLISHED/CLOSE_WAIT -> CLOSE."""
+        cdef uint8_t old = k.state
+        cdef bint was = old == TS_ESTABLISHED or old == TS_CLOSE_WAIT
+        cdef bint now_ = st == TS_ESTABLISHED or st == TS_CLOSE_WAIT
+        if was and not now_:
+            self.ctr[<int>C_TcpCurrEstab] -= 1
+            if st == TS_CLOSE:
+                self.ctr[<int>C_TcpEstabResets] += 1
+        elif now_ and not was:
+            self.ctr[<int>C_TcpCurrEstab] += 1
+        k.state = st
+        if k.rec >= 0:
+            self.rec[k.rec].state = st
+
+    cdef void _purge(self, Sock* k) noexcept nogil:
+        cdef int32_t e, nx
+        e = k.rq_head
+        while e >= 0:
+            nx = self.skb[e].next
+            self._skb_put(e)
+            e = nx
+        e = k.ofo_head
+        while e >= 0:
+            nx = self.skb[e].next
+            self._skb_put(e)
+            e = nx
+        k.rq_head = -1
+        k.rq_tail = -1
+        k.ofo_head = -1
+        k.rmem_alloc = 0
+        k.rq_bytes = 0
+
+    cdef inline int32_t _skb_get(self) noexcept nogil:
+        cdef int32_t e
+        if self.skb_free >= 0:
+            e = self.skb_free
+            self.skb_free = self.skb[e].next
+            self.skb_nfree -= 1
+        else:
+            e = <int32_t>self.skb_hw
+            self.skb_hw += 1
+        self.skb[e].next = -1
+        self.skb[e].fin = 0
+        return e
+
+    cdef inline void _skb_put(self, int32_t e) noexcept nogil:
+        self.skb[e].next = self.skb_free
+        self.skb_free = e
+        self.skb_nfree += 1
+
+    cdef void _close(self, int32_t s, uint8_t why) noexcept nogil:
+        """tcp_done: CLOSE, unhashed.  A child still in the accept queue
+        stays allocated until the application accepts it."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef ConnRec* r
+        self._set_state(k, TS_CLOSE)
+        if k.rec >= 0:
+            r = &self.rec[k.rec]
+            if r.why == CW_OPEN:
+                r.why = why
+            if r.end_ns < 0:
+                r.end_ns = self.now
+            self._zw_close(k, r)
+        self._tcancel(TK_DELACK, s)
+        self._tcancel(TK_READ, s)
+        self._purge(k)
+        demux_unhash(&self.dm, s)
+        if not (k.flags & SKF_IN_ACCEPTQ):
+            demux_free(&self.dm, s)
+
+    cdef inline void _zw_close(self, Sock* k, ConnRec* r) noexcept nogil:
+        if k.xflags & XF_ZW:
+            k.xflags &= ~XF_ZW
+            r.zw_ns += self.now - k.zw_since
+        if k.xflags & XF_PEER_ZW:
+            k.xflags &= ~XF_PEER_ZW
+            r.peer_zw_ns += self.now - k.peer_zw_since
+
+    cdef void _reset(self, int32_t s) noexcept nogil:
+        """tcp_input.c tcp_reset -> tcp_done."""
+        self._close(s, CW_RST)
+
+    cdef void _time_wait(self, int32_t s) noexcept nogil:
+        """tcp_minisocks.c tcp_time_wait(TCP_TIME_WAIT): a minisock takes the
+        4-tuple for TCP_TIMEWAIT_LEN (TW), or TCPTimeWaitOverflow."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef Sock* t
+        cdef int32_t tw
+        cdef uint32_t rwin
+        if self.tw_count >= self.max_tw_buckets:
+            self.ctr[<int>C_TcpExtTCPTimeWaitOverflow] += 1
+            self._close(s, CW_TW_OVERFLOW)
+            return
+        rwin = self._rcv_window(k)
+        tw = demux_new(&self.dm)
+        k = &self.dm.socks[s]
+        t = &self.dm.socks[tw]
+        t.la0 = k.la0
+        t.la1 = k.la1
+        t.ra0 = k.ra0
+        t.ra1 = k.ra1
+        t.lport = k.lport
+        t.rport = k.rport
+        t.hash = k.hash
+        t.family = k.family
+        t.listener = k.listener
+        t.conn_id = k.conn_id
+        t.rcv_nxt = k.rcv_nxt
+        t.snd_nxt = k.snd_nxt
+        t.rcv_wnd = rwin
+        t.rcv_wscale = k.rcv_wscale
+        t.ts_recent = k.ts_recent
+        t.xflags = k.xflags & XF_TS
+        t.rec = k.rec
+        t.created_ns = self.now
+        self._set_state(k, TS_TIME_WAIT)
+        if k.rec >= 0:
+            self.rec[k.rec].why = CW_FIN
+            self.rec[k.rec].end_ns = self.now
+            self._zw_close(k, &self.rec[k.rec])
+        k.rec = -1
+        self._close(s, CW_FIN)
+        t.state = TS_TIME_WAIT
+        demux_insert(&self.dm, tw)
+        self.tw_count += 1
+        self.ctr[<int>C_TcpExtTW] += 1
+        self._tarm(TK_TW, tw, self.now + self.tw_len_ns)
+
+    cdef void _tw_expire(self, int32_t s, int64_t when) noexcept nogil:
+        cdef Sock* k = &self.dm.socks[s]
+        self._ev(when, k.conn_id, k.listener, EV_TW_EXPIRED, 0, 0, 0, 0, 255, 0)
+        if k.rec >= 0:
+            self.rec[k.rec].state = TS_CLOSE
+        self._tw_kill(s)
+
+    cdef inline void _tw_kill(self, int32_t s) noexcept nogil:
+        self._tcancel(TK_TW, s)
+        self.tw_count -= 1
+        demux_remove(&self.dm, s)
+
+    cdef bint _oow_limited(self, Sock* k, Py_ssize_t i, int ctr_idx) noexcept nogil:
+        """tcp_input.c tcp_oow_rate_limited (data without SYN is never limited)."""
+        cdef int64_t el
+        cdef Batch* c = &self.b
+        if c.payload_len[i] and not (c.tcp_flags[i] & TH_SYN):
+            return False
+        if k.flags & SKF_OOW_SET:
+            el = self.now - k.last_oow_ns
+            if el >= 0 and el < self.invalid_ratelimit_ns:
+                self.ctr[ctr_idx] += 1
+                return True
+        k.last_oow_ns = self.now
+        k.flags |= SKF_OOW_SET
+        return False
+
+    cdef void _challenge_ack(self, int32_t s, Py_ssize_t i) noexcept nogil:
+        """tcp_input.c tcp_send_challenge_ack (tcp_challenge_ack_limit is
+        INT_MAX by default: only the per-socket limit applies)."""
+        cdef Sock* k = &self.dm.socks[s]
+        if self._oow_limited(k, i, <int>C_TcpExtTCPACKSkippedChallenge):
+            return
+        self.ctr[<int>C_TcpExtTCPChallengeACK] += 1
+        self._send_ack(s, i, 0)
+
+    cdef void _send_dupack(self, int32_t s, Py_ssize_t i, uint32_t seq,
+                           uint32_t end_seq) noexcept nogil:
+        """tcp_input.c tcp_send_dupack."""
+        cdef Sock* k = &self.dm.socks[s]
+        if end_seq != seq and seq_before(seq, k.rcv_nxt):
+            self.ctr[<int>C_TcpExtDelayedACKLost] += 1
+            self._enter_quickack(k)
+        self._send_ack(s, i, 0)
+
+    cdef inline void _cdrop(self, Py_ssize_t i, Sock* k, uint8_t reason) noexcept nogil:
+        cdef ConnRec* r
+        self._drop(i, reason)
+        if k.rec >= 0:
+            r = &self.rec[k.rec]
+            r.drops += 1
+            r.drop_by[self.dr_slot[reason]] += 1
+
+    cdef uint8_t _tcp_sequence(self, Sock* k, uint32_t seq, uint32_t end_seq,
+                               bint fin) noexcept nogil:
+        """tcp_input.c tcp_sequence (profile variant, sheet 5.7)."""
+        cdef uint32_t limit
+        if seq_before(end_seq, k.rcv_wup):
+            return DR_TCP_OLD_SEQUENCE
+        limit = k.rcv_nxt + self._rcv_window(k)
+        if self.seq_variant == 0:
+            if seq_after(seq, limit):
+                return DR_TCP_INVALID_SEQUENCE
+            return 0
+        if seq_after(end_seq, limit):
+            if self.fin_exception and not seq_after(end_seq - fin, limit):
+                return 0
+            if seq_after(seq, limit):
+                return DR_TCP_INVALID_SEQUENCE
+            if k.rq_head >= 0:
+                return DR_TCP_INVALID_END_SEQUENCE
+        return 0
+
+    cdef void _peer_ack(self, Sock* k, Py_ssize_t i) noexcept nogil:
+        """tcp_ack: snd_una from the peer's ACK (within the host's sent data),
+        the peer's window (tcp_ack_update_window; tcp_may_update_window's
+        ordering test not modelled) and its zero-window periods."""
+        cdef Batch* c = &self.b
+        cdef uint32_t ack = c.tcp_ack[i]
+        cdef uint32_t w = <uint32_t>c.tcp_win[i] << k.snd_wscale
+        cdef ConnRec* r = &self.rec[k.rec]
+        if seq_after(ack, k.snd_una) and not seq_after(ack, k.snd_nxt):
+            k.snd_una = ack
+        k.snd_wnd = w
+        r.peer_win = w
+        if w == 0:
+            if not (k.xflags & XF_PEER_ZW):
+                k.xflags |= XF_PEER_ZW
+                k.peer_zw_since = self.now
+                r.peer_zw += 1
+        elif k.xflags & XF_PEER_ZW:
+            k.xflags &= ~XF_PEER_ZW
+            r.peer_zw_ns += self.now - k.peer_zw_since
+
+    cdef void _full_rcv(self, Py_ssize_t i, int32_t s) noexcept nogil:
+        """tcp_v4_do_rcv for a full socket: tcp_rcv_established (slow path)
+        and tcp_rcv_state_process for the other synchronized states."""
+        cdef Batch* c = &self.b
+        cdef VOut* v = &self.vo
+        cdef Sock* k = &self.dm.socks[s]
+        cdef ConnRec* r = &self.rec[k.rec]
+        cdef uint16_t f = c.tcp_flags[i]
+        cdef uint32_t seq = c.tcp_seq[i]
+        cdef uint32_t plen = c.payload_len[i]
+        cdef uint32_t end_seq = seq + plen + ((f & TH_SYN) != 0) + ((f & TH_FIN) != 0)
+        cdef uint8_t st = k.state
+        cdef uint8_t reason
+        cdef bint fin_acked
+        r.pkts_in += 1
+        r.bytes_in += plen
+        v.sock_state[i] = st
+        v.verdict[i] = V_DELIVERED
+        if not (f & (TH_ACK | TH_RST | TH_SYN)):
+            self._cdrop(i, k, DR_TCP_FLAGS)
+            self._post_row(i, s)
+            return
+        # tcp_validate_incoming (PAWS not modelled)
+        reason = self._tcp_sequence(k, seq, end_seq, (f & TH_FIN) != 0)
+        if reason:
+            if not (f & TH_RST):
+                if f & TH_SYN:
+                    self._syn_challenge(i, s, st == TS_ESTABLISHED)
+                    self._post_row(i, s)
+                    return
+                if self.seq_variant != 0 and (reason == DR_TCP_INVALID_SEQUENCE or
+                                              reason == DR_TCP_INVALID_END_SEQUENCE):
+                    self.ctr[<int>C_TcpExtBeyondWindow] += 1
+                if not self._oow_limited(k, i, <int>C_TcpExtTCPACKSkippedSeq):
+                    self._send_dupack(s, i, seq, end_seq)
+            elif seq == k.rcv_nxt - 1 and (st == TS_CLOSE_WAIT or st == TS_LAST_ACK
+                                           or st == TS_CLOSING):
+                # tcp_reset_check
+                v.sock_state[i] = TS_CLOSE
+                self._reset(s)
+                return
+            self._cdrop(i, k, reason)
+            self._post_row(i, s)
+            return
+        if f & TH_RST:
+            # RFC 5961 3.2: rcv_nxt, or rcv_nxt - 1 after a FIN (tcp_reset_check)
+            if seq == k.rcv_nxt or (seq == k.rcv_nxt - 1 and (
+                    st == TS_CLOSE_WAIT or st == TS_LAST_ACK or st == TS_CLOSING)):
+                v.sock_state[i] = TS_CLOSE
+                self._reset(s)            # reset: tcp_reset + __kfree_skb
+                return
+            self._challenge_ack(s, i)
+            self._cdrop(i, k, DR_TCP_RESET)
+            self._post_row(i, s)
+            return
+        if f & TH_SYN:
+            self._syn_challenge(i, s, st == TS_ESTABLISHED)
+            self._post_row(i, s)
+            return
+        if (k.xflags & XF_TS) and (c.flags[i] & PF_TCP_TS):
+            k.ts_recent = c.tcp_tsval[i]      # (tcp_replace_ts_recent, simplified)
+        # step 5: tcp_ack
+        self._peer_ack(k, i)
+        fin_acked = (k.xflags & XF_HOST_FIN) and not seq_before(c.tcp_ack[i], k.host_fin_end)
+        if st == TS_FIN_WAIT1 and fin_acked:
+            self._set_state(k, TS_FIN_WAIT2)
+            st = TS_FIN_WAIT2
+        elif st == TS_CLOSING and fin_acked:
+            v.sock_state[i] = TS_TIME_WAIT
+            self._time_wait(s)
+            return
+        elif st == TS_LAST_ACK and fin_acked:
+            v.sock_state[i] = TS_CLOSE
+            self._close(s, CW_FIN)
+            return
+        # step 7
+        if (st == TS_CLOSE_WAIT or st == TS_CLOSING or st == TS_LAST_ACK) \
+                and not seq_before(seq, k.rcv_nxt):
+            self._cdrop(i, k, DR_NOT_SPECIFIED)
+            self._post_row(i, s)
+            return
+        self._data_queue(i, s, seq, end_seq, plen, (f & TH_FIN) != 0)
+        k = &self.dm.socks[s]
+        if k.state == TS_TIME_WAIT or k.state == TS_CLOSE or k.state == TS_NONE:
+            return
+        self._ack_snd_check(s, i)
+        self._post_row(i, s)
+
+    cdef inline void _post_row(self, Py_ssize_t i, int32_t s) noexcept nogil:
+        """After a row: the application's as-arrives read, the window the
+        host would now advertise (adv_win), and the max queue."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef ConnRec* r = &self.rec[k.rec]
+        if k.rq_bytes > r.max_rq:
+            r.max_rq = k.rq_bytes
+        if k.rq_bytes and (k.flags & SKF_ACCEPTED):
+            if self.ls[k.listener].rd_kind == RD_AS_ARRIVES:
+                self._app_read(s, k.rq_bytes)
+            else:
+                self._read_arm(s)
+        self.vo.adv_win[i] = self._select_window(k, False) << k.rcv_wscale
+        self.vo.sock_state[i] = k.state
+
+    cdef void _syn_challenge(self, Py_ssize_t i, int32_t s, bint inerr) noexcept nogil:
+        cdef Sock* k = &self.dm.socks[s]
+        if inerr:
+            self.ctr[<int>C_TcpInErrs] += 1
+        self.ctr[<int>C_TcpExtTCPSYNChallenge] += 1
+        self._challenge_ack(s, i)
+        self._cdrop(i, k, DR_TCP_INVALID_SYN)
+
+    cdef void _data_queue(self, Py_ssize_t i, int32_t s, uint32_t seq, uint32_t end_seq,
+                          uint32_t plen, bint fin) noexcept nogil:
+        """tcp_input.c tcp_data_queue (sheet 5.6)."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef int64_t ts
+        if seq == end_seq:
+            return                                  # pure ACK: consumed
+        if seq == k.rcv_nxt:
+            if self._rcv_window(k) == 0 and not (plen == 0 and fin):
+                self.ctr[<int>C_TcpExtTCPZeroWindowDrop] += 1
+                self._out_of_window(i, k, DR_TCP_ZEROWINDOW)
+                return
+            self._queue_and_out(i, s, seq, end_seq, plen, fin)
+            return
+        if not seq_after(end_seq, k.rcv_nxt):
+            self.ctr[<int>C_TcpExtDelayedACKLost] += 1
+            self._out_of_window(i, k, DR_TCP_OLD_DATA)
+            return
+        if not seq_before(seq, k.rcv_nxt + self._rcv_window(k)):
+            self._out_of_window(i, k, DR_TCP_OVERWINDOW)
+            return
+        if seq_before(seq, k.rcv_nxt):
+            if self._rcv_window(k) == 0:
+                self.ctr[<int>C_TcpExtTCPZeroWindowDrop] += 1
+                self._out_of_window(i, k, DR_TCP_ZEROWINDOW)
+                return
+            self._queue_and_out(i, s, seq, end_seq, plen, fin)
+            return
+        self._data_queue_ofo(i, s, seq, end_seq, plen, fin)
+
+    cdef inline void _out_of_window(self, Py_ssize_t i, Sock* k, uint8_t reason) noexcept nogil:
+        self._enter_quickack(k)
+        k.xflags |= XF_ACK_SCHED
+        self._cdrop(i, k, reason)
+
+    cdef int _rmem_schedule(self, Sock* k, int64_t truesize, uint32_t length,
+                            uint32_t seq) noexcept nogil:
+        """tcp_try_rmem_schedule: 0 ok, -1 refused (sk_rmem_schedule / tcp_mem
+        always succeeds: no memory pressure modelled)."""
+        if self._can_ingest(k, truesize, length):
+            return 0
+        if self._prune_queue(k, truesize, length, seq) < 0:
+            return -1
+        return 0
+
+    cdef int _prune_queue(self, Sock* k, int64_t truesize, uint32_t length,
+                          uint32_t seq) noexcept nogil:
+        """tcp_input.c tcp_prune_queue; tcp_collapse* not modelled (skbs keep
+        their truesize)."""
+        self.ctr[<int>C_TcpExtPruneCalled] += 1
+        if not self._can_ingest(k, truesize, length):
+            # tcp_clamp_window
+            k.quick = 0
+            if k.rcvbuf < self.rmem2 and not (k.xflags & XF_LOCKED):
+                k.rcvbuf = k.rmem_alloc if k.rmem_alloc < self.rmem2 else self.rmem2
+            if k.rmem_alloc > k.rcvbuf:
+                k.rcv_ssthresh = k.window_clamp
+                if k.rcv_ssthresh > 2 * <uint32_t>k.advmss:
+                    k.rcv_ssthresh = 2 * <uint32_t>k.advmss
+        if self._can_ingest(k, truesize, length):
+            return 0
+        self._prune_ofo(k, truesize, length, seq)
+        if self._can_ingest(k, truesize, length):
+            return 0
+        self.ctr[<int>C_TcpExtRcvPruned] += 1
+        return -1
+
+    cdef bint _prune_ofo(self, Sock* k, int64_t truesize, uint32_t length,
+                         uint32_t seq) noexcept nogil:
+        """tcp_input.c tcp_prune_ofo_queue: drop from the right end (goal
+        rcvbuf/8 per round), never data that would land before the new skb."""
+        cdef int64_t goal = k.rcvbuf >> 3
+        cdef int32_t e, prev, last
+        cdef bint pruned = False
+        if k.ofo_head < 0:
+            return False
+        while k.ofo_head >= 0:
+            # last entry and its predecessor
+            prev = -1
+            last = k.ofo_head
+            while self.skb[last].next >= 0:
+                prev = last
+                last = self.skb[last].next
+            if seq_after(seq, self.skb[last].seq):
+                break
+            pruned = True
+            goal -= self.skb[last].truesize
+            k.rmem_alloc -= self.skb[last].truesize
+            if prev >= 0:
+                self.skb[prev].next = -1
+            else:
+                k.ofo_head = -1
+            self._skb_put(last)
+            if prev < 0 or goal <= 0:
+                if self._can_ingest(k, truesize, length):
+                    break
+                goal = k.rcvbuf >> 3
+        if pruned:
+            self.ctr[<int>C_TcpExtOfoPruned] += 1
+        return pruned
+
+    cdef void _queue_and_out(self, Py_ssize_t i, int32_t s, uint32_t seq, uint32_t end_seq,
+                             uint32_t plen, bint fin) noexcept nogil:
+        cdef Sock* k = &self.dm.socks[s]
+        cdef int64_t ts = self._truesize(plen)
+        cdef int32_t e
+        cdef uint32_t data_end = end_seq - fin
+        if self._rmem_schedule(k, ts, plen, seq) < 0:
+            k.xflags |= XF_NOMEM | XF_ACK_NOW | XF_ACK_SCHED
+            if k.rq_head >= 0 and plen:
+                self.ctr[<int>C_TcpExtTCPRcvQDrop] += 1
+                self._cdrop(i, k, DR_PROTO_MEM)
+                return
+            # sk_forced_mem_schedule: accepted anyway
+        # tcp_queue_rcv (no coalescing: one skb per segment)
+        e = self._skb_get()
+        self.skb[e].seq = k.rcv_nxt
+        self.skb[e].fin = 0
+        self.skb[e].end_seq = data_end
+        self.skb[e].truesize = <uint32_t>ts
+        if k.rq_tail >= 0:
+            self.skb[k.rq_tail].next = e
+        else:
+            k.rq_head = e
+        k.rq_tail = e
+        k.rmem_alloc += ts
+        if seq_after(data_end, k.rcv_nxt):
+            k.rq_bytes += <uint32_t>(data_end - k.rcv_nxt)
+        k.rcv_nxt = end_seq
+        if plen:
+            self._event_data_recv(k, plen, ts)
+        if fin:
+            self._fin(i, s)
+            k = &self.dm.socks[s]
+            if k.state == TS_TIME_WAIT or k.state == TS_CLOSE or k.state == TS_NONE:
+                return
+        if k.ofo_head >= 0:
+            self._ofo_queue(i, s)
+            k = &self.dm.socks[s]
+            if k.state == TS_TIME_WAIT or k.state == TS_CLOSE or k.state == TS_NONE:
+                return
+            if k.ofo_head < 0:
+                k.xflags |= XF_ACK_NOW
+
+    cdef void _event_data_recv(self, Sock* k, uint32_t plen, int64_t ts) noexcept nogil:
+        """tcp_event_data_recv: ACK scheduled, tcp_measure_rcv_mss (large
+        segments only), quickack at the first data, tcp_grow_window."""
+        cdef int64_t room, incr, tsz, win
+        k.xflags |= XF_ACK_SCHED
+        k.lrcv_ns = self.now
+        if plen >= k.rcv_mss:
+            k.rcv_mss = <uint16_t>(plen if plen < k.advmss else k.advmss)
+        if not (k.xflags & XF_ATO):
+            k.xflags |= XF_ATO
+            self._incr_quickack(k, TCP_MAX_QUICKACKS)
+        if plen >= 128:
+            # tcp_grow_window (no memory pressure; truesize_adjust: linear skb)
+            room = self._win_from_space(k.rcvbuf - k.rmem_alloc)
+            if room > k.window_clamp:
+                room = k.window_clamp
+            room -= k.rcv_ssthresh
+            if room <= 0:
+                return
+            if self._win_from_space(ts) <= plen:
+                incr = 2 * <int64_t>k.advmss
+            else:
+                # __tcp_grow_window
+                incr = 0
+                tsz = self._win_from_space(ts) >> 1
+                win = self._win_from_space(self.rmem2) >> 1
+                while k.rcv_ssthresh <= win:
+                    if tsz <= plen:
+                        incr = 2 * <int64_t>k.rcv_mss
+                        break
+                    tsz >>= 1
+                    win >>= 1
+            if incr:
+                if incr < 2 * <int64_t>plen:
+                    incr = 2 * <int64_t>plen
+                k.rcv_ssthresh += <uint32_t>(room if room < incr else incr)
+                k.quick |= 1
+
+    cdef void _fin(self, Py_ssize_t i, int32_t s) noexcept nogil:
+        """tcp_input.c tcp_fin."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef int32_t e, nx
+        k.xflags |= XF_ACK_SCHED | XF_RCV_SHUT
+        if k.state == TS_ESTABLISHED:
+            self._set_state(k, TS_CLOSE_WAIT)
+            k.xflags |= XF_PINGPONG
+        elif k.state == TS_FIN_WAIT1:
+            self._send_ack(s, i, 0)
+            self._set_state(k, TS_CLOSING)
+        elif k.state == TS_FIN_WAIT2:
+            self._send_ack(s, i, 0)
+            self.vo.sock_state[i] = TS_TIME_WAIT
+            self._time_wait(s)
+            return
+        # out-of-order data after the FIN is purged
+        e = k.ofo_head
+        while e >= 0:
+            nx = self.skb[e].next
+            k.rmem_alloc -= self.skb[e].truesize
+            self._skb_put(e)
+            e = nx
+        k.ofo_head = -1
+
+    cdef void _ofo_queue(self, Py_ssize_t i, int32_t s) noexcept nogil:
+        """tcp_input.c tcp_ofo_queue: move what the filled hole made in-order."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef int32_t e
+        cdef uint32_t end, dend
+        cdef uint8_t fin
+        while k.ofo_head >= 0:
+            e = k.ofo_head
+            if seq_after(self.skb[e].seq, k.rcv_nxt):
+                break
+            k.ofo_head = self.skb[e].next
+            end = self.skb[e].end_seq
+            fin = self.skb[e].fin
+            if not seq_after(end, k.rcv_nxt):
+                # TCP_OFO_DROP (already received)
+                k.rmem_alloc -= self.skb[e].truesize
+                self._skb_put(e)
+                continue
+            dend = end - fin
+            self.skb[e].next = -1
+            self.skb[e].seq = k.rcv_nxt
+            self.skb[e].end_seq = dend
+            self.skb[e].fin = 0
+            if k.rq_tail >= 0:
+                self.skb[k.rq_tail].next = e
+            else:
+                k.rq_head = e
+            k.rq_tail = e
+            if seq_after(dend, k.rcv_nxt):
+                k.rq_bytes += <uint32_t>(dend - k.rcv_nxt)
+            k.rcv_nxt = end
+            if fin:
+                self._fin(i, s)         # purges what is left of the OFO queue
+                return
+
+    cdef void _data_queue_ofo(self, Py_ssize_t i, int32_t s, uint32_t seq, uint32_t end_seq,
+                              uint32_t plen, bint fin) noexcept nogil:
+        """tcp_input.c tcp_data_queue_ofo (no coalescing)."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef int64_t ts = self._truesize(plen)
+        cdef int32_t e, p, prev, nx
+        cdef uint32_t dend = end_seq           # OFO entries keep the FIN in end_seq
+        if self._rmem_schedule(k, ts, plen, seq) < 0:
+            self.ctr[<int>C_TcpExtTCPOFODrop] += 1
+            self._cdrop(i, k, DR_PROTO_MEM)
+            return
+        k = &self.dm.socks[s]
+        k.xflags |= XF_ACK_SCHED
+        self.ctr[<int>C_TcpExtTCPOFOQueue] += 1
+        # find the insertion point: prev = last entry with entry.seq <= seq
+        prev = -1
+        p = k.ofo_head
+        while p >= 0 and not seq_after(self.skb[p].seq, seq):
+            prev = p
+            p = self.skb[p].next
+        if prev >= 0 and seq_before(seq, self.skb[prev].end_seq):
+            if not seq_after(dend, self.skb[prev].end_seq):
+                # all the bits are present
+                self.ctr[<int>C_TcpExtTCPOFOMerge] += 1
+                self._cdrop(i, k, DR_TCP_OFOMERGE)
+                return
+            if self.skb[prev].seq == seq:
+                # skb covers prev: replace it
+                self.ctr[<int>C_TcpExtTCPOFOMerge] += 1
+                k.rmem_alloc -= self.skb[prev].truesize
+                self.skb[prev].end_seq = dend
+                self.skb[prev].fin = fin
+                self.skb[prev].truesize = <uint32_t>ts
+                k.rmem_alloc += ts
+                e = prev
+                self._ofo_merge_right(k, e)
+                return
+        e = self._skb_get()
+        self.skb[e].seq = seq
+        self.skb[e].end_seq = dend
+        self.skb[e].fin = fin
+        self.skb[e].truesize = <uint32_t>ts
+        self.skb[e].next = p
+        if prev >= 0:
+            self.skb[prev].next = e
+        else:
+            k.ofo_head = e
+        k.rmem_alloc += ts
+        self._ofo_merge_right(k, e)
+
+    cdef void _ofo_merge_right(self, Sock* k, int32_t e) noexcept nogil:
+        cdef int32_t n1
+        cdef uint32_t end = self.skb[e].end_seq
+        while self.skb[e].next >= 0:
+            n1 = self.skb[e].next
+            if not seq_after(end, self.skb[n1].seq):
+                break
+            if seq_before(end, self.skb[n1].end_seq):
+                break
+            self.skb[e].next = self.skb[n1].next
+            k.rmem_alloc -= self.skb[n1].truesize
+            self._skb_put(n1)
+            self.ctr[<int>C_TcpExtTCPOFOMerge] += 1
+
+    # --- application reads (pystack.appmodel read policies) -------------------
+    cdef void _app_read(self, int32_t s, int64_t n) noexcept nogil:
+        """recvmsg of n bytes (<= queued): skbs fully read are freed
+        (sk_eat_skb: rmem_alloc -= truesize), then tcp_cleanup_rbuf."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef int32_t e
+        cdef uint32_t rwin, nw
+        cdef bint time_to_ack = False
+        if n > k.rq_bytes:
+            n = k.rq_bytes
+        if n <= 0:
+            return
+        k.copied_seq += <uint32_t>n
+        k.rq_bytes -= n
+        k.read_total += n
+        while k.rq_head >= 0:
+            e = k.rq_head
+            if seq_after(self.skb[e].end_seq, k.copied_seq):
+                break
+            k.rq_head = self.skb[e].next
+            if k.rq_head < 0:
+                k.rq_tail = -1
+            k.rmem_alloc -= self.skb[e].truesize
+            self._skb_put(e)
+        # tcp_cleanup_rbuf
+        if (k.xflags & XF_ACK_SCHED) and <uint32_t>(k.rcv_nxt - k.rcv_wup) > k.rcv_mss:
+            time_to_ack = True
+        if not time_to_ack and not (k.xflags & XF_RCV_SHUT):
+            rwin = self._rcv_window(k)
+            if 2 * rwin <= k.window_clamp:
+                nw = <uint32_t>self._raw_window(k, True)
+                if nw and nw >= 2 * rwin:
+                    time_to_ack = True
+        if time_to_ack:
+            self._send_ack(s, -1, EV_WINDOW_UPDATE)
+
+    cdef void _read_start(self, int32_t s, int64_t when) noexcept nogil:
+        cdef Sock* k = &self.dm.socks[s]
+        cdef LSock* L = &self.ls[k.listener]
+        if L.rd_kind == RD_AS_ARRIVES:
+            if k.rq_bytes:
+                self._app_read(s, k.rq_bytes)
+        elif L.rd_kind == RD_LOG:
+            k.read_cur = 0
+            self._log_arm(s)
+        else:
+            self._read_arm(s)
+
+    cdef void _read_arm(self, int32_t s) noexcept nogil:
+        """Next read time of the rate / chunk readers (only while data waits)."""
+        cdef Sock* k = &self.dm.socks[s]
+        cdef LSock* L = &self.ls[k.listener]
+        cdef int64_t need, t, kk
+        if k.heap_pos2 >= 0 or k.rq_bytes == 0 or not (k.flags & SKF_ACCEPTED):
+            return
+        if L.rd_kind == RD_RATE:
+            # when the allowance covers the head skb
+            need = k.read_total + <uint32_t>(self.skb[k.rq_head].end_seq - k.copied_seq)
+            if need <= k.read_total:
+                need = k.read_total + 1
+            t = k.accepted_ns + (need * L.rd_per_ns + L.rd_bytes - 1) // L.rd_bytes
+            self._tarm(TK_READ, s, t if t > self.now else self.now)
+        elif L.rd_kind == RD_CHUNK:
+            kk = (self.now - k.accepted_ns + L.rd_per_ns - 1) // L.rd_per_ns
+            if kk < k.read_cur:
+                kk = k.read_cur
+            self._tarm(TK_READ, s, k.accepted_ns + kk * L.rd_per_ns)
+
+    cdef void _log_arm(self, int32_t s) noexcept nogil:
+        cdef Sock* k = &self.dm.socks[s]
+        cdef LSock* L = &self.ls[k.listener]
+        cdef int32_t j = k.read_cur
+        cdef int64_t t
+        while j < L.log_n:
+            if (L.log_port[j] < 0 or L.log_port[j] == k.rport) and (
+                    not (L.log_rel[j] & 2) or (L.log_addr[2 * j] == k.ra0
+                                               and L.log_addr[2 * j + 1] == k.ra1)):
+                break
+            j += 1
+        k.read_cur = j
+        if j >= L.log_n:
+            return
+        t = L.log_t[j] + (k.accepted_ns if (L.log_rel[j] & 1) else 0)
+        self._tarm(TK_READ, s, t if t > self.now else self.now)
+
+    cdef void _read_timer(self, int32_t s, int64_t when) noexcept nogil:
+        cdef Sock* k = &self.dm.socks[s]
+        cdef LSock* L = &self.ls[k.listener]
+        cdef int64_t allow
+        if L.rd_kind == RD_RATE:
+            allow = (when - k.accepted_ns) * L.rd_bytes // L.rd_per_ns - k.read_total
+            self._app_read(s, allow)
+            self._read_arm(s)
+        elif L.rd_kind == RD_CHUNK:
+            k.read_cur = <int32_t>((when - k.accepted_ns) // L.rd_per_ns) + 1
+            self._app_read(s, L.rd_bytes)
+            self._read_arm(s)
+        elif L.rd_kind == RD_LOG:
+            self._app_read(s, L.log_bytes[k.read_cur])
+            k = &self.dm.socks[s]
+            k.read_cur += 1
+            self._log_arm(s)
+
+    # --- TIME_WAIT (sheet 8.3) --------------------------------------------------
+    cdef void _tw_rcv(self, Py_ssize_t i, int32_t s, bint v6, uint64_t s0, uint64_t s1,
+                      uint64_t d0, uint64_t d1, uint64_t h) noexcept nogil:
+        """tcp_minisocks.c tcp_timewait_state_process (TIME_WAIT substate;
+        PAWS not modelled) + tcp_v4_rcv do_time_wait."""
+        cdef Batch* c = &self.b
+        cdef VOut* v = &self.vo
+        cdef Sock* k = &self.dm.socks[s]
+        cdef uint16_t f = c.tcp_flags[i]
+        cdef uint32_t seq = c.tcp_seq[i]
+        cdef uint32_t end_seq = seq + c.payload_len[i] + ((f & TH_SYN) != 0) + ((f & TH_FIN) != 0)
+        cdef int32_t li
+        cdef uint32_t isn
+        v.sock_state[i] = TS_TIME_WAIT
+        self._drop(i, DR_NOT_SPECIFIED)
+        if seq == k.rcv_nxt and (seq == end_seq or (f & TH_RST)):
+            if f & TH_RST:
+                if not self.rfc1337:
+                    self._tw_kill(s)
+                    v.sock_state[i] = TS_CLOSE
+            else:
+                self._tarm(TK_TW, s, self.now + self.tw_len_ns)
+            return
+        if (f & TH_SYN) and not (f & (TH_RST | TH_ACK)) and (
+                seq_after(seq, k.rcv_nxt) or ((k.xflags & XF_TS) and (c.flags[i] & PF_TCP_TS)
+                                              and <int32_t>(k.ts_recent - c.tcp_tsval[i]) < 0)):
+            li = self._lookup_listener(v6, d0, d1, c.dport[i], s0, s1, c.sport[i])
+            if li >= 0:
+                isn = k.snd_nxt + 65535 + 2
+                if isn == 0:
+                    isn = 1
+                if k.rec >= 0:
+                    self.rec[k.rec].state = TS_CLOSE
+                self._tw_kill(s)
+                v.verdict[i] = V_NOT_HOST
+                v.reason[i] = 0
+                self.tw_isn = isn
+                self._listen_rcv(i, li, v6, s0, s1, d0, d1, h)
+                self.tw_isn = 0
+                return
+            # no listener: ACK
+        if f & TH_RST:
+            return
+        if f & TH_ACK:
+            self._tarm(TK_TW, s, self.now + self.tw_len_ns)
+        if self._oow_limited(k, i, <int>C_TcpExtTCPACKSkippedTimeWait):
+            return
+        # tcp_v4_timewait_ack
+        self.ctr[<int>C_TcpOutSegs] += 1
+        v.reply[i] = R_ACK
+        v.reply_seq[i] = k.snd_nxt
+        v.reply_ack[i] = k.rcv_nxt
+        v.reply_win[i] = <uint16_t>(k.rcv_wnd >> k.rcv_wscale)
+        v.reply_flags[i] = TH_ACK
+
+    # --- the host's own segments on a full socket --------------------------------
+    cdef void _host_seg(self, Py_ssize_t i, int32_t s) noexcept nogil:
+        """Open loop: the host's captured segment.  Sequence space (snd_nxt),
+        the host's FIN (FIN_WAIT1 / LAST_ACK), a host RST (tcp_done), and the
+        window comparison; a segment carrying data or FIN is an ACK the host
+        really sent (tcp_select_window with side effects), a pure ACK is only
+        compared with the model's window (the model sends its own ACKs)."""
+        cdef Batch* c = &self.b
+        cdef VOut* v = &self.vo
+        cdef Sock* k = &self.dm.socks[s]
+        cdef ConnRec* r
+        cdef uint16_t f = c.tcp_flags[i]
+        cdef uint32_t seq = c.tcp_seq[i]
+        cdef uint32_t plen = c.payload_len[i]
+        cdef uint32_t end = seq + plen + ((f & TH_SYN) != 0) + ((f & TH_FIN) != 0)
+        cdef uint32_t w
+        cdef int64_t model, cap
+        if k.state == TS_TIME_WAIT or k.rec < 0:
+            return
+        r = &self.rec[k.rec]
+        r.pkts_out += 1
+        r.bytes_out += plen
+        if not (k.xflags & XF_HOST_SEEN):
+            k.xflags |= XF_HOST_SEEN
+            k.snd_una = seq
+            k.snd_nxt = seq
+        if seq_after(end, k.snd_nxt):
+            k.snd_nxt = end
+            if <int64_t>(k.snd_nxt - k.snd_una) > r.max_inflight:
+                r.max_inflight = k.snd_nxt - k.snd_una
+        if f & TH_RST:
+            self.div[DV_HOST_RST] += 1
+            self._close(s, CW_RST)
+            return
+        if (f & TH_ACK) and not (f & TH_SYN):
+            cap = <int64_t>c.tcp_win[i] << k.rcv_wscale
+            if plen or (f & TH_FIN):
+                w = self._select_window(k, True)
+                self._ack_sent(s)
+                # tcp_event_data_sent: data sent within ato of the last
+                # received data -> pingpong (tcp_pingpong_thresh = 1)
+                if plen and (k.xflags & XF_ATO) and self.now - k.lrcv_ns < TCP_ATO_MIN_NS:
+                    k.xflags |= XF_PINGPONG
+            else:
+                w = self._select_window(k, False)
+            model = <int64_t>w << k.rcv_wscale
+            v.adv_win[i] = <uint32_t>model
+            v.win_diff[i] = <int32_t>(cap - model)
+            r.win_cmp += 1
+            self.div[DV_WIN_CMP] += 1
+            if cap != model:
+                r.win_diff += 1
+                self.div[DV_WIN_DIFF] += 1
+        if (f & TH_FIN) and not (k.xflags & XF_HOST_FIN):
+            k.xflags |= XF_HOST_FIN
+            k.host_fin_end = end
+            if k.state == TS_ESTABLISHED:
+                self._set_state(k, TS_FIN_WAIT1)
+            elif k.state == TS_CLOSE_WAIT:
+                self._set_state(k, TS_LAST_ACK)
+        v.sock_state[i] = k.state
+
+    cdef void _pickup(self, Py_ssize_t i, bint v6, uint64_t s0, uint64_t s1, uint64_t d0,
+                      uint64_t d1, uint64_t h) noexcept nogil:
+        """A host ACK / data segment on a 4-tuple the model does not know, from
+        a listening port: the connection predates the capture (or the model
+        lost it).  It is picked up as an accepted ESTABLISHED child: rcv_nxt =
+        the host's ack, snd_nxt = its end, rcv_wnd = its window scaled by the
+        listener's wscale (assumed negotiated), the peer's wscale unknown (0).
+        Not a PassiveOpen; CurrEstab counts it while it lives."""
+        cdef Batch* c = &self.b
+        cdef int32_t li = self._lookup_listener(v6, s0, s1, c.sport[i], d0, d1, c.dport[i])
+        cdef int32_t s
+        cdef Sock* k
+        cdef LSock* L
+        if li < 0:
+            return
+        L = &self.ls[li]
+        s = demux_new(&self.dm)
+        k = &self.dm.socks[s]
+        k.la0 = s0
+        k.la1 = s1
+        k.ra0 = d0
+        k.ra1 = d1
+        k.lport = c.sport[i]
+        k.rport = c.dport[i]
+        k.hash = <uint32_t>h
+        k.family = 6 if v6 else 4
+        k.listener = li
+        k.conn_id = self.next_conn
+        self.next_conn += 1
+        k.flags = SKF_ACCEPTED | (SKF_WSCALE_OK if L.wscale else 0)
+        k.rcv_wscale = L.wscale
+        k.snd_wscale = 0
+        k.peer_mss = L.advmss
+        k.snt_isn = c.tcp_seq[i] - 1
+        k.rsk_rcv_wnd = <uint32_t>c.tcp_win[i] << L.wscale
+        k.created_ns = self.now
+        demux_insert(&self.dm, s)
+        self._child_init(i, li, s)
+        k = &self.dm.socks[s]
+        k.state = TS_ESTABLISHED
+        self.ctr[<int>C_TcpCurrEstab] += 1
+        k.rcv_nxt = c.tcp_ack[i]
+        k.rcv_wup = k.rcv_nxt
+        k.copied_seq = k.rcv_nxt
+        k.xflags |= XF_HOST_SEEN | XF_ATO
+        k.accepted_ns = self.now
+        self.rec[k.rec].picked_up = 1
+        self.rec[k.rec].pkts_in = 0
+        self.vo.conn_id[i] = k.conn_id
+        self.vo.listener[i] = <int16_t>li
+        self._host_seg(i, s)
+
+    # --- results -----------------------------------------------------------------
+    def connections(self):
+        """Per-connection summary (one dict per child), built once."""
+        cdef int64_t j
+        cdef ConnRec* r
+        cdef int32_t s
+        import ipaddress
+        from pystack.vocab import reason_code
+        # connections still open: close their zero-window periods at `now`
+        for s in range(<int32_t>self.dm.sock_hw):
+            k = &self.dm.socks[s]
+            if k.state != TS_NONE and k.state != TS_NEW_SYN_RECV and k.state != TS_TIME_WAIT \
+                    and k.rec >= 0 and k.state != TS_CLOSE:
+                r = &self.rec[k.rec]
+                if k.xflags & XF_ZW:
+                    r.zw_ns += self.now - k.zw_since
+                    k.zw_since = self.now
+                if k.xflags & XF_PEER_ZW:
+                    r.peer_zw_ns += self.now - k.peer_zw_since
+                    k.peer_zw_since = self.now
+        out = []
+        for j in range(self.rec_n):
+            r = &self.rec[j]
+            la = (<bytes>(<char*>&r.la0)[:8]) + (<bytes>(<char*>&r.la1)[:8])
+            ra = (<bytes>(<char*>&r.ra0)[:8]) + (<bytes>(<char*>&r.ra1)[:8])
+            if r.family == 4:
+                la = str(ipaddress.IPv4Address(la[12:]))
+                ra = str(ipaddress.IPv4Address(ra[12:]))
+            else:
+                la = str(ipaddress.IPv6Address(la))
+                ra = str(ipaddress.IPv6Address(ra))
+            drops = {CONN_DROP_REASONS[q]: int(r.drop_by[q]) for q in range(len(CONN_DROP_REASONS))
+                     if r.drop_by[q]}
+            out.append({
+                "conn_id": int(r.conn_id), "local": la, "lport": int(r.lport),
+                "remote": ra, "rport": int(r.rport), "listener": int(r.listener),
+                "start_ns": int(r.start_ns), "end_ns": None if r.end_ns < 0 else int(r.end_ns),
+                "state": SOCK_STATES[r.state] if r.state != TS_CLOSE else "CLOSE",
+                "why": CLOSE_WHY[r.why],
+                "bytes_in": int(r.bytes_in), "pkts_in": int(r.pkts_in),
+                "bytes_out": int(r.bytes_out), "pkts_out": int(r.pkts_out),
+                "drops": int(r.drops), "drops_by_reason": drops,
+                "zero_window_advs": int(r.zw_advs), "zero_window_ns": int(r.zw_ns),
+                "peer_zero_windows": int(r.peer_zw), "peer_zero_window_ns": int(r.peer_zw_ns),
+                "max_rcv_queue": int(r.max_rq), "window_compared": int(r.win_cmp),
+                "window_diverged": int(r.win_diff), "picked_up": bool(r.picked_up),
+                "max_bytes_in_flight": int(r.max_inflight), "peer_window": int(r.peer_win),
+            })
+        return out
+
+    def time_wait_count(self):
+        return int(self.tw_count)
+
     # --- the host's own packets ---------------------------------------------
     cdef void _outbound(self, Py_ssize_t i, bint v6, uint64_t s0, uint64_t s1,
                         uint64_t d0, uint64_t d1) noexcept nogil:
@@ -1763,6 +3350,9 @@ cdef class Engine:
             v.conn_id[i] = k.conn_id
             v.listener[i] = <int16_t>k.listener
             v.sock_state[i] = k.state
+            if k.state != TS_NEW_SYN_RECV:
+                self._host_seg(i, s)
+                return
             if f & TH_RST:
                 # the real host reset a connection the model holds (e.g. its
                 # port was closed, or its accept queue overflowed with
@@ -1785,3 +3375,6 @@ cdef class Engine:
                 v.sock_state[i] = TS_LISTEN
                 return
             self.div[DV_HOST_SYNACK_UNMATCHED] += 1
+            return
+        if self.pickup and (f & TH_ACK) and not (f & (TH_SYN | TH_RST | TH_FIN)):
+            self._pickup(i, v6, s0, s1, d0, d1, h)

@@ -52,7 +52,12 @@ def test_invariants(segs, cookies, abort, accept):
     assert all(v >= 0 for v in c.values())
     assert 0 <= L["syn_queue"] <= 2 and 0 <= L["accept_queue"] <= 2
     assert L["syn_queue_young"] <= L["syn_queue"]
-    assert c["TcpCurrEstab"] == c["TcpPassiveOpens"] == L["passive_opens"]
+    assert c["TcpPassiveOpens"] == L["passive_opens"] == len(a.connections)
+    # children may be reset / closed now: CurrEstab counts ESTABLISHED and
+    # CLOSE_WAIT ones
+    assert c["TcpCurrEstab"] == sum(d["state"] in ("ESTAB", "CLOSE-WAIT")
+                                    for d in a.connections)
+    assert a.connections == b.connections
     assert L["accepted"] + L["accept_queue"] == L["passive_opens"]
     assert c["TcpExtListenDrops"] >= c["TcpExtListenOverflows"] + c["TcpExtTCPReqQFullDrop"]
     assert c["TcpOutRsts"] == int((a.packets["reply"] == 3).sum())

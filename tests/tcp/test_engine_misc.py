@@ -94,3 +94,17 @@ def test_describe_packet_names():
     assert (d0["direction"], d0["verdict"], d0["reply"], d0["sock_state"]) == \
         ("IN", "DELIVERED", "SYNACK", "SYN-RECV")
     assert (d1["verdict"], d1["reason"], d1["reply"]) == ("DROPPED", "NO_SOCKET", "RST")
+
+
+def test_many_host_addresses_hashed():
+    """More than 4 host addresses: locality via the address set."""
+    from pystack.config import HostConfig
+    addrs = [f"203.0.113.{i}" for i in range(200)] + ["2001:db8:5::7"]
+    h = HostConfig(addresses=addrs, listeners=[])
+    h.listeners.append(listener().__class__("0.0.0.0", 80, backlog=16))
+    c1 = Client(1, dst="203.0.113.177")
+    c2 = Client(2, dst="203.0.114.1")
+    c3 = Client(3, v6=True, dst="2001:db8:5::7")
+    res = Replay(h, checksum="verify").run_packets([c1.syn(), c2.syn(), c3.syn()])
+    assert res.packets["direction"].tolist() == [1, 0, 1]
+    assert res.packets["reply"].tolist() == [1, 0, 3]       # SYN-ACK, -, RST (no v6 listener)
