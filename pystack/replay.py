@@ -158,7 +158,17 @@ class ReplayResult:
     events: dict                    # timer events (retransmits, expiries, accepts)
     divergences: dict               # model-vs-capture disagreements (not kernel counters)
     checksum: dict = field(default_factory=dict)
-    connections: list = field(default_factory=list)   # per child: Engine.connections()
+    # Engine.connections, called on first access: the per-connection summary
+    # costs Python objects per connection, so a run that never asks (the
+    # benchmark, counters-only callers) never pays for it.
+    _connections: object = field(default=None, repr=False)
+
+    @property
+    def connections(self) -> list:
+        """Per child connection: one dict (see Engine.connections)."""
+        if callable(self._connections):
+            self._connections = self._connections()
+        return self._connections if self._connections is not None else []
 
     def nonzero(self) -> dict:
         return {k: v for k, v in self.counters.items() if v}
@@ -401,7 +411,7 @@ class Replay:
             events=events,
             divergences=self.engine.divergences(),
             checksum=self.policy.report(),
-            connections=self.engine.connections(),
+            _connections=self.engine.connections,
         )
 
     def _replies(self, packets, events) -> dict:
