@@ -121,6 +121,37 @@ def mixed_sample() -> list[tuple[float, bytes, int]]:
     return recs
 
 
+def accept_overflow_sample() -> list[tuple[float, bytes, int]]:
+    """linux-semantics.md section 11, experiment 1, as the server's capture shows it.
+
+    A server on 198.18.0.1:5000 called listen(fd, 2) and never accept()s.
+    Six clients connect 200 ms apart.  The accept queue holds backlog+1 = 3
+    children, so clients 1-3 complete their handshakes; the SYNs of clients
+    4-6 get no SYN-ACK and are retransmitted every second (tcp_syn_linear_
+    timeouts) until the capture ends at +2.7 s.  Linux counted
+    ListenOverflows = ListenDrops = 7 (3 + 2 + 2 dropped SYNs).
+    """
+    S, A = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK
+    recs = []
+    for i in range(6):
+        c, cport = client(i), 41000 + i
+        isn_c, isn_s = 100_000 * (i + 1), 900_000 * (i + 1)
+        t0 = T0 + 0.2 * i
+        if i < 3:
+            recs.append((t0, eth(tcp4(c, SERVER, cport, 5000, S, isn_c, opts=SYN_OPTS)), 0))
+            recs.append((t0 + 0.0001, eth(tcp4(SERVER, c, 5000, cport, S | A, isn_s, isn_c + 1,
+                                               opts=SYNACK_OPTS, win=65160), MAC_S, MAC_C), 0))
+            recs.append((t0 + 0.0002, eth(tcp4(c, SERVER, cport, 5000, A, isn_c + 1, isn_s + 1,
+                                               opts=TS_OPTS, win=63)), 0))
+        else:
+            t = t0
+            while t < T0 + 2.7:
+                recs.append((t, eth(tcp4(c, SERVER, cport, 5000, S, isn_c, opts=SYN_OPTS)), 0))
+                t += 1.0
+    recs.sort(key=lambda r: r[0])
+    return recs
+
+
 def write_pcap(path: pathlib.Path, recs) -> None:
     with open(path, "wb") as f:
         w = dpkt.pcap.Writer(f, snaplen=65535, linktype=dpkt.pcap.DLT_EN10MB, nano=True)
@@ -134,9 +165,11 @@ def write_pcap(path: pathlib.Path, recs) -> None:
 
 def main() -> None:
     HERE.mkdir(parents=True, exist_ok=True)
-    path = HERE / "mixed.pcap"
-    write_pcap(path, mixed_sample())
-    print(f"wrote {path} ({path.stat().st_size} bytes)")
+    for name, recs in (("mixed.pcap", mixed_sample()),
+                       ("accept-overflow.pcap", accept_overflow_sample())):
+        path = HERE / name
+        write_pcap(path, recs)
+        print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,33 @@ def _run_inspect(args) -> int:
     return 0
 
 
+def _add_replay(sub) -> None:
+    from pystack.config import add_host_arguments
+
+    p = sub.add_parser(
+        "replay",
+        help="run captures through the stack model and print what the kernel did",
+        description="Replay the capture(s) through the model of the Linux stack of the host "
+        "described by --config (or inferred from the capture) and print packets by verdict, "
+        "drops by kernel reason, listener queues and the SNMP/netstat counters.",
+    )
+    p.add_argument("captures", nargs="+", metavar="CAPTURE",
+                   help="pcap or pcapng file(s), optionally gzip-compressed; several are merged by time")
+    add_host_arguments(p)
+    p.add_argument("--checksum", choices=("verify", "ignore", "auto"), default="auto",
+                   help="checksum policy (default: auto, which recognises offloaded checksums)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the model's random choices")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not print what was inferred")
+    p.set_defaults(func=_run_replay)
+
+
+def _run_replay(args) -> int:
+    from pystack import replay_cli
+
+    return replay_cli.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="pystack",
@@ -64,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_inspect(sub)
+    _add_replay(sub)
     return ap
 
 
@@ -76,11 +104,12 @@ def main(argv=None) -> int:
     import logging
 
     from pystack.capture import CaptureError
+    from pystack.config import ConfigError
 
     logging.basicConfig(format="pystack: warning: %(message)s", level=logging.WARNING)
     try:
         return args.func(args)
-    except UsageError as e:
+    except (UsageError, ConfigError) as e:
         if args.debug:
             raise
         print(f"pystack: {e}", file=sys.stderr)

@@ -1,0 +1,138 @@
+"""`pystack replay`: run captures through the stack model, print the kernel's view.
+
+The summary is built from per-batch numpy tallies (verdicts, drop reasons)
+and the engine's counters; no per-packet Python.  Writing the per-packet and
+per-connection tables (-o OUT) is not part of this command yet.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+from pystack import vocab
+
+
+class Tally:
+    """Packets by verdict and drops by reason, accumulated batch by batch."""
+
+    def __init__(self):
+        self.verdicts = np.zeros(256, np.int64)
+        self.reasons = np.zeros(len(vocab.DROP_REASONS), np.int64)
+        self.dropped_code = None
+
+    def add(self, rb, cols, verdicts) -> None:
+        n = cols.n
+        if not n:
+            return
+        v = verdicts.columns()
+        if self.dropped_code is None:
+            from pystack.replay import names
+            self.dropped_code = {name: code for code, name in names()["verdict"].items()}["DROPPED"]
+        verdict = v["verdict"][:n]
+        self.verdicts += np.bincount(verdict, minlength=256)
+        self.reasons += np.bincount(v["reason"][:n][verdict == self.dropped_code],
+                                    minlength=len(vocab.DROP_REASONS))
+
+
+def infer_host(paths, batch_size):
+    """A first pass over the capture: which host answered SYNs, on which ports."""
+    from pystack.capture import open_capture
+    from pystack.infer import Inference
+    from pystack._core.parse import PacketColumns, parse_batch
+
+    inf = Inference()
+    cols = PacketColumns(batch_size)
+    with open_capture(paths, batch_size=batch_size) as cap:
+        for rb in cap:
+            parse_batch(rb, cols)
+            inf.feed(cols.to_dict())
+    return inf
+
+
+def summary(result, tally, host, inferred_text=None, error=None) -> dict:
+    from pystack.replay import names
+
+    vnames = names()["verdict"]
+    return {
+        "host": {"addresses": list(host.addresses), "profile": host.to_dict()["host"]["profile"],
+                 "inferred": inferred_text},
+        "packets": int(tally.verdicts.sum()),
+        "verdicts": {vnames[c]: int(k) for c, k in enumerate(tally.verdicts) if k and c in vnames},
+        "drops": {vocab.DROP_REASONS[c]: int(k)
+                  for c, k in sorted(enumerate(tally.reasons), key=lambda ck: -ck[1]) if k},
+        "listeners": result.listeners,
+        "counters": result.nonzero(),
+        "checksum": result.checksum,
+        "divergences": {k: v for k, v in result.divergences.items() if v},
+        "error": error,
+    }
+
+
+def format_summary(s: dict) -> str:
+    out = []
+    host = ", ".join(s["host"]["addresses"]) or "(none)"
+    how = " (inferred from the capture)" if s["host"]["inferred"] else ""
+    out.append(f"host        {host}{how}; kernel profile {s['host']['profile']}")
+    out.append(f"packets     {s['packets']:,}: " +
+               ", ".join(f"{k} {v:,}" for k, v in s["verdicts"].items()))
+    if s["drops"]:
+        out.append("drops       " + ", ".join(f"{k} {v:,}" for k, v in s["drops"].items()))
+    for l in s["listeners"]:
+        if l.get("proto", "tcp") != "tcp":
+            continue
+        out.append(
+            f"listener    {l['label']} backlog {l.get('backlog')}: SYN queue max "
+            f"{l['syn_queue_max']}, accept queue max {l['accept_queue_max']} "
+            f"(holds {l['max_ack_backlog'] + 1}), overflows {l['overflows']:,}, "
+            f"listen drops {l['drops']:,}, cookies sent {l['cookies_sent']:,}, "
+            f"passive opens {l['passive_opens']:,}")
+    if s["counters"]:
+        out.append("counters    " + ", ".join(f"{k} {v:,}" for k, v in s["counters"].items()))
+    if s["divergences"]:
+        out.append("vs capture  " + ", ".join(f"{k} {v:,}" for k, v in s["divergences"].items()))
+    if s["error"]:
+        out.append(f"error       {s['error']}")
+        out.append("            (the summary above covers the packets before the error)")
+    return "\n".join(out) + "\n"
+
+
+def run(args) -> int:
+    from pystack.capture import CaptureError, PIPELINE_BATCH, open_capture
+    from pystack.config import host_config_from_args
+    from pystack.replay import Replay
+
+    inferred = None
+    base = None
+    if not args.config:
+        inferred = infer_host(args.captures, PIPELINE_BATCH)
+        base = inferred.result()
+        if not args.quiet:
+            print("pystack: no --config; inferred the host from the capture:", file=sys.stderr)
+            print(inferred.describe().rstrip(), file=sys.stderr)
+    host = host_config_from_args(args, base=base)
+    if not host.addresses:
+        from pystack.cli import UsageError
+        raise UsageError("no host address: nothing in the capture answered a SYN; "
+                         "describe the host with --config")
+    tally = Tally()
+    replay = Replay(host, checksum=args.checksum, seed=args.seed)
+    error = None
+    try:
+        with open_capture(args.captures, batch_size=PIPELINE_BATCH) as cap:
+            for rb in cap:
+                replay.step(rb, on_batch=tally.add, collect=False)
+    except CaptureError as e:
+        error = str(e)
+    result = replay.finish()
+    s = summary(result, tally, host, inferred.describe() if inferred else None, error)
+    if args.json:
+        json.dump(s, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_summary(s))
+    if error:
+        print(f"pystack: {error}", file=sys.stderr)
+        return 1
+    return 0
