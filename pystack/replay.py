@@ -13,8 +13,11 @@
     describe_packet(res, 0)                        # one row with names instead of codes
 
 Streaming: ``run(paths, on_batch=f, collect=False)`` calls f(rb, cols,
-verdicts) per batch and keeps no per-packet columns (counters, listeners,
-events and divergences are still returned).
+verdicts) per batch and keeps no per-packet columns and no connection
+records (counters, listeners, events and divergences are still returned).
+The engine hands over a connection's record when the connection finishes
+(Engine.take_finished, once per batch) and the open ones at the end
+(Engine.open_records), so its memory follows the live connections only.
 
 Per batch: capture reader -> parse_batch (checksums verified in the same
 pass unless checksum="ignore") -> ChecksumPolicy.process / error_mask ->
@@ -35,7 +38,9 @@ advmss: the route MSS is MTU - 40 (IPv4) / MTU - 60 (IPv6) with MTU 1500 by
 default (``Replay(mtu=...)``); a dual-stack [::] listener uses the IPv6
 value for IPv4 clients too (the kernel would use the IPv4 route's).
 Bound UDP sockets (listeners with proto "udp") are looked up like TCP
-listeners; their receive buffers are the next slice.
+listeners; each has a receive queue charged with skb truesize against its
+sk_rcvbuf (rmem_default or SO_RCVBUF) and drained by its read model
+(l.app.read; whole datagrams, UdpInDatagrams at read time).
 """
 from __future__ import annotations
 
@@ -158,14 +163,17 @@ class ReplayResult:
     events: dict                    # timer events (retransmits, expiries, accepts)
     divergences: dict               # model-vs-capture disagreements (not kernel counters)
     checksum: dict = field(default_factory=dict)
-    # Engine.connections, called on first access: the per-connection summary
-    # costs Python objects per connection, so a run that never asks (the
-    # benchmark, counters-only callers) never pays for it.
+    # Built on first access from the records the run collected (collect=True:
+    # finished connections per batch, open ones at the end; collect=False
+    # keeps none): the per-connection summary costs Python objects per
+    # connection, so a run that never asks (the benchmark, counters-only
+    # callers) never pays for it.
     _connections: object = field(default=None, repr=False)
 
     @property
     def connections(self) -> list:
-        """Per child connection: one dict (see Engine.connections)."""
+        """Per child connection, in creation order: one dict (see
+        engine.connection_dicts).  Empty when the run did not collect."""
         if callable(self._connections):
             self._connections = self._connections()
         return self._connections if self._connections is not None else []
@@ -219,6 +227,8 @@ class Replay:
         self._last_ts = None
         self._chunks: list[dict] = []
         self._events: list[dict] = []
+        self._conn_chunks: list = []       # REC_DTYPE rows of finished connections
+        self._collect = True
 
     # --- configuration -------------------------------------------------------
     def _engine_params(self) -> dict:
@@ -313,9 +323,13 @@ class Replay:
                 ugroups.setdefault((t[5].reuseport_group, t[0]), []).append(base + j)
         for port, _p, _idx, kind, a16, l in ukeyed:
             g = ugroups.get((l.reuseport_group, port), []) if l.reuseport_group else []
-            specs.append({"proto": "udp", "addr16": a16,
-                          "kind": self._mod.LISTENER_KINDS[kind], "port": port,
-                          "group": g if len(g) > 1 else []})
+            spec = {"proto": "udp", "addr16": a16,
+                    "kind": self._mod.LISTENER_KINDS[kind], "port": port,
+                    "group": g if len(g) > 1 else [],
+                    # sk_rcvbuf (sock_init_data: rmem_default, or SO_RCVBUF)
+                    "rcvbuf": l.effective_rcvbuf(sc, self.host.profile)}
+            spec.update(_read_params(l.app.read))
+            specs.append(spec)
             order.append(l)
         return order, specs
 
@@ -342,6 +356,12 @@ class Replay:
             self._last_ts = last if self._last_ts is None else max(self._last_ts, last)
         if on_batch is not None:
             on_batch(rb, cols, v)
+        # connections finished in this batch: their engine records are freed
+        # (memory bounded by live connections); kept here only when collecting
+        self._collect = bool(collect)
+        fin = self.engine.take_finished(self._collect)
+        if fin is not None and len(fin):
+            self._conn_chunks.append(fin)
         if collect:
             chunk = {"frame": rb.frame_arr[:n].copy(), "ts_ns": rb.ts_arr[:n].copy()}
             for k, a in v.columns().items():
@@ -356,6 +376,12 @@ class Replay:
             ev = self.engine.finish(self._last_ts)
             if len(ev["ts_ns"]):
                 self._events.append(ev)
+        fin = self.engine.take_finished(self._collect)
+        if fin is not None and len(fin):
+            self._conn_chunks.append(fin)
+        if self._collect:
+            # connections still open at the end of the capture
+            self._conn_chunks.append(self.engine.open_records())
         return self._result()
 
     def run(self, paths, on_batch=None, collect=True) -> ReplayResult:
@@ -411,8 +437,18 @@ class Replay:
             events=events,
             divergences=self.engine.divergences(),
             checksum=self.policy.report(),
-            _connections=self.engine.connections,
+            _connections=self._connection_builder(),
         )
+
+    def _connection_builder(self):
+        chunks = self._conn_chunks
+        mod = self._mod
+
+        def build():
+            if not chunks:
+                return []
+            return mod.connection_dicts(np.concatenate(chunks))
+        return build
 
     def _replies(self, packets, events) -> dict:
         m = self._mod

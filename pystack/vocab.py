@@ -93,6 +93,8 @@ COUNTERS: tuple[str, ...] = (
     "TcpExtTCPOFOQueue", "TcpExtTCPOFODrop", "TcpExtTCPOFOMerge", "TcpExtPruneCalled",
     "TcpExtRcvPruned", "TcpExtOfoPruned", "TcpExtTCPWantZeroWindowAdv",
     "TcpExtTCPToZeroWindowAdv", "TcpExtTCPFromZeroWindowAdv",
+    # Udp6 receive queue (appended: earlier codes keep their values)
+    "Udp6InDatagrams", "Udp6RcvbufErrors",
 )
 
 # Parse and checksum statuses that are not drop reasons.

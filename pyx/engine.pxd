@@ -47,6 +47,7 @@ cdef enum:
     TK_DELACK = 3       # delayed ACK (icsk_delack_timer), full sockets
     TK_TW = 4           # TIME_WAIT expiry (inet_twsk_schedule)
     TK_READ = 5         # application read model (Sock.heap_pos2)
+    TK_UREAD = 6        # read model of a bound UDP socket (LSock.heap_pos)
 
 # Listener match kinds (listener lookup, sheet 8.2)
 cdef enum:
@@ -113,6 +114,13 @@ cdef struct LSock:
     uint64_t* log_addr          # 2 words per row
     uint8_t* log_rel            # bit 0: time after accept; bit 1: address filter
     int32_t log_n
+    # bound UDP socket: receive queue (skbs: seq = datagram length, fin = IPv6)
+    int32_t uq_head, uq_tail
+    int64_t u_rmem, u_qbytes, u_qn, u_max_rmem, u_max_qn
+    int64_t u_rcvd, u_drops, u_read_n, u_read_bytes
+    int64_t u_t0                # read-model origin: the first datagram's arrival
+    int32_t u_read_cur
+    uint8_t u_started
 
 
 cdef struct SkbEnt:
@@ -124,7 +132,9 @@ cdef struct SkbEnt:
 
 
 cdef struct ConnRec:
-    # per-connection summary (ReplayResult.connections), one per child
+    # per-connection summary (ReplayResult.connections), one per child; a
+    # pooled slot from the child's creation until the connection is finished
+    # (closed / TIME_WAIT gone), then emitted (Engine.take_finished) and reused
     int64_t conn_id
     uint64_t la0, la1, ra0, ra1
     uint16_t lport, rport
@@ -138,6 +148,9 @@ cdef struct ConnRec:
     int64_t max_rq, win_cmp, win_diff
     int64_t max_inflight            # max snd_nxt - snd_una (host bytes in flight)
     uint32_t peer_win               # the peer's last window (scaled)
+    int32_t link                    # free list / finished list (-1: end)
+    int64_t rseq                    # creation order (the summary's row order)
+    int64_t divs                    # model-vs-capture divergences on this connection
 
 
 cdef struct TimerEnt:

@@ -161,13 +161,16 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   while data waits), never, log (rows filtered by client port / address,
   times after accept or absolute).  A read frees fully read skbs
   (sk_eat_skb).
-* ReplayResult.connections: one summary per child (Engine.connections()):
+* ReplayResult.connections: one summary per child (ConnRec, REC_DTYPE rows;
+  Engine.take_finished per batch for the connections finished in it,
+  Engine.open_records at the end for the open ones, connection_dicts):
   conn_id, 4-tuple, listener, start/end ns, final state, why it ended (FIN,
   RST, TW_OVERFLOW, OPEN at the end of the capture; TIMEOUT is reserved --
   no timeout timer is modelled), bytes/packets per direction, drops by
   reason, the model's zero-window advertisements and their total time, the
   peer's zero-window periods, max receive queue, host bytes in flight, the
-  peer's last window, window comparisons / divergences, picked_up.
+  peer's last window, window comparisons / mismatches, divergences (total
+  model-vs-capture disagreements on the connection), picked_up.
 * Pick-up (Replay(pickup=True), the default): a captured host ACK or data
   segment (no SYN/FIN/RST) on an unknown 4-tuple from a listening port
   creates an accepted ESTABLISHED child ("picked_up": the connection
@@ -201,7 +204,17 @@ Open-loop replay decisions (documented approximations)
   tcp_mem / memory pressure (sk_rmem_schedule) always succeeds.
 * net/ipv4/udp.c __udp4_lib_rcv (net/ipv6/udp.c alike): short header /
   bad length -> UdpInErrors; bound socket (config listeners with proto udp,
-  looked up like TCP listeners) -> DELIVERED; bad checksum -> InCsumErrors +
+  looked up like TCP listeners) -> DELIVERED and __udp_queue_rcv_skb ->
+  __udp_enqueue_schedule_skb (6.18): rmem_alloc + truesize > sk_rcvbuf
+  with a non-empty queue (or rcvbuf > INT_MAX / 2) -> RcvbufErrors +
+  InErrors, SOCKET_RCVBUFF (Udp / Udp6 by the packet's family); sk_rcvbuf
+  = rmem_default or the SO_RCVBUF value; truesize = the truesize model of
+  the payload length.  The socket's read model (pystack.appmodel, origin =
+  its first datagram; as-arrives / rate / chunk / never / log rows without
+  client filters) drains the queue on capture-time timers: udp_recvmsg
+  takes whole datagrams (a short read truncates but consumes it), counts
+  InDatagrams at read time and frees the truesize; EV_READ events
+  (conn_id -1, ack = bytes read, seq = bytes left); bad checksum -> InCsumErrors +
   InErrors (UDP_CSUM), checked before NoPorts; no socket -> NoPorts,
   NO_SOCKET and (IPv4) icmp_send(PORT_UNREACH) under net/ipv4/icmp.c
   icmpv4_global_allow / icmp_global_allow (icmp_msgs_per_sec/burst, random
@@ -231,7 +244,15 @@ Open-loop replay decisions (documented approximations)
 * A host SYN-ACK in the capture for which the model kept no state (it
   dropped the SYN, or never saw it) counts divergence host_synack_unmatched;
   a host RST on a 4-tuple where the model holds a request sock or child
-  counts host_rst_vs_model_socket.
+  counts host_rst_vs_model_socket.  Per connection (ConnRec.divs, the
+  summary's `divergences`): a host RST on a child, each window mismatch
+  (also window_diverged), and the two divergences above when they happen
+  before the record exists (no state / request sock): a direct-mapped
+  table (PDV_SLOTS, keyed by the 4-tuple fingerprint) hands them to the
+  connection the model makes of that 4-tuple within PDV_MAX_AGE_NS; a
+  collision or no later connection leaves them global only.  The ISN
+  assumptions (ack_isn_assumed, cookie_isn_assumed) and cookie evictions
+  are not per-connection divergences.
 * The SYN-ACK MSS option is the route advmss (MTU - 40 / - 60, MTU 1500 by
   default, Replay(mtu=...)): tcp_synack_options always sends it, cookie or
   not; the cookie itself encodes the msstab entry (kept in the cookie table).
@@ -267,20 +288,25 @@ capture: their segments reach the listener), actively opened (host-side
 connect) sockets, the host's own retransmissions / send buffer (only
 snd_una / snd_nxt / the peer window are tracked), TCP_DEFER_ACCEPT, TCP
 Fast Open, MD5/AO, IP options, routing and martians, netfilter, ECN
-negotiation (SYN-ACK ECE); UDP receive buffers and UdpInDatagrams (counted
-at recvmsg); ICMPv6 (delivered only) and ICMPv6 errors; ICMP protocol
+negotiation (SYN-ACK ECE); UDP: udp_mem / UdpMemErrors (PROTO_MEM),
+skb_condense, SO_RCVBUF changes after bind, connected / multicast /
+encapsulation sockets, read-log rows filtered by client (TCP only), the
+socket drop counter (sk_drops); ICMPv6 (delivered only) and ICMPv6 errors; ICMP protocol
 unreachable for unknown protocols; IGMP (delivered only); any
 transmit-side counter for the host's own captured packets (Out* counters
 are the model's own replies).
 
 Memory: the 4-tuple table, the Sock pool, the skb pool and the connection
-records grow geometrically between batches (each packet creates at most
+record pool grow geometrically between batches (each packet creates at most
 one sock, one skb and one child); request socks are bounded by the
 listeners' backlogs, full sockets and TIME_WAIT minisocks by the live
 connections (closed ones are removed, TIME_WAIT ones after 60 s), skbs by
-the receive buffers; the connection records (one per child, the
-ReplayResult.connections output) by the capture's connections; the cookie,
-ICMP-peer, timer and event tables are fixed-size or bounded by the pools.
+the receive buffers; connection records by the live connections plus one
+batch's finished ones: a record leaves the engine when its connection is
+finished (tcp_done, or the TIME_WAIT minisock expired / was killed) through
+Engine.take_finished (the caller keeps it or not: Replay collect=) and its
+slot is reused (free list; Engine.record_stats); the cookie, ICMP-peer,
+timer and event tables are fixed-size or bounded by the pools.
 Host addresses: a linear scan up to 4, else an open-addressing set.
 """
 import numpy as np
@@ -307,6 +333,19 @@ from pystack._core.demux cimport (Demux, Sock, demux_init, demux_reserve, demux_
 from pystack._core.vocab cimport *
 
 cnp.import_array()
+
+cdef struct PendDiv:
+    # divergences seen on a 4-tuple before its connection record exists
+    # (request sock / no state), handed to the record at _child_init
+    uint64_t fp                 # 64-bit seeded 4-tuple hash (local side first)
+    int64_t when
+    int64_t n
+
+
+cdef enum:
+    PDV_SLOTS = 4096
+    PDV_MAX_AGE_NS = 120000000000   # older pending divergences are not attributed
+
 
 cdef struct Peer:
     # struct inet_peer: the per-destination ICMP token bucket
@@ -419,6 +458,79 @@ cdef void* _ptr(dict arrays, str name):
     return cnp.PyArray_DATA(arrays[name])
 
 
+cdef object _rec_dtype():
+    """numpy dtype with the exact layout of ConnRec (take_finished /
+    open_records copy records as raw bytes)."""
+    cdef ConnRec r
+    cdef size_t base = <size_t>&r
+    f = [("conn_id", np.int64, <size_t>&r.conn_id), ("la0", np.uint64, <size_t>&r.la0),
+         ("la1", np.uint64, <size_t>&r.la1), ("ra0", np.uint64, <size_t>&r.ra0),
+         ("ra1", np.uint64, <size_t>&r.ra1), ("lport", np.uint16, <size_t>&r.lport),
+         ("rport", np.uint16, <size_t>&r.rport), ("listener", np.int32, <size_t>&r.listener),
+         ("family", np.uint8, <size_t>&r.family), ("state", np.uint8, <size_t>&r.state),
+         ("why", np.uint8, <size_t>&r.why), ("picked_up", np.uint8, <size_t>&r.picked_up),
+         ("start_ns", np.int64, <size_t>&r.start_ns), ("end_ns", np.int64, <size_t>&r.end_ns),
+         ("bytes_in", np.int64, <size_t>&r.bytes_in), ("pkts_in", np.int64, <size_t>&r.pkts_in),
+         ("bytes_out", np.int64, <size_t>&r.bytes_out),
+         ("pkts_out", np.int64, <size_t>&r.pkts_out), ("drops", np.int64, <size_t>&r.drops),
+         ("drop_by", (np.uint32, 16), <size_t>&r.drop_by[0]),
+         ("zw_advs", np.int64, <size_t>&r.zw_advs), ("zw_ns", np.int64, <size_t>&r.zw_ns),
+         ("peer_zw", np.int64, <size_t>&r.peer_zw),
+         ("peer_zw_ns", np.int64, <size_t>&r.peer_zw_ns), ("max_rq", np.int64, <size_t>&r.max_rq),
+         ("win_cmp", np.int64, <size_t>&r.win_cmp), ("win_diff", np.int64, <size_t>&r.win_diff),
+         ("max_inflight", np.int64, <size_t>&r.max_inflight),
+         ("peer_win", np.uint32, <size_t>&r.peer_win), ("rseq", np.int64, <size_t>&r.rseq),
+         ("divs", np.int64, <size_t>&r.divs)]
+    return np.dtype({"names": [t[0] for t in f], "formats": [t[1] for t in f],
+                     "offsets": [t[2] - base for t in f], "itemsize": sizeof(ConnRec)})
+
+
+#: one connection record (Engine.take_finished / open_records rows)
+REC_DTYPE = _rec_dtype()
+
+
+def _addr_str(uint64_t w0, uint64_t w1, int family):
+    import ipaddress
+    a = (<bytes>(<char*>&w0)[:8]) + (<bytes>(<char*>&w1)[:8])
+    if family == 4:
+        return str(ipaddress.IPv4Address(a[12:]))
+    return str(ipaddress.IPv6Address(a))
+
+
+def connection_dicts(recs):
+    """ReplayResult.connections: REC_DTYPE rows -> one dict per connection,
+    in creation order (addresses as strings)."""
+    out = []
+    if recs is None or len(recs) == 0:
+        return out
+    recs = recs[np.argsort(recs["rseq"], kind="stable")]
+    nr = len(CONN_DROP_REASONS)
+    for r in recs.tolist():
+        (conn_id, la0, la1, ra0, ra1, lport, rport, listener, family, state, why, picked_up,
+         start_ns, end_ns, bytes_in, pkts_in, bytes_out, pkts_out, drops, drop_by, zw_advs,
+         zw_ns, peer_zw, peer_zw_ns, max_rq, win_cmp, win_diff, max_inflight, peer_win, _rseq,
+         divs) = r
+        out.append({
+            "conn_id": conn_id, "local": _addr_str(la0, la1, family), "lport": lport,
+            "remote": _addr_str(ra0, ra1, family), "rport": rport, "listener": listener,
+            "start_ns": start_ns, "end_ns": None if end_ns < 0 else end_ns,
+            "state": SOCK_STATES[state] if state != TS_CLOSE else "CLOSE",
+            "why": CLOSE_WHY[why],
+            "bytes_in": bytes_in, "pkts_in": pkts_in,
+            "bytes_out": bytes_out, "pkts_out": pkts_out,
+            "drops": drops,
+            "drops_by_reason": {CONN_DROP_REASONS[q]: int(drop_by[q]) for q in range(nr)
+                                if drop_by[q]},
+            "zero_window_advs": zw_advs, "zero_window_ns": zw_ns,
+            "peer_zero_windows": peer_zw, "peer_zero_window_ns": peer_zw_ns,
+            "max_rcv_queue": max_rq, "window_compared": win_cmp,
+            "window_diverged": win_diff, "picked_up": bool(picked_up),
+            "max_bytes_in_flight": max_inflight, "peer_window": peer_win,
+            "divergences": divs,
+        })
+    return out
+
+
 cdef class Verdicts:
     """Per-packet results, one row per PacketColumns row (structure of arrays)."""
 
@@ -486,6 +598,7 @@ cdef class Engine:
     cdef int64_t icmp_credit, icmp_stamp_j
     cdef Peer* peers
     cdef uint64_t peer_mask
+    cdef PendDiv* pdv
     cdef int32_t* group
     cdef uint64_t* haddr        # host addresses, 2 words each
     cdef int32_t nhaddr
@@ -522,7 +635,9 @@ cdef class Engine:
     cdef int64_t skb_cap, skb_hw, skb_nfree
     cdef int32_t skb_free
     cdef ConnRec* rec
-    cdef int64_t rec_n, rec_cap
+    cdef int64_t rec_cap, rec_hw, rec_nfree, rec_live, rec_live_max, rec_seq
+    cdef int64_t rec_ndone, rec_emitted
+    cdef int32_t rec_free, rec_done_head, rec_done_tail
     cdef int64_t tw_count, max_tw_buckets, tw_len_ns
     cdef int tcp_app_win, rfc1337, fin_exception, seq_variant, ingest_variant, tcp_sack_on
     cdef int64_t rmem2, tsz_mul, tsz_add
@@ -541,6 +656,7 @@ cdef class Engine:
         self.ev = NULL
         self.ck = NULL
         self.peers = NULL
+        self.pdv = NULL
         self.uport_head = NULL
         self.dm.slots = NULL
         self.skb = NULL
@@ -717,9 +833,21 @@ cdef class Engine:
         self.skb_hw = 0
         self.skb_nfree = 0
         self.skb_free = -1
+        self.pdv = <PendDiv*>calloc(PDV_SLOTS, sizeof(PendDiv))
+        if self.pdv == NULL:
+            raise MemoryError()
         self.rec_cap = 256
         self.rec = <ConnRec*>malloc(self.rec_cap * sizeof(ConnRec))
-        self.rec_n = 0
+        self.rec_hw = 0
+        self.rec_nfree = 0
+        self.rec_free = -1
+        self.rec_live = 0
+        self.rec_live_max = 0
+        self.rec_seq = 0
+        self.rec_ndone = 0
+        self.rec_emitted = 0
+        self.rec_done_head = -1
+        self.rec_done_tail = -1
         if self.skb == NULL or self.rec == NULL:
             raise MemoryError()
         for i, l in enumerate(listeners):
@@ -727,6 +855,8 @@ cdef class Engine:
             L.rcvbuf = l.get("rcvbuf", 131072)
             L.rcvbuf_locked = l.get("rcvbuf_locked", 0)
             L.rd_kind = l.get("read", RD_AS_ARRIVES)
+            L.uq_head = -1
+            L.uq_tail = -1
             L.rd_bytes = l.get("rd_bytes", 1)
             L.rd_per_ns = l.get("rd_per_ns", 1)
             rows = l.get("log", ())
@@ -770,6 +900,7 @@ cdef class Engine:
         free(self.ev)
         free(self.ck)
         free(self.peers)
+        free(self.pdv)
         free(self.uport_head)
         free(self.skb)
         free(self.rec)
@@ -907,7 +1038,9 @@ cdef class Engine:
                 raise MemoryError()
             self.skb = sk
             self.skb_cap = cap
-        if self.rec_cap - self.rec_n < n:
+        # records: free slots (never used or returned by take_finished);
+        # finished records wait in the done list until take_finished
+        if self.rec_cap - self.rec_hw + self.rec_nfree < n:
             cap = self.rec_cap + max(self.rec_cap // 2, n)
             rc = <ConnRec*>realloc(self.rec, cap * sizeof(ConnRec))
             if rc == NULL:
@@ -941,7 +1074,14 @@ cdef class Engine:
         for i in range(self.nls):
             L = &self.ls[i]
             if i >= self.ntcp:
-                out.append({"proto": "udp"})
+                out.append({
+                    "proto": "udp", "rcvbuf": int(L.rcvbuf),
+                    "queue_datagrams": int(L.u_qn), "queue_bytes": int(L.u_qbytes),
+                    "rmem_alloc": int(L.u_rmem), "max_rmem_alloc": int(L.u_max_rmem),
+                    "max_queue_datagrams": int(L.u_max_qn), "received": int(L.u_rcvd),
+                    "rcvbuf_errors": int(L.u_drops), "read_datagrams": int(L.u_read_n),
+                    "read_bytes": int(L.u_read_bytes),
+                })
                 continue
             out.append({
                 "proto": "tcp",
@@ -1031,6 +1171,8 @@ cdef class Engine:
             return &self.ls[owner].heap_pos
         if kind == TK_READ:
             return &self.dm.socks[owner].heap_pos2
+        if kind == TK_UREAD:
+            return &self.ls[owner].heap_pos        # a UDP socket has no accept timer
         return &self.dm.socks[owner].heap_pos
 
     cdef inline void _tset_pos(self, int64_t k) noexcept nogil:
@@ -1120,6 +1262,8 @@ cdef class Engine:
                 self._delack_timer(e.owner, e.when)
             elif e.kind == TK_TW:
                 self._tw_expire(e.owner, e.when)
+            elif e.kind == TK_UREAD:
+                self._uread_timer(e.owner, e.when)
             else:
                 self._read_timer(e.owner, e.when)
 
@@ -1639,6 +1783,139 @@ cdef class Engine:
                 v.reply[i] = R_ICMP_ECHO_REPLY
 
     # --- UDP ------------------------------------------------------------------
+    cdef void _udp_enqueue(self, Py_ssize_t i, int32_t li, bint v6) noexcept nogil:
+        """net/ipv4/udp.c __udp_queue_rcv_skb -> __udp_enqueue_schedule_skb
+        (6.18; net/ipv6/udp.c __udpv6_queue_rcv_skb alike): size =
+        skb->truesize; if rmem_alloc + size > sk_rcvbuf the datagram is
+        dropped when rcvbuf > INT_MAX >> 1 or the queue is not empty
+        (rmem_alloc != 0: "udp: refine __udp_enqueue_schedule_skb() test",
+        net-next 2025-09, in 6.18; 6.15-6.17: rmem_alloc > rcvbuf, i.e. one
+        datagram may overshoot).  -ENOMEM -> UDP_MIB_RCVBUFERRORS +
+        UDP_MIB_INERRORS, SKB_DROP_REASON_SOCKET_RCVBUFF (MIBs of the
+        packet's family: an IPv4 datagram on a dual-stack socket counts Udp).
+        udp_rmem_schedule (udp_mem: MemErrors / PROTO_MEM) always succeeds.
+        truesize = the engine's truesize model of the UDP payload length."""
+        cdef LSock* L = &self.ls[li]
+        cdef uint32_t plen = self.b.payload_len[i]
+        cdef int64_t size = self._truesize(plen)
+        cdef int32_t e
+        if not L.u_started:
+            L.u_started = 1
+            L.u_t0 = self.now
+            if L.rd_kind == RD_LOG:
+                L.u_read_cur = 0
+                self._ulog_arm(li)
+        if L.u_rmem + size > L.rcvbuf:
+            if L.rcvbuf > (0x7fffffff >> 1) or L.u_rmem != 0:
+                self.ctr[<int>C_Udp6RcvbufErrors if v6 else <int>C_UdpRcvbufErrors] += 1
+                self.ctr[<int>C_Udp6InErrors if v6 else <int>C_UdpInErrors] += 1
+                self._drop(i, DR_SOCKET_RCVBUFF)
+                L.u_drops += 1
+                return
+        e = self._skb_get()
+        self.skb[e].seq = plen
+        self.skb[e].end_seq = plen
+        self.skb[e].truesize = <uint32_t>size
+        self.skb[e].fin = 1 if v6 else 0
+        if L.uq_tail >= 0:
+            self.skb[L.uq_tail].next = e
+        else:
+            L.uq_head = e
+        L.uq_tail = e
+        L.u_rmem += size
+        L.u_qbytes += plen
+        L.u_qn += 1
+        L.u_rcvd += 1
+        if L.u_rmem > L.u_max_rmem:
+            L.u_max_rmem = L.u_rmem
+        if L.u_qn > L.u_max_qn:
+            L.u_max_qn = L.u_qn
+        if L.rd_kind == RD_AS_ARRIVES:
+            self._udp_read(li, -1, False, self.now)
+        elif L.rd_kind == RD_RATE or L.rd_kind == RD_CHUNK:
+            self._uread_arm(li)
+
+    cdef int64_t _udp_read(self, int32_t li, int64_t nbytes, bint one, int64_t when) noexcept nogil:
+        """The application's recvmsg calls: udp.c udp_recvmsg (udpv6_recvmsg)
+        takes one whole datagram per call (__skb_recv_udp; a short buffer
+        truncates it, MSG_TRUNC, but it is consumed), counts
+        UDP_MIB_INDATAGRAMS (the datagram's family) and frees the skb
+        (udp_rmem_release: rmem_alloc -= truesize).  Datagrams are taken from
+        the head while their total length fits `nbytes` (< 0: all), at least
+        one when `one`.  Returns the bytes read."""
+        cdef LSock* L = &self.ls[li]
+        cdef int64_t total = 0, n = 0, ln
+        cdef int32_t e
+        while L.uq_head >= 0:
+            e = L.uq_head
+            ln = self.skb[e].seq
+            if nbytes >= 0 and total + ln > nbytes and not (one and n == 0):
+                break
+            L.uq_head = self.skb[e].next
+            if L.uq_head < 0:
+                L.uq_tail = -1
+            L.u_rmem -= self.skb[e].truesize
+            L.u_qbytes -= ln
+            L.u_qn -= 1
+            self.ctr[<int>C_Udp6InDatagrams if self.skb[e].fin else <int>C_UdpInDatagrams] += 1
+            self._skb_put(e)
+            total += ln
+            n += 1
+        if n:
+            L.u_read_n += n
+            L.u_read_bytes += total
+            self._ev(when, -1, li, EV_READ, <uint32_t>L.u_qbytes, <uint32_t>total, 0, 0, 255, 0)
+        return total
+
+    cdef void _uread_arm(self, int32_t li) noexcept nogil:
+        """Next read of the rate / chunk readers of a UDP socket (only while
+        datagrams wait); origin u_t0 (the socket's first datagram)."""
+        cdef LSock* L = &self.ls[li]
+        cdef int64_t need, t, kk
+        if L.heap_pos >= 0 or L.uq_head < 0:
+            return
+        if L.rd_kind == RD_RATE:
+            # when the byte allowance covers the head datagram
+            need = L.u_read_bytes + self.skb[L.uq_head].seq
+            t = L.u_t0 + (need * L.rd_per_ns + L.rd_bytes - 1) // L.rd_bytes
+            self._tarm(TK_UREAD, li, t if t > self.now else self.now)
+        elif L.rd_kind == RD_CHUNK:
+            kk = (self.now - L.u_t0 + L.rd_per_ns - 1) // L.rd_per_ns
+            if kk < L.u_read_cur:
+                kk = L.u_read_cur
+            self._tarm(TK_UREAD, li, L.u_t0 + kk * L.rd_per_ns)
+
+    cdef void _ulog_arm(self, int32_t li) noexcept nogil:
+        """Next read-log row for a UDP socket: rows with a client port /
+        address filter name TCP connections and are skipped; relative times
+        count from u_t0."""
+        cdef LSock* L = &self.ls[li]
+        cdef int32_t j = L.u_read_cur
+        cdef int64_t t
+        while j < L.log_n and (L.log_port[j] >= 0 or (L.log_rel[j] & 2)):
+            j += 1
+        L.u_read_cur = j
+        if j >= L.log_n:
+            return
+        t = L.log_t[j] + (L.u_t0 if (L.log_rel[j] & 1) else 0)
+        self._tarm(TK_UREAD, li, t if t > self.now else self.now)
+
+    cdef void _uread_timer(self, int32_t li, int64_t when) noexcept nogil:
+        cdef LSock* L = &self.ls[li]
+        cdef int64_t allow
+        if L.rd_kind == RD_RATE:
+            allow = (when - L.u_t0) * L.rd_bytes // L.rd_per_ns - L.u_read_bytes
+            self._udp_read(li, allow, False, when)
+            self._uread_arm(li)
+        elif L.rd_kind == RD_CHUNK:
+            L.u_read_cur = <int32_t>((when - L.u_t0) // L.rd_per_ns) + 1
+            self._udp_read(li, L.rd_bytes, True, when)
+            self._uread_arm(li)
+        elif L.rd_kind == RD_LOG:
+            self._udp_read(li, L.log_bytes[L.u_read_cur], True, when)
+            L.u_read_cur += 1
+            self._ulog_arm(li)
+
     cdef void _udp_rcv(self, Py_ssize_t i, uint8_t st, uint32_t fl, bint v6, uint64_t s0,
                        uint64_t s1, uint64_t d0, uint64_t d1) noexcept nogil:
         """udp.c __udp4_lib_rcv / udp6 __udp6_lib_rcv (unicast)."""
@@ -1663,10 +1940,10 @@ cdef class Engine:
             v.listener[i] = <int16_t>li
             return
         if li >= 0:
-            # socket receive buffer / application reads: next slice
             v.verdict[i] = V_DELIVERED
             v.listener[i] = <int16_t>li
             v.sock_state[i] = TS_CLOSE           # ss shows UNCONN
+            self._udp_enqueue(i, li, v6)
             return
         self.ctr[<int>C_Udp6NoPorts if v6 else <int>C_UdpNoPorts] += 1
         self._drop(i, DR_NO_SOCKET)
@@ -2091,6 +2368,8 @@ cdef class Engine:
         cdef LSock* L = &self.ls[li]
         cdef ConnRec* r
         cdef int64_t maxwin, clamp, adv, mss_cache, hint
+        cdef uint64_t h
+        cdef PendDiv* pd
         k.rcv_nxt = self.b.tcp_seq[i]
         k.rcv_wup = k.rcv_nxt
         k.copied_seq = k.rcv_nxt
@@ -2149,10 +2428,18 @@ cdef class Engine:
         k.rq_bytes = 0
         k.read_cur = 0
         # connection record
-        k.rec = <int32_t>self.rec_n
-        r = &self.rec[self.rec_n]
-        self.rec_n += 1
+        k.rec = self._rec_new()
+        r = &self.rec[k.rec]
         memset(r, 0, sizeof(ConnRec))
+        r.link = -1
+        r.rseq = self.rec_seq
+        self.rec_seq += 1
+        h = tuple_hash(self.dm.seed, k.la0, k.la1, k.ra0, k.ra1, k.lport, k.rport)
+        pd = &self.pdv[h & (PDV_SLOTS - 1)]
+        if pd.n and pd.fp == h:
+            if self.now - pd.when <= PDV_MAX_AGE_NS:
+                r.divs += pd.n
+            pd.n = 0
         r.conn_id = k.conn_id
         r.la0 = k.la0
         r.la1 = k.la1
@@ -2427,12 +2714,57 @@ cdef class Engine:
             if r.end_ns < 0:
                 r.end_ns = self.now
             self._zw_close(k, r)
+            self._rec_finish(k.rec)
+            k.rec = -1
         self._tcancel(TK_DELACK, s)
         self._tcancel(TK_READ, s)
         self._purge(k)
         demux_unhash(&self.dm, s)
         if not (k.flags & SKF_IN_ACCEPTQ):
             demux_free(&self.dm, s)
+
+    cdef inline void _pend_div(self, uint64_t h) noexcept nogil:
+        """A divergence on a 4-tuple whose connection has no record yet (a
+        host SYN-ACK the model has no state for, a host RST on a request
+        sock): kept in a direct-mapped table and added to the record if the
+        model makes a connection of that 4-tuple within PDV_MAX_AGE_NS
+        (a collision overwrites: the global counters are unaffected)."""
+        cdef PendDiv* p = &self.pdv[h & (PDV_SLOTS - 1)]
+        if p.fp != h or p.n == 0 or self.now - p.when > PDV_MAX_AGE_NS:
+            p.fp = h
+            p.n = 0
+        p.n += 1
+        p.when = self.now
+
+    cdef inline int32_t _rec_new(self) noexcept nogil:
+        """A record slot: the free list first, else a never-used one
+        (capacity reserved in _reserve)."""
+        cdef int32_t j
+        if self.rec_free >= 0:
+            j = self.rec_free
+            self.rec_free = self.rec[j].link
+            self.rec_nfree -= 1
+        else:
+            j = <int32_t>self.rec_hw
+            self.rec_hw += 1
+        self.rec_live += 1
+        if self.rec_live > self.rec_live_max:
+            self.rec_live_max = self.rec_live
+        return j
+
+    cdef inline void _rec_finish(self, int32_t j) noexcept nogil:
+        """The connection is finished (tcp_done, or its TIME_WAIT minisock
+        is gone): its record moves to the done list.  The slot is reused only
+        after take_finished (between batches), so code later in the same row
+        may still write it."""
+        self.rec[j].link = -1
+        if self.rec_done_tail >= 0:
+            self.rec[self.rec_done_tail].link = j
+        else:
+            self.rec_done_head = j
+        self.rec_done_tail = j
+        self.rec_ndone += 1
+        self.rec_live -= 1
 
     cdef inline void _zw_close(self, Sock* k, ConnRec* r) noexcept nogil:
         if k.xflags & XF_ZW:
@@ -2500,6 +2832,10 @@ cdef class Engine:
         self._tw_kill(s)
 
     cdef inline void _tw_kill(self, int32_t s) noexcept nogil:
+        cdef Sock* k = &self.dm.socks[s]
+        if k.rec >= 0:
+            self._rec_finish(k.rec)
+            k.rec = -1
         self._tcancel(TK_TW, s)
         self.tw_count -= 1
         demux_remove(&self.dm, s)
@@ -3193,6 +3529,7 @@ cdef class Engine:
                 r.max_inflight = k.snd_nxt - k.snd_una
         if f & TH_RST:
             self.div[DV_HOST_RST] += 1
+            r.divs += 1
             self._close(s, CW_RST)
             return
         if (f & TH_ACK) and not (f & TH_SYN):
@@ -3213,6 +3550,7 @@ cdef class Engine:
             self.div[DV_WIN_CMP] += 1
             if cap != model:
                 r.win_diff += 1
+                r.divs += 1
                 self.div[DV_WIN_DIFF] += 1
         if (f & TH_FIN) and not (k.xflags & XF_HOST_FIN):
             k.xflags |= XF_HOST_FIN
@@ -3276,54 +3614,70 @@ cdef class Engine:
         self._host_seg(i, s)
 
     # --- results -----------------------------------------------------------------
-    def connections(self):
-        """Per-connection summary (one dict per child), built once."""
-        cdef int64_t j
-        cdef ConnRec* r
+    def take_finished(self, bint copy=True):
+        """The records of the connections finished since the last call (one
+        row per connection, REC_DTYPE), or None when not `copy`; their slots
+        return to the free list either way.  Call once per batch."""
+        cdef int64_t n = self.rec_ndone, q = 0
+        cdef int32_t j = self.rec_done_head, nx
+        cdef cnp.ndarray out = None
+        cdef char* dst = NULL
+        if copy:
+            out = np.empty(n, REC_DTYPE)
+            dst = <char*>cnp.PyArray_DATA(out)
+        while j >= 0:
+            nx = self.rec[j].link
+            if copy:
+                memcpy(dst + q * sizeof(ConnRec), &self.rec[j], sizeof(ConnRec))
+            q += 1
+            self.rec[j].link = self.rec_free
+            self.rec_free = j
+            self.rec_nfree += 1
+            j = nx
+        self.rec_done_head = -1
+        self.rec_done_tail = -1
+        self.rec_ndone = 0
+        self.rec_emitted += n
+        return out
+
+    def open_records(self):
+        """A snapshot (REC_DTYPE rows) of the records of the connections still
+        open (full sockets and TIME_WAIT minisocks), their zero-window periods
+        closed at the current time.  The records stay in the engine."""
         cdef int32_t s
-        import ipaddress
-        from pystack.vocab import reason_code
-        # connections still open: close their zero-window periods at `now`
+        cdef Sock* k
+        cdef ConnRec* r
+        cdef int64_t q = 0
         for s in range(<int32_t>self.dm.sock_hw):
             k = &self.dm.socks[s]
-            if k.state != TS_NONE and k.state != TS_NEW_SYN_RECV and k.state != TS_TIME_WAIT \
-                    and k.rec >= 0 and k.state != TS_CLOSE:
-                r = &self.rec[k.rec]
+            if k.state != TS_NONE and k.state != TS_NEW_SYN_RECV and k.rec >= 0:
+                q += 1
+        cdef cnp.ndarray out = np.empty(q, REC_DTYPE)
+        cdef char* dst = <char*>cnp.PyArray_DATA(out)
+        q = 0
+        for s in range(<int32_t>self.dm.sock_hw):
+            k = &self.dm.socks[s]
+            if k.state == TS_NONE or k.state == TS_NEW_SYN_RECV or k.rec < 0:
+                continue
+            r = &self.rec[k.rec]
+            if k.state != TS_TIME_WAIT and k.state != TS_CLOSE:
                 if k.xflags & XF_ZW:
                     r.zw_ns += self.now - k.zw_since
                     k.zw_since = self.now
                 if k.xflags & XF_PEER_ZW:
                     r.peer_zw_ns += self.now - k.peer_zw_since
                     k.peer_zw_since = self.now
-        out = []
-        for j in range(self.rec_n):
-            r = &self.rec[j]
-            la = (<bytes>(<char*>&r.la0)[:8]) + (<bytes>(<char*>&r.la1)[:8])
-            ra = (<bytes>(<char*>&r.ra0)[:8]) + (<bytes>(<char*>&r.ra1)[:8])
-            if r.family == 4:
-                la = str(ipaddress.IPv4Address(la[12:]))
-                ra = str(ipaddress.IPv4Address(ra[12:]))
-            else:
-                la = str(ipaddress.IPv6Address(la))
-                ra = str(ipaddress.IPv6Address(ra))
-            drops = {CONN_DROP_REASONS[q]: int(r.drop_by[q]) for q in range(len(CONN_DROP_REASONS))
-                     if r.drop_by[q]}
-            out.append({
-                "conn_id": int(r.conn_id), "local": la, "lport": int(r.lport),
-                "remote": ra, "rport": int(r.rport), "listener": int(r.listener),
-                "start_ns": int(r.start_ns), "end_ns": None if r.end_ns < 0 else int(r.end_ns),
-                "state": SOCK_STATES[r.state] if r.state != TS_CLOSE else "CLOSE",
-                "why": CLOSE_WHY[r.why],
-                "bytes_in": int(r.bytes_in), "pkts_in": int(r.pkts_in),
-                "bytes_out": int(r.bytes_out), "pkts_out": int(r.pkts_out),
-                "drops": int(r.drops), "drops_by_reason": drops,
-                "zero_window_advs": int(r.zw_advs), "zero_window_ns": int(r.zw_ns),
-                "peer_zero_windows": int(r.peer_zw), "peer_zero_window_ns": int(r.peer_zw_ns),
-                "max_rcv_queue": int(r.max_rq), "window_compared": int(r.win_cmp),
-                "window_diverged": int(r.win_diff), "picked_up": bool(r.picked_up),
-                "max_bytes_in_flight": int(r.max_inflight), "peer_window": int(r.peer_win),
-            })
+            memcpy(dst + q * sizeof(ConnRec), r, sizeof(ConnRec))
+            q += 1
         return out
+
+    def record_stats(self):
+        """The connection-record pool: live records, their maximum, slots
+        ever used (high_water), capacity, free slots, records emitted."""
+        return {"live": int(self.rec_live), "max_live": int(self.rec_live_max),
+                "high_water": int(self.rec_hw), "capacity": int(self.rec_cap),
+                "free": int(self.rec_nfree), "pending": int(self.rec_ndone),
+                "emitted": int(self.rec_emitted)}
 
     def time_wait_count(self):
         return int(self.tw_count)
@@ -3358,6 +3712,7 @@ cdef class Engine:
                 # port was closed, or its accept queue overflowed with
                 # tcp_abort_on_overflow=1 while the model's did not)
                 self.div[DV_HOST_RST] += 1
+                self._pend_div(h)
             if (f & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) and k.state == TS_NEW_SYN_RECV \
                     and not (k.flags & SKF_HOST_ISN):
                 k.host_isn = c.tcp_seq[i]
@@ -3375,6 +3730,7 @@ cdef class Engine:
                 v.sock_state[i] = TS_LISTEN
                 return
             self.div[DV_HOST_SYNACK_UNMATCHED] += 1
+            self._pend_div(h)
             return
         if self.pickup and (f & TH_ACK) and not (f & (TH_SYN | TH_RST | TH_FIN)):
             self._pickup(i, v6, s0, s1, d0, d1, h)

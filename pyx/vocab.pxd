@@ -242,4 +242,6 @@ cdef enum Counter:
     C_TcpExtTCPWantZeroWindowAdv = 98
     C_TcpExtTCPToZeroWindowAdv = 99
     C_TcpExtTCPFromZeroWindowAdv = 100
-    C__COUNT = 101
+    C_Udp6InDatagrams = 101
+    C_Udp6RcvbufErrors = 102
+    C__COUNT = 103
