@@ -344,7 +344,8 @@ _P612 = KernelProfile(
     # net/ipv4/sysctl_net_ipv4.c: tcp_rto_max_ms appeared in 6.15.
     sysctls_absent=frozenset({"net.ipv4.tcp_rto_max_ms"}),
     drop_reasons=frozenset(vocab.DROP_REASONS) - _REASONS_AFTER_612,
-    counters_absent=frozenset({"PAWSTimewait", "BeyondWindow"}),
+    # PAWSOldAck / TSEcrRejected came with the PAWS_ACK / TSECR reasons (6.15)
+    counters_absent=frozenset({"PAWSTimewait", "BeyondWindow", "PAWSOldAck", "TSEcrRejected"}),
 )
 
 _P73 = KernelProfile(

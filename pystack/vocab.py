@@ -95,6 +95,9 @@ COUNTERS: tuple[str, ...] = (
     "TcpExtTCPToZeroWindowAdv", "TcpExtTCPFromZeroWindowAdv",
     # Udp6 receive queue (appended: earlier codes keep their values)
     "Udp6InDatagrams", "Udp6RcvbufErrors",
+    # TcpExt: PAWS (sheet 4.4, 5.7 item 1, 8.3)
+    "TcpExtPAWSEstab", "TcpExtPAWSOldAck", "TcpExtPAWSTimewait",
+    "TcpExtTSEcrRejected", "TcpExtTCPACKSkippedPAWS",
 )
 
 # Parse and checksum statuses that are not drop reasons.

@@ -95,6 +95,12 @@ cdef struct Sock:
     uint32_t comp_rcv_nxt           # tp->compressed_ack_rcv_nxt
     int64_t lrcv_ns                 # icsk_ack.lrcvtime (last data received)
     uint8_t dupack_cnt              # tp->dup_ack_counter
+    # PAWS (engine.pyx; include/net/tcp.h tcp_paws_check)
+    int64_t ts_stamp                # rx_opt.ts_recent_stamp / tw_ts_recent_stamp (capture s)
+    uint32_t snd_wl1                # tp->snd_wl1 (tcp_may_update_window)
+    uint32_t rto_ms                 # icsk_rto (jiffies at HZ=1000) for tcp_tsval_replay
+    uint32_t tsv_first, tsv_last    # tcp_rsk(req)->snt_tsval_first / _last (host SYN-ACK)
+    uint8_t tsv_known               # tsv_first / tsv_last learnt from a captured host SYN-ACK
 
 
 cdef struct Demux:

@@ -206,6 +206,7 @@ cdef struct Batch:
     const uint8_t* tcp_wscale
     const uint16_t* tcp_win
     const uint32_t* tcp_tsval
+    const uint32_t* tcp_tsecr
     const uint8_t* icmp_type
 
 

@@ -46,7 +46,13 @@ Kernel code modelled (Linux 6.18; sheet = /work/shared/linux-semantics.md)
   SyncookiesRecv + child via syn_recv_sock (accept queue full: ListenOverflows
   + ListenDrops, NO_SOCKET, never a RST); invalid -> SyncookiesFailed and
   the LISTEN path (RST).
-* net/ipv4/tcp_minisocks.c tcp_check_req (sheet 4.4): retransmitted SYN ->
+* net/ipv4/tcp_minisocks.c tcp_check_req (sheet 4.4): timestamps (saw_tstamp
+  needs only the tcp_timestamps sysctl): TSecr outside [snt_tsval_first,
+  snt_tsval_last] when tstamp_ok -> TSEcrRejected, TCP_RFC7323_TSECR;
+  tcp_paws_reject against req->ts_recent with ts_recent_stamp = now -
+  reqsk_timeout / HZ -> PAWSEstab, TCP_RFC7323_PAWS (both: the out-of-window
+  ACK, rate limited; a PAWS-rejected SYN is no retransmission); in sequence
+  -> req->ts_recent = TSval.  Retransmitted SYN ->
   SYN-ACK again (RetransSegs, TCPSynRetrans, OutSegs; tcp_oow_rate_limited
   with tcp_invalid_ratelimit -> TCPACKSkippedSynRecv) and the timer re-armed
   (mod_timer_pending); ACK with a wrong ack_seq -> the listener (cookie check,
@@ -74,7 +80,18 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   (tcp_app_win reservation: 64076 at defaults), tcp_initialize_rcv_mss.
   sk_rcvbuf = the listener's effective rcvbuf (pystack.config).
 * tcp_v4_do_rcv -> tcp_rcv_established (slow path only) / tcp_rcv_state_process:
-  no ACK/RST/SYN -> TCP_FLAGS; tcp_validate_incoming: tcp_sequence in the
+  no ACK/RST/SYN -> TCP_FLAGS; tcp_validate_incoming: PAWS first (only when
+  timestamps were negotiated: SYN and SYN-ACK both carried them and
+  tcp_timestamps; include/net/tcp.h tcp_paws_check with TCP_PAWS_WINDOW,
+  ts_recent 0 never rejects, ts_recent_stamp older than TCP_PAWS_24DAYS of
+  capture time passes; tcp_disordered_ack_check: a duplicate pure ACK at
+  rcv_nxt that updates no window within tcp_tsval_replay passes; RST
+  exempt; SYN -> the SYN challenge; an old pure ACK (seq < rcv_nxt) ->
+  PAWSOldAck, TCP_RFC7323_PAWS_ACK, no dupack (6.15+ profiles); else
+  PAWSEstab, TCP_RFC7323_PAWS, dupack rate limited TCPACKSkippedPAWS),
+  tcp_replace_ts_recent / tcp_store_ts_recent in tcp_ack (segment not after
+  rcv_wup and tcp_paws_check(0): ts_recent and ts_recent_stamp; snd_wl1 by
+  tcp_may_update_window / tcp_update_wl); tcp_sequence in the
   profile's form (6.17+: TCP_OLD_SEQUENCE / TCP_INVALID_SEQUENCE /
   TCP_INVALID_END_SEQUENCE when the receive queue is not empty, FIN
   exception per profile, BeyondWindow; pre-6.17: seq test only), dupack via
@@ -144,8 +161,12 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
 * tcp_time_wait / tcp_minisocks.c tcp_timewait_state_process (sheet 8.3):
   a TIME_WAIT minisock (own Sock) for TCP_TIMEWAIT_LEN (TW counter; live
   minisocks >= tcp_max_tw_buckets -> TCPTimeWaitOverflow, no minisock);
-  seq == rcv_nxt: bare ACK restarts the timer, RST kills it (tcp_rfc1337 =
-  0); SYN without ACK/RST with seq > rcv_nxt or a newer TSval -> TCP_TW_SYN:
+  tcp_paws_reject against tw_ts_recent / tw_ts_recent_stamp (a RST passes
+  once the stamp is TCP_PAWS_MSL old) -> the profile's counter (PAWSTimewait
+  6.16+, PAWSEstab before), TCP_RFC7323_TW_PAWS, timer restarted, ACK;
+  not PAWS-rejected and seq == rcv_nxt: bare ACK restarts the timer, RST
+  kills it (tcp_rfc1337 = 0), TSval stored; SYN without ACK/RST, not
+  PAWS-rejected, with seq > rcv_nxt or a newer TSval -> TCP_TW_SYN:
   the listener handles it as a new connection with ISN tw_snd_nxt + 65537,
   skipping the SYN-queue / syncookie test and the 3/4 rule; otherwise ACK
   (tcp_v4_timewait_ack, rate limited TCPACKSkippedTimeWait; the timer is
@@ -256,6 +277,15 @@ Open-loop replay decisions (documented approximations)
 * The SYN-ACK MSS option is the route advmss (MTU - 40 / - 60, MTU 1500 by
   default, Replay(mtu=...)): tcp_synack_options always sends it, cookie or
   not; the cookie itself encodes the msstab entry (kept in the cookie table).
+* PAWS: the host's SYN-ACK TSval (snt_tsval_first / _last, random ts_off)
+  is known only from captured host SYN-ACKs; without one the request sock's
+  TSecr check is assumed to pass (divergence tsecr_assumed).  icsk_rto for
+  tcp_tsval_replay is the handshake's first RTT sample m (model SYN-ACK to
+  final ACK): m + max(2m, 200 ms), 1 s without a sample (cookie child, SYN-ACK
+  retransmitted); later RTT samples are not modelled.  tcp_usec_ts is not
+  modelled (millisecond TSval clocks).  Older profiles: no PAWS_ACK case
+  (old pure ACKs count PAWSEstab with a dupack), no TSecr check, TIME_WAIT
+  PAWS drops NOT_SPECIFIED when the profile lacks TCP_RFC7323_TW_PAWS.
 * Packets between two local addresses: OUT if the source side is a socket the
   model knows (a connection or a listener), else IN.
 * Drops inside tcp_conn_request (SYN/accept queue full, 3/4 rule) are freed
@@ -274,9 +304,8 @@ Open-loop replay decisions (documented approximations)
 
 Not modelled yet
 ----------------
-PAWS / timestamps validation anywhere (tcp_check_req TSEcrRejected,
-PAWSEstab / PAWSOldAck in tcp_validate_incoming, PAWSTimewait; ts_recent is
-simply the last TSval of an accepted segment), tcp_ack's ACK-field checks
+PAWS on picked-up connections (tstamp_ok unknown: no timestamps assumed)
+and the SYN_SENT PAWS of active opens (PAWSActive), tcp_ack's ACK-field checks
 (TCP_ACK_UNSENT_DATA / TCP_TOO_OLD_ACK / TCP_OLD_ACK) and
 tcp_may_update_window's ordering, SACK scoreboard (RST matching the
 right-most SACK block) and D-SACK, the compressed-SACK timer ACK, urgent
@@ -371,7 +400,7 @@ cdef enum:
 # Divergence counters (model-only, not kernel counters)
 DIVERGENCES = ("host_synack_unmatched", "ack_isn_assumed", "cookie_isn_assumed",
                "cookie_evictions", "events_dropped", "host_rst_vs_model_socket",
-               "window_compared", "window_mismatch")
+               "window_compared", "window_mismatch", "tsecr_assumed")
 cdef enum:
     DV_HOST_SYNACK_UNMATCHED = 0
     DV_ACK_ASSUMED = 1
@@ -381,6 +410,7 @@ cdef enum:
     DV_HOST_RST = 5
     DV_WIN_CMP = 6
     DV_WIN_DIFF = 7
+    DV_TSECR_ASSUMED = 8
 
 # Sock.xflags
 cdef enum:
@@ -416,7 +446,8 @@ cdef enum:
 CONN_DROP_REASONS = ("other", "TCP_OLD_SEQUENCE", "TCP_INVALID_SEQUENCE",
                      "TCP_INVALID_END_SEQUENCE", "TCP_OLD_DATA", "TCP_ZEROWINDOW",
                      "PROTO_MEM", "TCP_OFOMERGE", "TCP_RESET", "TCP_INVALID_SYN",
-                     "TCP_OVERWINDOW", "TCP_FLAGS", "NOT_SPECIFIED", "TCP_CSUM")
+                     "TCP_OVERWINDOW", "TCP_FLAGS", "NOT_SPECIFIED", "TCP_CSUM",
+                     "TCP_RFC7323_PAWS", "TCP_RFC7323_PAWS_ACK")
 
 VERDICT_SPEC = (
     ("direction", np.uint8), ("verdict", np.uint8), ("reason", np.uint8),
@@ -580,11 +611,43 @@ cdef inline bint tcp_in_window(uint32_t seq, uint32_t end_seq, uint32_t s_win,
     return seq == e_win and seq == end_seq
 
 
+# include/net/tcp.h: TCP_PAWS_24DAYS, TCP_PAWS_MSL, TCP_PAWS_WINDOW
+cdef enum:
+    TCP_PAWS_24DAYS = 60 * 60 * 24 * 24
+    TCP_PAWS_MSL = 60
+    TCP_PAWS_WINDOW = 1
+
+
+cdef inline bint tcp_paws_check(uint32_t ts_recent, int64_t ts_recent_stamp, uint32_t tsval,
+                                int32_t paws_win, int64_t now_s) noexcept nogil:
+    # include/net/tcp.h: tcp_paws_check(); ktime_get_seconds() is the capture
+    # time in whole seconds (time_before32 on a 64-bit difference)
+    if <int32_t>(ts_recent - tsval) <= paws_win:
+        return True
+    if now_s - ts_recent_stamp >= <int64_t>TCP_PAWS_24DAYS:
+        return True
+    # some OSes send SYN / SYN-ACK with tsval 0: ts_recent 0 never rejects
+    if ts_recent == 0:
+        return True
+    return False
+
+
+cdef inline bint tcp_paws_reject(uint32_t ts_recent, int64_t ts_recent_stamp, uint32_t tsval,
+                                 bint rst, int64_t now_s) noexcept nogil:
+    # include/net/tcp.h: tcp_paws_reject(): a RST is exempt once ts_recent is
+    # older than TCP_PAWS_MSL
+    if tcp_paws_check(ts_recent, ts_recent_stamp, tsval, 0, now_s):
+        return False
+    if rst and now_s - ts_recent_stamp >= <int64_t>TCP_PAWS_MSL:
+        return False
+    return True
+
+
 cdef class Engine:
     """The host model.  Built by pystack.replay.Replay (see there for the API)."""
 
     cdef int64_t ctr[C__COUNT]
-    cdef int64_t div[8]
+    cdef int64_t div[9]
     cdef Demux dm
     cdef LSock* ls
     cdef int32_t nls
@@ -640,6 +703,7 @@ cdef class Engine:
     cdef int32_t rec_free, rec_done_head, rec_done_tail
     cdef int64_t tw_count, max_tw_buckets, tw_len_ns
     cdef int tcp_app_win, rfc1337, fin_exception, seq_variant, ingest_variant, tcp_sack_on
+    cdef int paws_tw_ctr, paws_old_ack, paws_tsecr, paws_tw_reason
     cdef int64_t rmem2, tsz_mul, tsz_add
     cdef int64_t scaling_ratio
     cdef uint32_t tw_isn
@@ -811,6 +875,13 @@ cdef class Engine:
         self.tcp_app_win = params.get("tcp_app_win", 31)
         self.rfc1337 = params.get("tcp_rfc1337", 0)
         self.fin_exception = params.get("tcp_sequence_fin_exception", 1)
+        # PAWS, per profile (sheet 10.4, 10.7): the TIME_WAIT reject counter,
+        # the 6.15+ PAWS_ACK / PAWSOldAck case, the 6.15+ TSecr check and reasons
+        self.paws_tw_ctr = <int>C_TcpExtPAWSEstab if params.get("paws_timewait_estab", 0) \
+            else <int>C_TcpExtPAWSTimewait
+        self.paws_old_ack = params.get("paws_old_ack", 1)
+        self.paws_tsecr = params.get("paws_tsecr", 1)
+        self.paws_tw_reason = params.get("paws_tw_reason", 1)
         self.seq_variant = params.get("tcp_sequence_variant", 1)
         self.ingest_variant = params.get("tcp_can_ingest_variant", 0)
         self.rmem2 = params.get("tcp_rmem2", 33554432)
@@ -968,6 +1039,7 @@ cdef class Engine:
         b.icmp_type = c.icmp_type
         b.tcp_win = c.tcp_win
         b.tcp_tsval = c.tcp_tsval
+        b.tcp_tsecr = c.tcp_tsecr
         o.direction = v.direction
         o.verdict = v.verdict
         o.reason = v.reason
@@ -2241,6 +2313,7 @@ cdef class Engine:
         k.model_isn = ck.isn
         k.peer_mss = ck.mss
         k.created_ns = self.now
+        k.synack_ns = -1                # no request sock: no SYN-ACK RTT sample
         demux_insert(&self.dm, s)
         self._make_child(i, li, s)
         return 0
@@ -2273,7 +2346,8 @@ cdef class Engine:
 
     cdef void _check_req(self, Py_ssize_t i, int32_t s, bint v6, uint64_t s0, uint64_t s1,
                          uint64_t d0, uint64_t d1, uint64_t h) noexcept nogil:
-        """tcp_minisocks.c: tcp_check_req() (sheet 4.4).  PAWS not modelled."""
+        """tcp_minisocks.c: tcp_check_req() (sheet 4.4), PAWS and the TSecr check
+        included."""
         cdef Batch* c = &self.b
         cdef VOut* v = &self.vo
         cdef Sock* k = &self.dm.socks[s]
@@ -2284,8 +2358,28 @@ cdef class Engine:
         cdef uint32_t seq = c.tcp_seq[i]
         cdef uint32_t end_seq = seq + ((f & TH_SYN) != 0) + ((f & TH_FIN) != 0) + c.payload_len[i]
         cdef uint32_t rcv_nxt = k.rcv_isn + 1
+        cdef bint saw_ts, paws_rej = False, tsecr_rej = False
+        cdef uint32_t tsecr
+        cdef int64_t now_s = self.now // 1000000000
         v.sock_state[i] = TS_NEW_SYN_RECV
-        if seq == k.rcv_isn and flg == TH_SYN:
+        # tcp_check_req: tcp_parse_options(estab=0): saw_tstamp needs only the
+        # tcp_timestamps sysctl; TSecr checked against snt_tsval_first/_last
+        # when tstamp_ok; ts_recent_stamp estimated as now - reqsk_timeout(req,
+        # TCP_RTO_MAX) / HZ; paws_reject = tcp_paws_reject(&tmp_opt, th->rst)
+        saw_ts = (c.flags[i] & PF_TCP_TS) != 0 and self.tcp_timestamps != 0
+        if saw_ts:
+            tsecr = c.tcp_tsecr[i]
+            if tsecr != 0 and (k.flags & SKF_TSTAMP_OK) and self.paws_tsecr:
+                if k.tsv_known:
+                    # between(tsecr, snt_tsval_first, snt_tsval_last)
+                    tsecr_rej = (k.tsv_last - k.tsv_first) < (tsecr - k.tsv_first)
+                else:
+                    # open loop: the host's SYN-ACK TSval is unknown (ts_off)
+                    self.div[DV_TSECR_ASSUMED] += 1
+            paws_rej = tcp_paws_reject(k.ts_recent,
+                                       now_s - self._reqsk_timeout(k) // 1000000000,
+                                       c.tcp_tsval[i], (f & TH_RST) != 0, now_s)
+        if seq == k.rcv_isn and flg == TH_SYN and not paws_rej:
             # retransmitted SYN
             self._drop(i, DR_NOT_SPECIFIED)
             if not self._oow_rate_limited(k):
@@ -2310,8 +2404,16 @@ cdef class Engine:
                     return
                 # open loop: the ACK acknowledges the real host's ISN
                 self.div[DV_ACK_ASSUMED] += 1
-        if not tcp_in_window(seq, end_seq, rcv_nxt, rcv_nxt + k.rsk_rcv_wnd):
-            self._drop(i, DR_TCP_OVERWINDOW)
+        if paws_rej or tsecr_rej or \
+                not tcp_in_window(seq, end_seq, rcv_nxt, rcv_nxt + k.rsk_rcv_wnd):
+            if paws_rej:
+                self.ctr[<int>C_TcpExtPAWSEstab] += 1
+                self._drop(i, DR_TCP_RFC7323_PAWS)
+            elif tsecr_rej:
+                self.ctr[<int>C_TcpExtTSEcrRejected] += 1
+                self._drop(i, DR_TCP_RFC7323_TSECR)
+            else:
+                self._drop(i, DR_TCP_OVERWINDOW)
             if not (flg & TH_RST) and not self._oow_rate_limited(k):
                 # tcp_v4_reqsk_send_ack
                 self.ctr[<int>C_TcpOutSegs] += 1
@@ -2321,6 +2423,9 @@ cdef class Engine:
                 v.reply_win[i] = <uint16_t>(k.rsk_rcv_wnd >> k.rcv_wscale)
                 v.reply_flags[i] = TH_ACK
             return
+        # In sequence, PAWS is OK: req->ts_recent = rcv_tsval
+        if saw_ts and not seq_after(seq, rcv_nxt):
+            k.ts_recent = c.tcp_tsval[i]
         if seq == k.rcv_isn:
             flg &= ~TH_SYN
         if flg & (TH_RST | TH_SYN):
@@ -2382,9 +2487,27 @@ cdef class Engine:
         if k.flags & SKF_HOST_ISN:
             k.xflags |= XF_HOST_SEEN
         if k.flags & SKF_TSTAMP_OK:
+            # tcp_create_openreq_child: ts_recent = req->ts_recent (tcp_check_req
+            # stored the ACK's TSval when !after(seq, rcv_nxt), cookie_v4_check
+            # takes the ACK's), ts_recent_stamp = ktime_get_seconds(); the
+            # child's tcp_replace_ts_recent for this ACK stores the same value
             k.xflags |= XF_TS
-            if self.b.flags[i] & PF_TCP_TS:
+            if (self.b.flags[i] & PF_TCP_TS) and not seq_after(self.b.tcp_seq[i], k.rcv_isn + 1):
                 k.ts_recent = self.b.tcp_tsval[i]     # else the SYN's (request sock)
+            k.ts_stamp = self.now // 1000000000
+        # tcp_init_wl(newtp, treq->rcv_isn)
+        k.snd_wl1 = k.rcv_isn
+        # icsk_rto after the handshake's RTT sample (tcp_synack_rtt_meas ->
+        # tcp_rtt_estimator / tcp_set_rto, first sample m: srtt = m, rttvar =
+        # max(2m, tcp_rto_min)): m + max(2m, 200 ms); TCP_TIMEOUT_INIT if no
+        # SYN-ACK time is known (cookies).  Later RTT samples are not modelled.
+        if k.synack_ns >= 0 and self.now >= k.synack_ns and k.num_timeout == 0:
+            hint = (self.now - k.synack_ns) // 1000000
+            k.rto_ms = <uint32_t>(hint + (2 * hint if 2 * hint > 200 else 200))
+            if k.rto_ms > 120000:
+                k.rto_ms = 120000
+        else:
+            k.rto_ms = 1000
         if not (k.flags & SKF_WSCALE_OK):
             k.rcv_wscale = 0
             k.snd_wscale = 0
@@ -2807,7 +2930,8 @@ cdef class Engine:
         t.snd_nxt = k.snd_nxt
         t.rcv_wnd = rwin
         t.rcv_wscale = k.rcv_wscale
-        t.ts_recent = k.ts_recent
+        t.ts_recent = k.ts_recent               # tw_ts_recent
+        t.ts_stamp = k.ts_stamp                 # tw_ts_recent_stamp
         t.xflags = k.xflags & XF_TS
         t.rec = k.rec
         t.created_ns = self.now
@@ -2901,6 +3025,36 @@ cdef class Engine:
                 return DR_TCP_INVALID_END_SEQUENCE
         return 0
 
+    cdef uint8_t _disordered_ack_check(self, Sock* k, Py_ssize_t i, uint32_t seq,
+                                       uint32_t end_seq) noexcept nogil:
+        """tcp_input.c tcp_disordered_ack_check (6.15+): 0 for a disordered
+        duplicate pure ACK that PAWS must let through, else the drop reason
+        (TCP_RFC7323_PAWS_ACK for an old pure ACK).  tcp_tsval_replay:
+        icsk_rto * 1200 / HZ (rto_ms, see _child_init)."""
+        cdef Batch* c = &self.b
+        cdef uint32_t ack = c.tcp_ack[i]
+        cdef uint32_t nwin = <uint32_t>c.tcp_win[i] << k.snd_wscale
+        cdef uint8_t reason = DR_TCP_RFC7323_PAWS
+        # 1. not a pure ACK
+        if not (c.tcp_flags[i] & TH_ACK) or seq != end_seq:
+            return reason
+        # 2. not the expected sequence (older: PAWS_ACK, 6.15+ profiles)
+        if seq != k.rcv_nxt:
+            if seq_before(seq, k.rcv_nxt) and self.paws_old_ack:
+                return DR_TCP_RFC7323_PAWS_ACK
+            return reason
+        # 3. not a duplicate ACK
+        if ack != k.snd_una:
+            return reason
+        # 4. updating the window (tcp_may_update_window)
+        if seq_after(ack, k.snd_una) or seq_after(seq, k.snd_wl1) or \
+                (seq == k.snd_wl1 and (nwin > k.snd_wnd or nwin == 0)):
+            return reason
+        # 5. not in the replay window
+        if <int32_t>(k.ts_recent - c.tcp_tsval[i]) > <int32_t>(k.rto_ms * 1200 // 1000):
+            return reason
+        return 0
+
     cdef void _peer_ack(self, Sock* k, Py_ssize_t i) noexcept nogil:
         """tcp_ack: snd_una from the peer's ACK (within the host's sent data),
         the peer's window (tcp_ack_update_window; tcp_may_update_window's
@@ -2909,6 +3063,11 @@ cdef class Engine:
         cdef uint32_t ack = c.tcp_ack[i]
         cdef uint32_t w = <uint32_t>c.tcp_win[i] << k.snd_wscale
         cdef ConnRec* r = &self.rec[k.rec]
+        cdef uint32_t seq = c.tcp_seq[i]
+        # tcp_ack_update_window: tcp_may_update_window -> tcp_update_wl(ack_seq)
+        if seq_after(ack, k.snd_una) or seq_after(seq, k.snd_wl1) or \
+                (seq == k.snd_wl1 and (w > k.snd_wnd or w == 0)):
+            k.snd_wl1 = seq
         if seq_after(ack, k.snd_una) and not seq_after(ack, k.snd_nxt):
             k.snd_una = ack
         k.snd_wnd = w
@@ -2944,7 +3103,29 @@ cdef class Engine:
             self._cdrop(i, k, DR_TCP_FLAGS)
             self._post_row(i, s)
             return
-        # tcp_validate_incoming (PAWS not modelled)
+        # tcp_input.c tcp_validate_incoming: "RFC1323: H1. Apply PAWS check
+        # first" -- tcp_fast_parse_options (saw_tstamp only with tstamp_ok),
+        # tcp_paws_check(&tp->rx_opt, TCP_PAWS_WINDOW), tcp_disordered_ack_check;
+        # a RST is accepted even if it did not pass PAWS
+        if (k.xflags & XF_TS) and (c.flags[i] & PF_TCP_TS) and not (f & TH_RST) and \
+                not tcp_paws_check(k.ts_recent, k.ts_stamp, c.tcp_tsval[i], TCP_PAWS_WINDOW,
+                                   self.now // 1000000000):
+            reason = self._disordered_ack_check(k, i, seq, end_seq)
+            if reason:
+                if f & TH_SYN:
+                    self._syn_challenge(i, s, st == TS_ESTABLISHED)
+                    self._post_row(i, s)
+                    return
+                if reason == DR_TCP_RFC7323_PAWS_ACK:
+                    # old ACKs are common: PAWSOldAck, no dupack
+                    self.ctr[<int>C_TcpExtPAWSOldAck] += 1
+                else:
+                    self.ctr[<int>C_TcpExtPAWSEstab] += 1
+                    if not self._oow_limited(k, i, <int>C_TcpExtTCPACKSkippedPAWS):
+                        self._send_dupack(s, i, seq, end_seq)
+                self._cdrop(i, k, reason)
+                self._post_row(i, s)
+                return
         reason = self._tcp_sequence(k, seq, end_seq, (f & TH_FIN) != 0)
         if reason:
             if not (f & TH_RST):
@@ -2981,8 +3162,16 @@ cdef class Engine:
             self._syn_challenge(i, s, st == TS_ESTABLISHED)
             self._post_row(i, s)
             return
-        if (k.xflags & XF_TS) and (c.flags[i] & PF_TCP_TS):
-            k.ts_recent = c.tcp_tsval[i]      # (tcp_replace_ts_recent, simplified)
+        # tcp_ack(FLAG_UPDATE_TS_RECENT) -> tcp_replace_ts_recent: only for a
+        # segment that does not start after rcv_wup and passes tcp_paws_check(0)
+        # (tcp_store_ts_recent: ts_recent_stamp = ktime_get_seconds()).  The
+        # fast path's tcp_store_ts_recent (seq == rcv_nxt == rcv_wup, TSval not
+        # older) is the same rule.
+        if (k.xflags & XF_TS) and (c.flags[i] & PF_TCP_TS) and not seq_after(seq, k.rcv_wup) \
+                and tcp_paws_check(k.ts_recent, k.ts_stamp, c.tcp_tsval[i], 0,
+                                   self.now // 1000000000):
+            k.ts_recent = c.tcp_tsval[i]
+            k.ts_stamp = self.now // 1000000000
         # step 5: tcp_ack
         self._peer_ack(k, i)
         fin_acked = (k.xflags & XF_HOST_FIN) and not seq_before(c.tcp_ack[i], k.host_fin_end)
@@ -3446,7 +3635,7 @@ cdef class Engine:
     cdef void _tw_rcv(self, Py_ssize_t i, int32_t s, bint v6, uint64_t s0, uint64_t s1,
                       uint64_t d0, uint64_t d1, uint64_t h) noexcept nogil:
         """tcp_minisocks.c tcp_timewait_state_process (TIME_WAIT substate;
-        PAWS not modelled) + tcp_v4_rcv do_time_wait."""
+        PAWS included) + tcp_v4_rcv do_time_wait."""
         cdef Batch* c = &self.b
         cdef VOut* v = &self.vo
         cdef Sock* k = &self.dm.socks[s]
@@ -3455,19 +3644,31 @@ cdef class Engine:
         cdef uint32_t end_seq = seq + c.payload_len[i] + ((f & TH_SYN) != 0) + ((f & TH_FIN) != 0)
         cdef int32_t li
         cdef uint32_t isn
+        cdef int64_t now_s = self.now // 1000000000
+        cdef bint saw_ts, paws_rej = False
         v.sock_state[i] = TS_TIME_WAIT
         self._drop(i, DR_NOT_SPECIFIED)
-        if seq == k.rcv_nxt and (seq == end_seq or (f & TH_RST)):
+        # options parsed only when tw_ts_recent_stamp is set (timestamps were
+        # in use); tcp_parse_options(estab=0): saw_tstamp needs the sysctl
+        saw_ts = (k.xflags & XF_TS) != 0 and (c.flags[i] & PF_TCP_TS) != 0 and \
+            self.tcp_timestamps != 0
+        if saw_ts:
+            paws_rej = tcp_paws_reject(k.ts_recent, k.ts_stamp, c.tcp_tsval[i],
+                                       (f & TH_RST) != 0, now_s)
+        if not paws_rej and seq == k.rcv_nxt and (seq == end_seq or (f & TH_RST)):
             if f & TH_RST:
                 if not self.rfc1337:
                     self._tw_kill(s)
                     v.sock_state[i] = TS_CLOSE
+                    return
             else:
                 self._tarm(TK_TW, s, self.now + self.tw_len_ns)
+            if saw_ts:
+                k.ts_recent = c.tcp_tsval[i]
+                k.ts_stamp = now_s
             return
-        if (f & TH_SYN) and not (f & (TH_RST | TH_ACK)) and (
-                seq_after(seq, k.rcv_nxt) or ((k.xflags & XF_TS) and (c.flags[i] & PF_TCP_TS)
-                                              and <int32_t>(k.ts_recent - c.tcp_tsval[i]) < 0)):
+        if (f & TH_SYN) and not (f & (TH_RST | TH_ACK)) and not paws_rej and (
+                seq_after(seq, k.rcv_nxt) or (saw_ts and <int32_t>(k.ts_recent - c.tcp_tsval[i]) < 0)):
             li = self._lookup_listener(v6, d0, d1, c.dport[i], s0, s1, c.sport[i])
             if li >= 0:
                 isn = k.snd_nxt + 65535 + 2
@@ -3483,9 +3684,14 @@ cdef class Engine:
                 self.tw_isn = 0
                 return
             # no listener: ACK
+        if paws_rej:
+            # PAWSTimewait (6.16+; PAWSEstab before), TCP_RFC7323_TW_PAWS
+            self.ctr[self.paws_tw_ctr] += 1
+            if self.paws_tw_reason:
+                v.reason[i] = DR_TCP_RFC7323_TW_PAWS
         if f & TH_RST:
             return
-        if f & TH_ACK:
+        if paws_rej or (f & TH_ACK):
             self._tarm(TK_TW, s, self.now + self.tw_len_ns)
         if self._oow_limited(k, i, <int>C_TcpExtTCPACKSkippedTimeWait):
             return
@@ -3713,6 +3919,13 @@ cdef class Engine:
                 # tcp_abort_on_overflow=1 while the model's did not)
                 self.div[DV_HOST_RST] += 1
                 self._pend_div(h)
+            if (f & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) and k.state == TS_NEW_SYN_RECV \
+                    and (c.flags[i] & PF_TCP_TS):
+                # tcp_rsk(req)->snt_tsval_first (first SYN-ACK) / _last (latest)
+                if not k.tsv_known:
+                    k.tsv_first = c.tcp_tsval[i]
+                    k.tsv_known = 1
+                k.tsv_last = c.tcp_tsval[i]
             if (f & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) and k.state == TS_NEW_SYN_RECV \
                     and not (k.flags & SKF_HOST_ISN):
                 k.host_isn = c.tcp_seq[i]

@@ -244,4 +244,9 @@ cdef enum Counter:
     C_TcpExtTCPFromZeroWindowAdv = 100
     C_Udp6InDatagrams = 101
     C_Udp6RcvbufErrors = 102
-    C__COUNT = 103
+    C_TcpExtPAWSEstab = 103
+    C_TcpExtPAWSOldAck = 104
+    C_TcpExtPAWSTimewait = 105
+    C_TcpExtTSEcrRejected = 106
+    C_TcpExtTCPACKSkippedPAWS = 107
+    C__COUNT = 108
