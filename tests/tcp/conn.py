@@ -50,3 +50,32 @@ class Conn:
 def rel_ack(conn, r, i):
     """reply_ack of row i relative to the client's first data byte."""
     return (int(r.packets["reply_ack"][i]) - (conn.c.isn + 1)) & 0xffffffff
+
+
+def merge(conns):
+    """Frames and times of several Conn scripts, interleaved by time."""
+    pk, ts = [], []
+    for c in conns:
+        pk += c.pk
+        ts += c.ts
+    order = sorted(range(len(ts)), key=lambda j: ts[j])
+    return [pk[j] for j in order], [ts[j] for j in order]
+
+
+def three_connections():
+    """Connection 1 ends with a FIN exchange, 2 with a client RST, 3 stays open.
+
+    Returns the three Conn scripts and (frames, times) merged by time.
+    """
+    a = Conn(1)
+    a.data(0, 300)
+    a.host(ACK, 300, 64, data=b"z" * 1000)
+    a.seg(ACK | FIN, 300, ack=1001)
+    a.host(ACK | FIN, 301, 64, hseq=1001)
+    a.seg(ACK, 301, ack=1002)
+    b = Conn(2, t0=10 * MS)
+    b.data(0, 50)
+    b.seg(RST, 50)
+    c = Conn(3, t0=20 * MS)
+    c.data(0, 7)
+    return (a, b, c), merge([a, b, c])

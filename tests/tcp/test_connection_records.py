@@ -6,18 +6,9 @@ ReplayResult.connections keeps its list-of-dicts form (collect=True)."""
 from pystack._core.capture import RecordBatch
 from pystack.replay import Replay
 from tests.pktbuild import ACK, FIN, RST, host, listener
-from tests.tcp.conn import MS, Conn
+from tests.tcp.conn import MS, Conn, merge, three_connections
 
 S = 1_000_000_000
-
-
-def _merge(conns):
-    pk, ts = [], []
-    for c in conns:
-        pk += c.pk
-        ts += c.ts
-    order = sorted(range(len(ts)), key=lambda j: ts[j])
-    return [pk[j] for j in order], [ts[j] for j in order]
 
 
 def _steps(r, pk, ts, batch, collect):
@@ -64,18 +55,7 @@ def test_collected_connections_unchanged():
     summary the engine produced when it kept every record, whatever the
     batch size (records are emitted in different batches, listed in
     creation order)."""
-    a = Conn(1)
-    a.data(0, 300)
-    a.host(ACK, 300, 64, data=b"z" * 1000)
-    a.seg(ACK | FIN, 300, ack=1001)
-    a.host(ACK | FIN, 301, 64, hseq=1001)
-    a.seg(ACK, 301, ack=1002)
-    b = Conn(2, t0=10 * MS)
-    b.data(0, 50)
-    b.seg(RST, 50)
-    c = Conn(3, t0=20 * MS)
-    c.data(0, 7)
-    pk, ts = _merge([a, b, c])
+    (a, b, c), (pk, ts) = three_connections()
     common = {"local": "198.18.0.1", "lport": 80, "listener": 0, "drops": 0,
               "drops_by_reason": {}, "peer_window": 514048, "peer_zero_window_ns": 0,
               "peer_zero_windows": 0, "picked_up": False, "window_diverged": 0,
@@ -125,7 +105,7 @@ def test_divergences_window_mismatch_and_host_rst():
     a.add(tcp4(cl.dst, cl.src, 80, cl.sport, RST | ACK, 5001, a.seq(100), 0), 1000)
     b = Conn(2, t0=10 * MS)
     b.data(0, 10)
-    pk, ts = _merge([a, b])
+    pk, ts = merge([a, b])
     res = Replay(host([listener()]), checksum="verify").run_packets(pk, ts)
     dv = res.divergences
     assert dv["window_mismatch"] == 1 and dv["host_rst_vs_model_socket"] == 1

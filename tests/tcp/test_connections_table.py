@@ -1,32 +1,12 @@
 """ReplayResult.connections: one summary per child, built at the end; the
 4-tuple table only holds live state (connections are removed)."""
 from pystack.replay import Replay
-from tests.pktbuild import ACK, FIN, RST, host, listener
-from tests.tcp.conn import HISN, MS, Conn
-
-
-def _merge(conns):
-    pk, ts = [], []
-    for c in conns:
-        pk += c.pk
-        ts += c.ts
-    order = sorted(range(len(ts)), key=lambda j: ts[j])
-    return [pk[j] for j in order], [ts[j] for j in order]
+from tests.pktbuild import ACK, FIN, host, listener
+from tests.tcp.conn import HISN, MS, Conn, merge, three_connections
 
 
 def test_three_connections_fin_rst_open():
-    a = Conn(1)
-    a.data(0, 300)
-    a.host(ACK, 300, 64, data=b"z" * 1000)
-    a.seg(ACK | FIN, 300, ack=1001)
-    a.host(ACK | FIN, 301, 64, hseq=1001)
-    a.seg(ACK, 301, ack=1002)
-    b = Conn(2, t0=10 * MS)
-    b.data(0, 50)
-    b.seg(RST, 50)
-    c = Conn(3, t0=20 * MS)
-    c.data(0, 7)
-    pk, ts = _merge([a, b, c])
+    (a, b, c), (pk, ts) = three_connections()
     r = Replay(host([listener()]), checksum="verify")
     res = r.run_packets(pk, ts)
     conns = sorted(res.connections, key=lambda d: d["rport"])
@@ -61,7 +41,7 @@ def test_table_bounded_by_live_connections():
         c.seg(ACK, 11, ack=2)
         conns.append(c)
         t0 = c.t + MS
-    pk, ts = _merge(conns)
+    pk, ts = merge(conns)
     r = Replay(host([listener()]), checksum="verify")
     res = r.run_packets(pk, ts)
     assert len(res.connections) == 50
