@@ -118,6 +118,15 @@ _BT_SHB = 0x0A0D0D0A
 _BT_IDB = 1
 
 
+def _blocklen_msg(what, blen, minlen):
+    return (f"{what} claims total length {blen} "
+            f"(must be >= {minlen}, a multiple of 4, at most {MAX_RECORD})")
+
+
+def _trailer_msg(btype, blen, trail):
+    return f"block of type 0x{btype:08x}: total length {blen} does not match its trailing length {trail}"
+
+
 class CaptureError(Exception):
     """The capture cannot be read past `offset` (bytes into the decompressed file)."""
 
@@ -536,9 +545,7 @@ class _Source:
         """
         (blen,) = struct.unpack_from(e + "I", head, 4)
         if blen < minlen or blen % 4 or blen > MAX_RECORD:
-            raise CaptureError(self.name, off,
-                               f"{what} claims total length {blen} "
-                               f"(must be >= {minlen}, a multiple of 4, at most {MAX_RECORD})")
+            raise CaptureError(self.name, off, _blocklen_msg(what, blen, minlen))
         r = self._ensure(blen, self.rb.n > 0)
         if r is not True:
             return r
@@ -546,9 +553,7 @@ class _Source:
         body = self._bytes(pos, blen)
         (trail,) = struct.unpack_from(e + "I", body, blen - 4)
         if trail != blen:
-            raise CaptureError(self.name, off,
-                               f"block of type 0x{btype:08x}: total length {blen} does not "
-                               f"match its trailing length {trail}")
+            raise CaptureError(self.name, off, _trailer_msg(btype, blen, trail))
         return pos, blen, body
 
     def _header_block(self):
@@ -648,11 +653,9 @@ class _Source:
         if c == _c.ERR_CAPLEN:
             msg = f"record claims {v} captured bytes (limit {lim})"
         elif c == _c.ERR_BLOCKLEN:
-            msg = (f"block of type 0x{bt:08x} claims total length {v} "
-                   f"(must be >= 12, a multiple of 4, at most {MAX_RECORD})")
+            msg = _blocklen_msg(f"block of type 0x{bt:08x}", v, 12)
         elif c == _c.ERR_TRAILER:
-            msg = (f"block of type 0x{bt:08x}: total length {lim} does not match "
-                   f"its trailing length {v}")
+            msg = _trailer_msg(bt, lim, v)
         elif c == _c.ERR_SHORT:
             msg = f"block of type 0x{bt:08x} too short for its type ({v} bytes)"
         elif c == _c.ERR_IFACE:
