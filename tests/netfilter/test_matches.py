@@ -148,6 +148,8 @@ def test_icmp6():
     ("-A INPUT -m state --state NEW,ESTABLISHED", P(ctstate="ESTABLISHED"), HIT),
     ("-A INPUT -m state --state NEW", P(ctstate="RELATED"), MISS),
     ("-A INPUT -m state --state INVALID", P(ctstate="INVALID"), HIT),
+    ("-A INPUT -m state ! --state NEW", P(ctstate="ESTABLISHED"), HIT),
+    ("-A INPUT -m state ! --state NEW", P(ctstate="NEW"), MISS),
 ])
 def test_conntrack_and_state(rule, pkt, want):
     assert run(rule, pkt) == want
