@@ -1,3 +1,6 @@
+# Flat compiled form of an iptables ruleset and its evaluator (iptables.pyx):
+# fixed-size rules in table-blob order, one array of the non-IP matches,
+# interface-name tests resolved at compile time into the ifok byte table.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from pystack._core.nftypes cimport NfPkt, NfResult, NatRange
 

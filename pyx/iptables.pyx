@@ -98,7 +98,7 @@ cdef bint match_one(CompiledRules self, IptMatch* m, NfPkt* p, uint64_t* rng,
         x = <uint32_t>(splitmix64(rng) >> 32)
         return ((x & 0x7FFFFFFF) < m.a) ^ m.inv
     if k == MK_STAT_NTH:
-        # count runs packet..every and matches when it wraps to 0
+        # the shared counter runs 0..every and matches when it wraps to 0
         oval = m.c
         nval = 0 if oval == m.a else oval + 1
         m.c = nval
@@ -429,8 +429,12 @@ cdef class CompiledRules:
                 if d["mode"] == "random":
                     mlist.append({"kind": MK_STAT_RANDOM, "a": d["prob"], "inv": d.get("inv", False)})
                 else:
-                    mlist.append({"kind": MK_STAT_NTH, "a": d["every"], "c": d["packet"],
-                                  "inv": d.get("inv", False)})
+                    # libxt_statistic.c statistic_check: count = every - packet
+                    # (every already n-1); xt_statistic.c statistic_mt_check
+                    # starts the shared counter there, so the first match
+                    # is packet number `packet` + 1
+                    mlist.append({"kind": MK_STAT_NTH, "a": d["every"],
+                                  "c": d["every"] - d["packet"], "inv": d.get("inv", False)})
             elif m.name in ("mark", "connmark"):
                 v, mk = d["mark"]
                 mlist.append({"kind": MK_MARK if m.name == "mark" else MK_CONNMARK,

@@ -190,6 +190,10 @@ _CT_PORT = ("--ctorigsrcport", "--ctorigdstport", "--ctreplsrcport", "--ctreplds
 
 class Conntrack(Ext):
     name = "conntrack"
+
+    def __init__(self, family):
+        self.family = family
+
     options = dict({"--ctstate": 1, "--ctstatus": 1, "--ctproto": 1, "--ctdir": 1},
                    **{o: 1 for o in _CT_ADDR + _CT_PORT})
 
@@ -227,7 +231,8 @@ class Conntrack(Ext):
         for o in _CT_ADDR:
             if o in d:
                 (raw, mask), inv = d[o]
-                out += f"{_inv(inv)} {o} {format_cidr(self.family_of(raw, mask), raw, mask, False)}"
+                # libxt_conntrack prints a full-length mask without /32
+                out += f"{_inv(inv)} {o} {format_cidr(self.family, raw, mask, False)}"
         for o in _CT_PORT:
             if o in d:
                 (lo, hi), inv = d[o]
@@ -238,11 +243,6 @@ class Conntrack(Ext):
         if "--ctdir" in d:
             out += f" --ctdir {d['--ctdir']}"
         return out
-
-    family = 4
-
-    def family_of(self, raw, mask):
-        return self.family
 
 
 class State(Ext):
@@ -377,8 +377,7 @@ class Physdev(Ext):
 
 
 def match_table(family: int) -> dict:
-    ct = Conntrack()
-    ct.family = family
+    ct = Conntrack(family)
     t = {"tcp": TcpUdp("tcp", 6), "udp": TcpUdp("udp", 17), "multiport": Multiport(),
          "conntrack": ct, "state": State(), "statistic": Statistic(),
          "comment": Comment(), "mark": Mark("mark"), "connmark": Mark("connmark"),

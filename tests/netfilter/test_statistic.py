@@ -66,11 +66,13 @@ def test_probability_one_and_zero():
 
 
 @pytest.mark.parametrize("every,packet,inv,hits", [
-    (3, 0, "", [3, 6, 9]),
+    # the counter starts at every-1-packet (libxt_statistic.c statistic_check)
+    (3, 0, "", [1, 4, 7]),
     (3, 1, "", [2, 5, 8]),
-    (3, 2, "", [1, 4, 7]),
+    (3, 2, "", [3, 6, 9]),
     (1, 0, "", [1, 2, 3, 4, 5, 6, 7, 8, 9]),
-    (4, 0, "!", [1, 2, 3, 5, 6, 7, 9]),
+    (4, 0, "!", [2, 3, 4, 6, 7, 8]),
+    (4, 3, "", [4, 8]),
 ])
 def test_nth(every, packet, inv, hits):
     cr = filter_rules(f"-A INPUT -m statistic --mode nth {inv} --every {every} --packet {packet} -j DROP")
