@@ -66,7 +66,8 @@ def test_probability_one_and_zero():
 
 
 @pytest.mark.parametrize("every,packet,inv,hits", [
-    # the counter starts at every-1-packet (libxt_statistic.c statistic_check)
+    # the counter starts at every-1-packet (libxt_statistic.c statistic_check);
+    # measured on 6.18 in a netns: every 3 packet 0 -> 1,4,7; every 4 packet 3 -> 4,8
     (3, 0, "", [1, 4, 7]),
     (3, 1, "", [2, 5, 8]),
     (3, 2, "", [3, 6, 9]),
