@@ -161,6 +161,18 @@ def tokenize(line: str):
 
 _IMPLICIT = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
 
+# target -> (table or None, hooks): ipt_REJECT.c / ip6t_REJECT.c, xt_nat.c,
+# xt_MASQUERADE.c, xt_REDIRECT.c, xt_CT.c (.table / .hooks of xt_target)
+_TARGET_LIMITS = {
+    "REJECT": (None, ("INPUT", "FORWARD", "OUTPUT")),
+    "DNAT": ("nat", ("PREROUTING", "OUTPUT")),
+    "SNAT": ("nat", ("POSTROUTING", "INPUT")),
+    "MASQUERADE": ("nat", ("POSTROUTING",)),
+    "REDIRECT": ("nat", ("PREROUTING", "OUTPUT")),
+    "NOTRACK": ("raw", ("PREROUTING", "OUTPUT")),
+    "CT": ("raw", ("PREROUTING", "OUTPUT")),
+}
+
 
 class Ruleset:
     """A parsed iptables-save / ip6tables-save file (one family)."""
@@ -275,6 +287,38 @@ class Ruleset:
         for lineno, s in pending:
             rule = self._rule(table, s, lineno, lenient)
             table.chains[rule.chain].rules.append(rule)
+        self._check_hooks(table)
+
+    def _check_hooks(self, table):
+        """Targets that the kernel only accepts in some tables / hooks
+        (xt_target .table / .hooks, checked by xt_check_target against the
+        hooks a chain is reachable from: ip_tables.c mark_source_chains)."""
+        reach = {c: set() for c in table.chains}
+        for c in table.chains.values():
+            if c.builtin:
+                todo, seen = [c.name], set()
+                while todo:
+                    n = todo.pop()
+                    if n in seen:
+                        continue
+                    seen.add(n)
+                    reach[n].add(c.name)
+                    for r in table.chains[n].rules:
+                        if r.target in table.chains:
+                            todo.append(r.target)
+        for c in table.chains.values():
+            for r in c.rules:
+                lim = _TARGET_LIMITS.get(r.target)
+                if lim is None:
+                    continue
+                tname, hooks = lim
+                if tname is not None and tname != table.name:
+                    raise self._err(f"{r.target} is only valid in the {tname} table",
+                                    r.line, r.target)
+                bad = sorted(reach[c.name] - set(hooks), key=names.HOOKS.index)
+                if bad:
+                    raise self._err(f"{r.target} is not valid in chain {c.name} "
+                                    f"(reached from {','.join(bad)})", r.line, r.target)
 
     def _rule(self, table, s, lineno, lenient):
         try:
