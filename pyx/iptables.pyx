@@ -29,6 +29,8 @@ from pystack._core.nftypes cimport (
     CTS_RELATED, CTS_NEW, CTS_UNTRACKED, CTS_SNAT, CTS_DNAT, IPS_SRC_NAT, IPS_DST_NAT,
 )
 
+import struct as _struct
+
 import numpy as np
 
 from pystack.netfilter import names as _names
@@ -59,9 +61,13 @@ cdef inline bint addr_eq(const uint8_t* a, const uint32_t* val, const uint32_t* 
 
 
 cdef inline int if_slot(int16_t idx, int32_t n) noexcept nogil:
-    # slot 0: no device at this hook (the kernel compares an empty name)
-    if idx < 0 or idx >= n:
+    # slot 0: no device at this hook (the kernel compares an empty name);
+    # 1..n: the listed interfaces; n+1: an index outside the list (a device
+    # whose name we do not know: only '+' and negations match it)
+    if idx < 0:
         return 0
+    if idx >= n:
+        return n + 1
     return idx + 1
 
 
@@ -208,8 +214,8 @@ cdef inline bint rule_match(CompiledRules self, IptRule* r, NfPkt* p, uint64_t* 
 
 
 def _words(raw):
-    import struct
-    return struct.unpack("=4I", raw)
+    # native-order words, as addr_eq reads the packet's bytes with memcpy
+    return _struct.unpack("=4I", raw)
 
 
 cdef class CompiledRules:
@@ -326,17 +332,19 @@ cdef class CompiledRules:
 
     def _iface_block(self, name, inv, ifok):
         off = len(ifok)
-        # slot 0: no device; ifname_compare_aligned against the empty name
+        # one byte per if_slot(): ip_tables.c ifname_compare_aligned, with
+        # the rule's inversion folded in
         if name.endswith("+"):
             pre = name[:len(name) - 1]
-            ok0 = pre == ""
-            ifok.append(int(ok0 != bool(inv)))
+            ifok.append(int((pre == "") != bool(inv)))          # no device: ""
             for n in self.ifaces:
                 ifok.append(int(n.startswith(pre) != bool(inv)))
+            ifok.append(int((pre == "") != bool(inv)))          # unknown name
         else:
             ifok.append(int(bool(inv)))
             for n in self.ifaces:
                 ifok.append(int((n == name) != bool(inv)))
+            ifok.append(int(bool(inv)))
         return off
 
     def _compile_rule(self, int i, t, c, int n, r, starts, ifok, mlist):
@@ -666,7 +674,15 @@ cdef class CompiledRules:
         p.len = pkt.get("len", 0)
         for key in ("iif", "oif"):
             name = pkt.get(key)
-            idx = -1 if name is None else self.ifaces.index(name)
+            if key + "_index" in pkt:                    # raw index (tests)
+                idx = int(pkt[key + "_index"])
+            elif name is None:
+                idx = -1
+            elif name in self.ifaces:
+                idx = self.ifaces.index(name)
+            else:
+                raise ValueError(f"interface {name!r} is not in this evaluator's "
+                                 f"interface list {self.ifaces!r}")
             if key == "iif":
                 p.iif = idx
             else:
@@ -711,7 +727,8 @@ cdef class CompiledRules:
     def evaluate(self, dict pkt, hook, table):
         """Run one table at one hook for a packet given as a dict (test API;
         keys: family, proto, src, dst, sport, dport, tcp_flags, icmp_type,
-        icmp_code, len, frag, iif, oif (names), mark, src_type, dst_type
+        icmp_code, len, frag, iif, oif (names; or iif_index / oif_index),
+        mark, src_type, dst_type
         (RTN names), ctstate (name), ct, ctdir, ctstatus, ctmark,
         ct_orig_src..., ct_orig_sport...).  Uses and advances self.rng."""
         cdef NfPkt p

@@ -182,3 +182,19 @@ def test_all_parts_must_match():
     assert run(rule, P()) == HIT
     assert run(rule, P(mark=1)) == MISS
     assert run(rule, P(iif="eth1")) == MISS
+
+
+def test_interface_index_outside_the_list():
+    cr = filter_rules("-A INPUT -i eth0 -j DROP")
+    with pytest.raises(ValueError) as ei:
+        cr.evaluate(P(iif="wlan9"), "INPUT", "filter")
+    assert "'wlan9' is not in this evaluator's interface list" in str(ei.value)
+    # an index the evaluator has no name for: only '+' and negations match
+    pkt = P(iif_index=99)
+    assert run("-A INPUT -i eth0", pkt) == MISS
+    assert run("-A INPUT ! -i eth0", pkt) == HIT
+    assert run("-A INPUT -i +", pkt) == HIT
+    assert run("-A INPUT -i eth+", pkt) == MISS
+    assert run("-A INPUT ! -i eth+", pkt) == HIT
+    assert run("-A INPUT -i +", P(iif=None)) == HIT
+    assert run("-A INPUT -i eth+", P(iif=None)) == MISS
