@@ -182,12 +182,23 @@ cdef bint match_one(CompiledRules self, IptMatch* m, NfPkt* p, uint64_t* rng,
     return False
 
 
-cdef inline bint rule_match(CompiledRules self, IptRule* r, NfPkt* p, uint64_t* rng,
-                            int words) noexcept nogil:
-    cdef int j
-    if r.has_src and (addr_eq(p.saddr, r.src, r.smsk, words) == r.src_inv):
+cdef inline bint words_eq(const uint32_t* w, const uint32_t* val, const uint32_t* msk,
+                          int words) noexcept nogil:
+    if (w[0] & msk[0]) != val[0]:
         return False
-    if r.has_dst and (addr_eq(p.daddr, r.dst, r.dmsk, words) == r.dst_inv):
+    if words == 1:
+        return True
+    return ((w[1] & msk[1]) == val[1] and (w[2] & msk[2]) == val[2]
+            and (w[3] & msk[3]) == val[3])
+
+
+cdef inline bint rule_match(CompiledRules self, IptRule* r, NfPkt* p, uint64_t* rng,
+                            int words, const uint32_t* sw, const uint32_t* dw) noexcept nogil:
+    # sw / dw: the packet's addresses as words, read once per traversal
+    cdef int j
+    if r.has_src and (words_eq(sw, r.src, r.smsk, words) == r.src_inv):
+        return False
+    if r.has_dst and (words_eq(dw, r.dst, r.dmsk, words) == r.dst_inv):
         return False
     if r.iif_off >= 0 and not self.ifok[r.iif_off + if_slot(p.iif, self.n_ifaces)]:
         return False
@@ -529,6 +540,8 @@ cdef class CompiledRules:
         cdef IptRule* r
         cdef int words = 1 if self.family == 4 else 4
         cdef int k
+        cdef uint32_t sw[4]
+        cdef uint32_t dw[4]
         out.verdict = NFV_ACCEPT
         out.rule = -1
         out.reject = 0
@@ -541,10 +554,12 @@ cdef class CompiledRules:
         if e < 0:
             return
         ssize = self.stacksize[table]
+        memcpy(sw, p.saddr, 16)
+        memcpy(dw, p.daddr, 16)
         while True:
             r = &self.rules[e]
             tried += 1
-            if not rule_match(self, r, p, rng, words):
+            if not rule_match(self, r, p, rng, words, sw, dw):
                 e += 1
                 continue
             self.pkts[e] += 1
