@@ -25,7 +25,7 @@ import sys
 import time
 
 from bench.kernel import netns as N
-from bench.kernel.truth import GAUGES, deltas, snapshot
+from bench.kernel.truth import GAUGES, deltas, snapshot, trim_pcap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVER_IP = "198.18.0.1"
@@ -241,7 +241,7 @@ def record_one(sc, outdir):
         if sc.topology == "node":
             dumps.append(Tcpdump(cap_ns, "eth1", os.path.join(d, "capture-pods.pcap")))
         time.sleep(0.3)
-        before = snapshot(truth_ns)
+        before, b0, b1 = snapshot(truth_ns)
         cs_before = _conntrack(truth_ns)["stats"] if sc.netfilter else ""
         srv = Proc(ns["server"], _apps("server", sc.server, f"{tmp}/server.jsonl"), "server")
         procs.append(srv)
@@ -250,7 +250,7 @@ def record_one(sc, outdir):
         procs.append(cli)
         cli.wait_line("done", 45)
         time.sleep(sc.settle)
-        after = snapshot(truth_ns)
+        after, a0, a1 = snapshot(truth_ns)
         ss = N.nsexec(truth_ns, "ss -tanmi", capture=True, check=False)
         ss_udp = N.nsexec(truth_ns, "ss -uanm", capture=True, check=False)
         nf = {}
@@ -268,6 +268,10 @@ def record_one(sc, outdir):
         for p in reversed(procs):
             p.kill()
         N.cleanup_all()
+    # the capture ends where the counters were read: packets after that
+    # moment changed no counter in the truth
+    trims = [trim_pcap(os.path.join(d, f), a0) for f in ("capture.pcap", "capture-pods.pcap")
+             if os.path.exists(os.path.join(d, f))]
     slog = _read_log(f"{tmp}/server.jsonl")
     clog = _read_log(f"{tmp}/client.jsonl")
     off_s = next(e for e in slog if e["ev"] == "clock")["offset_ns"]
@@ -299,11 +303,15 @@ def record_one(sc, outdir):
         "server_ip": server_ip, "client_ip": "198.18.1.2" if sc.topology == "node" else CLIENT_IP,
         "sysctls_set": sc.sysctls, "netfilter": sc.netfilter,
         "deltas": deltas(before, after),
+        "kernel_counters": sorted(after),
         "gauges": {k: after[k] for k in sorted(GAUGES) if k in after},
         "client": cdone["results"], "client_udp": cdone["udp"],
         "server_events": [{k: v for k, v in e.items() if k != "mono_ns"} for e in slog
                           if e["ev"] not in ("read", "clock")],
         "server_reads": len(reads),
+        "snapshots_ns": {"before": [b0, b1], "after": [a0, a1]},
+        "capture_trim": [{"kept": k, "dropped_after_snapshot": dr,
+                          "within_1ms_of_snapshot": nr} for k, dr, nr in trims],
         "clock": {"server_offset_ns": off_s, "client_offset_ns": off_c,
                   "how": "capture time = time.monotonic_ns() + offset, offset from the "
                          "narrowest (realtime, monotonic, realtime) bracket at program start"},

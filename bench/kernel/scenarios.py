@@ -41,14 +41,18 @@ COMMIT
 
 def _overflow(name, abort, delay):
     if delay:
-        # backlog 1: two request socks fit, the other SYNs get cookies; all six
-        # SYNs arrive before the first final ACK (RTT 50 ms), then the final
-        # ACKs meet an accept queue that holds only 2.
-        conns = [{"at": 0.0 + 0.002 * i, "dst": S, "port": 5000, "sport": 41000 + i,
-                  "connect_timeout": 4.0} for i in range(6)]
-        doc = (f"listen(fd, 1), never accept(); 6 clients connect at once over a 50 ms "
+        # backlog 2 (accept queue and SYN queue hold 3 each).  Two clients
+        # connect first (accept queue 2 of 3); 300 ms later four connect at
+        # once over a 50 ms RTT: all four SYNs find the accept queue not full
+        # (3 request socks + 1 cookie), then their final ACKs meet a queue
+        # with room for one: the rest overflow at tcp_check_req /
+        # cookie_v4_check time, where tcp_abort_on_overflow matters.
+        conns = [{"at": t, "dst": S, "port": 5000, "sport": 41000 + i,
+                  "connect_timeout": 4.0}
+                 for i, t in enumerate([0.0, 0.15, 0.45, 0.452, 0.454, 0.456])]
+        doc = (f"listen(fd, 2), never accept(); 2 clients, then 4 at once over a 50 ms "
                f"RTT; tcp_abort_on_overflow={abort}")
-        backlog, settle = 1, 3.6
+        backlog, settle = 2, 3.6
     else:
         conns = [{"at": 0.2 * i, "dst": S, "port": 5000, "sport": 41000 + i,
                   "connect_timeout": 3.0} for i in range(6)]
@@ -110,7 +114,7 @@ SCENARIOS = [
                                           "close": "hold"}}]},
         client={"conns": [{"dst": S, "port": 5001, "sport": 43000, "send": 24000,
                            "send_for": 6.0}]},
-        settle=1.0),
+        settle=4.0),
     Scenario(
         name="bulk-default",
         doc="2 MB from the client to a reader that reads as fast as it can, default "

@@ -38,13 +38,65 @@ def parse_snmp6(text: str) -> dict:
     return out
 
 
-def snapshot(ns: str) -> dict:
-    c = parse_pairs(nsexec(ns, "cat /proc/net/snmp", capture=True))
-    c.update(parse_pairs(nsexec(ns, "cat /proc/net/netstat", capture=True)))
-    s6 = nsexec(ns, "cat /proc/net/snmp6", capture=True, check=False)
-    if s6:
-        c.update(parse_snmp6(s6))
-    return c
+_READER = ("import json, time\n"
+           "t0 = time.time_ns()\n"
+           "d = {}\n"
+           "for f in ('snmp', 'netstat', 'snmp6'):\n"
+           "    try:\n"
+           "        d[f] = open('/proc/net/' + f).read()\n"
+           "    except OSError:\n"
+           "        d[f] = ''\n"
+           "print(json.dumps([t0, time.time_ns(), d]))\n")
+
+
+def snapshot(ns: str):
+    """(counters, t0_ns, t1_ns): all three files read by one process inside
+    the namespace between the realtime stamps t0 and t1 (the capture's
+    clock), so the capture can be cut exactly where the counters were read."""
+    import json
+    import sys
+    t0, t1, d = json.loads(nsexec(ns, [sys.executable, "-c", _READER], capture=True))
+    c = parse_pairs(d["snmp"])
+    c.update(parse_pairs(d["netstat"]))
+    if d["snmp6"]:
+        c.update(parse_snmp6(d["snmp6"]))
+    return c, t0, t1
+
+
+def trim_pcap(path: str, t_end_ns: int, margin_ns: int = 1_000_000):
+    """Drop the records stamped after t_end_ns (packets after the counters
+    were read); returns (kept, dropped, near) where near counts records
+    within margin_ns before t_end_ns (ambiguous: tapped before the read,
+    counted maybe after).  Classic pcap, either byte order, us or ns."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        raise ValueError(f"{path}: not a pcap file (only {len(data)} bytes)")
+    magic = data[:4]
+    table = {b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),
+             b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1)}
+    if magic not in table:
+        raise ValueError(f"{path}: unknown pcap magic {magic.hex()}")
+    bo, mult = table[magic]
+    out = [data[:24]]
+    off, kept, dropped, near = 24, 0, 0, 0
+    while off + 16 <= len(data):
+        sec, frac, incl, _ = struct.unpack(bo + "IIII", data[off:off + 16])
+        if off + 16 + incl > len(data):
+            raise ValueError(f"{path}: record at byte {off} runs past the end")
+        ts = sec * 1_000_000_000 + frac * mult
+        if ts <= t_end_ns:
+            out.append(data[off:off + 16 + incl])
+            kept += 1
+            if ts > t_end_ns - margin_ns:
+                near += 1
+        else:
+            dropped += 1
+        off += 16 + incl
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+    return kept, dropped, near
 
 
 def deltas(before: dict, after: dict) -> dict:
