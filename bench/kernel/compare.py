@@ -213,10 +213,11 @@ def handshake_pairs(res, pk):
                     and r["ack"] == (row["seq"] + 1) & 0xFFFFFFFF), None)
         if cap is None:
             continue
+        ws = int(p["reply_wscale"][i])           # 255: no window-scale option
         out.append({"sport": row["sport"],
-                    "model": (int(p["reply_win"][i]), int(p["reply_wscale"][i]),
-                              int(p["reply_mss"][i])),
-                    "kernel": (cap["win"], cap["wscale"] or 0, cap["mss"] or 0)})
+                    "model": (int(p["reply_win"][i]), None if ws == 255 else ws,
+                              int(p["reply_mss"][i]) or None),
+                    "kernel": (cap["win"], cap["wscale"], cap["mss"])})
     return out
 
 

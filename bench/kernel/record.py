@@ -209,7 +209,7 @@ def write_host_toml(path, sc, sysctls, reads_file, server_ip):
                   f"port = {u['port']}", 'proto = "udp"']
         if u.get("rcvbuf") is not None:
             lines.append(f"rcvbuf = {u['rcvbuf']}")
-        lines += [f'app = {{ accept = "immediate", read = "{u.get("read", "as-arrives")}" }}', ""]
+        lines += [f'app = {{ read = "{u.get("read", "as-arrives")}" }}', ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
 

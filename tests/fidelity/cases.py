@@ -54,7 +54,9 @@ def window_cases(names, what):
 
 def check_counter(name, counter):
     truth, res, _ = compare.replay(sdir(name))
-    assert int(res.counters[counter]) == compare.kernel_value(truth, counter)
+    kernel = compare.kernel_value(truth, counter)
+    model = int(res.counters[counter])
+    assert model == kernel, f"{name} {counter}: kernel {kernel}, model {model}"
 
 
 def check_outcome(name, sport):
