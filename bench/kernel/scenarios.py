@@ -165,11 +165,14 @@ INPUT_RULES = """*filter
 COMMIT
 """
 
+# Client namespace: a reply to a crafted segment (sports 30001-30002) would
+# make the client kernel answer with a RST of its own; the crafted RST
+# (sport 30003) itself must pass.
 CLIENT_DROP_RST_ACK = """*filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
--A OUTPUT -p tcp -m tcp --sport 30000:30010 --tcp-flags RST RST -j DROP
+-A OUTPUT -p tcp -m tcp --sport 30001:30002 --tcp-flags RST RST -j DROP
 COMMIT
 """
 
