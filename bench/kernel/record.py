@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from bench.kernel import netns as N
@@ -65,6 +66,30 @@ class Proc:
             self.p.wait(5)
         except subprocess.TimeoutExpired:
             pass
+
+
+class SsSampler(threading.Thread):
+    """`ss -tmi` in a namespace every `every` seconds, stamped with realtime
+    (the capture's clock), bounded by max_s."""
+
+    def __init__(self, ns, every, max_s=30.0):
+        super().__init__(daemon=True)
+        self.ns, self.every, self.max_s = ns, every, max_s
+        self.samples = []
+        self.stop_ev = threading.Event()
+
+    def run(self):
+        end = time.monotonic() + self.max_s
+        while not self.stop_ev.is_set() and time.monotonic() < end:
+            t0 = time.time_ns()
+            out = N.nsexec(self.ns, "ss -tnmiH state established", capture=True, check=False)
+            self.samples.append({"t_abs_ns": t0, "ss": out})
+            self.stop_ev.wait(self.every)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join(5)
+        return self.samples
 
 
 class Tcpdump:
@@ -246,11 +271,16 @@ def record_one(sc, outdir):
         srv = Proc(ns["server"], _apps("server", sc.server, f"{tmp}/server.jsonl"), "server")
         procs.append(srv)
         srv.wait_line("ready", 10)
+        sampler = None
+        if sc.ss_every:
+            sampler = SsSampler(ns["server"], sc.ss_every)
+            sampler.start()
         cli = Proc(ns["client"], _apps("client", sc.client, f"{tmp}/client.jsonl"), "client")
         procs.append(cli)
         cli.wait_line("done", 45)
         time.sleep(sc.settle)
         after, a0, a1 = snapshot(truth_ns)
+        ss_samples = sampler.stop() if sampler else []
         ss = N.nsexec(truth_ns, "ss -tanmi", capture=True, check=False)
         ss_udp = N.nsexec(truth_ns, "ss -uanm", capture=True, check=False)
         nf = {}
@@ -316,6 +346,7 @@ def record_one(sc, outdir):
                   "how": "capture time = time.monotonic_ns() + offset, offset from the "
                          "narrowest (realtime, monotonic, realtime) bracket at program start"},
         "ss": ss, "ss_udp": ss_udp,
+        "ss_samples": [x for x in ss_samples if x["t_abs_ns"] <= a0 and x["ss"].strip()],
         "server_spec": sc.server, "client_spec": sc.client,
         "tcpdump": [m.strip().splitlines()[-3:] if m else [] for m in tcpdump_msgs],
     }

@@ -26,6 +26,10 @@ class Scenario:
     settle: float = 0.5
     netfilter: bool = False
     host_addresses: list | None = None
+    # sample `ss -tmi` in the server namespace every ss_every seconds while
+    # the traffic runs (skmem r = rmem_alloc, rcv_ssthresh, rcv_space):
+    # truesize and window state the capture cannot show
+    ss_every: float = 0.0
 
 
 # Client namespace: swallow the SYN-ACKs the crafted SYNs provoke, so the
@@ -114,7 +118,7 @@ SCENARIOS = [
                                           "close": "hold"}}]},
         client={"conns": [{"dst": S, "port": 5001, "sport": 43000, "send": 24000,
                            "send_for": 6.0}]},
-        settle=4.0),
+        ss_every=0.05, settle=4.0),
     Scenario(
         name="bulk-default",
         doc="2 MB from the client to a reader that reads as fast as it can, default "
@@ -123,7 +127,7 @@ SCENARIOS = [
                          "default_plan": {"read": "all", "close": "eof"}}]},
         client={"conns": [{"dst": S, "port": 5002, "sport": 44000, "send": 2_000_000,
                            "send_for": 10.0, "close": "fin"}]},
-        settle=0.5),
+        ss_every=0.05, settle=0.5),
     Scenario(
         name="teardown",
         doc="five connections 300 ms apart, each 1000 bytes from the client: (0) client "
@@ -149,7 +153,7 @@ SCENARIOS = [
             {"at": 1.2, "dst": S, "port": 5003, "sport": 45004, "send": 1000,
              "close": "hold"},
         ]},
-        settle=0.6),
+        ss_every=0.05, settle=0.6),
 ]
 
 # --- netfilter (recorded now, proved later when netfilter is in the model) ---------
