@@ -245,7 +245,11 @@ def summarize(d):
     ct = counter_table(truth, res)
     co, mo = client_outcomes(truth), model_outcomes(truth, res, pk)
     ws = window_summary(res, pk)
+    hs = handshake_pairs(res, pk)
+    zw = zero_window_rows(res, pk)
     return {"name": truth["scenario"], "counters": ct,
+            "synack": (sum(1 for h in hs if h["model"] == h["kernel"]), len(hs)),
+            "zero_window": (sum(1 for z in zw if z["model"] == z["kernel"]), len(zw)),
             "counters_matched": sum(1 for _, k, m in ct if k == m),
             "outcomes": (co, mo),
             "outcomes_matched": sum(1 for s in co if co[s] == mo.get(s)),
@@ -253,18 +257,21 @@ def summarize(d):
 
 
 def report(data_dir) -> str:
-    lines = [f"{'scenario':26s} {'counters':>9s} {'window exact':>16s} {'outcomes':>9s}"]
+    lines = [f"{'scenario':26s} {'counters':>9s} {'window exact':>16s} {'SYN-ACKs':>9s} "
+             f"{'0-win':>7s} {'outcomes':>9s}"]
     details = []
     for d in scenario_dirs(data_dir):
         t = load_truth(d)
         if t.get("netfilter"):
-            lines.append(f"{t['scenario']:26s} {'(netfilter: recorded, not yet modelled)':>36s}")
+            lines.append(f"{t['scenario']:26s} (netfilter: recorded, proof waits for the model)")
             continue
         s = summarize(d)
         w = s["windows"]
         wtxt = (f"{w['exact']}/{w['compared']} {w['pct']:.0f}%" if w["compared"] else "-")
+        sa, zw = "%d/%d" % s["synack"], "%d/%d" % s["zero_window"]
         lines.append(f"{s['name']:26s} {s['counters_matched']:>4d}/{len(s['counters']):<4d} "
-                     f"{wtxt:>16s} {s['outcomes_matched']:>4d}/{len(s['outcomes'][0]):<4d}")
+                     f"{wtxt:>16s} {sa:>9s} {zw:>7s} "
+                     f"{s['outcomes_matched']:>4d}/{len(s['outcomes'][0]):<4d}")
         for name, k, m in s["counters"]:
             if k != m:
                 details.append(f"  {s['name']}: {name} kernel {k} model {m}")

@@ -50,8 +50,9 @@ WINDOWS = {
     ("slow-reader-zero-window", "all_windows"): _RMEM,
     ("bulk-default", "all_windows"): _AUTOTUNE,
     ("teardown", "all_windows"): (
-        "tp->scaling_ratio update in tcp_measure_rcv_mss (skb->len / truesize of the "
-        "first data segment) and the window_clamp / rcv_ssthresh growth after it "
-        "(tcp_grow_window): the kernel advertises 67 x 1024 = 68608 after 1000 bytes, "
-        "the model 63 x 1024 = 64512 (scaling_ratio fixed at 128)"),
+        "tp->scaling_ratio update in tcp_measure_rcv_mss (skb->len * 256 / truesize of "
+        "the first data segment: 1000 * 256 / 1832 = 139 here, ss skmem r=1832) and the "
+        "window_clamp / rcv_ssthresh growth after it (tcp_grow_window): the kernel "
+        "advertises 67 x 1024 = 68608 after 1000 bytes, the model 63 x 1024 = 64512 "
+        "(scaling_ratio fixed at 128; Replay(scaling_ratio=139) matches all 7)"),
 }

@@ -35,3 +35,12 @@ def test_recordings_stay_small():
     total = sum(os.path.getsize(os.path.join(dp, f))
                 for dp, _, fs in os.walk(DATA) for f in fs)
     assert total < 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_no_packet_straddles_the_counter_read(name):
+    """The capture was cut where the counters were read; a packet within 1 ms
+    before that read could have been tapped before and counted after."""
+    truth = compare.load_truth(sdir(name))
+    assert truth["capture_trim"]
+    assert all(t["within_1ms_of_snapshot"] == 0 for t in truth["capture_trim"])
