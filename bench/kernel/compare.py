@@ -15,6 +15,8 @@ no root: they only read data/kernel).
   SYN-ACK (or a cookie SYN-ACK) -> established, with a RST -> refused,
   neither -> timeout; ``+reset`` when the model sent a RST on a non-SYN row
   or its connection record ended by RST.
+* SYNs: for every SYN the host received, the kernel's answer (SYN-ACK, RST
+  or none, from the capture) against the model's reply on that row.
 * windows: for every captured host segment with ACK (not SYN, not RST) on a
   connection the model tracks, the model's window (Verdicts.adv_win) against
   the captured one (win_diff = captured << wscale - model); plus the
@@ -221,6 +223,34 @@ def handshake_pairs(res, pk):
     return out
 
 
+def syn_answers(res, pk):
+    """For every SYN the host received: what the kernel answered (the next host
+    packet to that port before the peer's next packet: ``synack``, ``rst`` or
+    ``none``) and what the model answered on that row."""
+    from pystack.replay import names
+    rep = names()["reply"]
+    p = res.packets
+    out = []
+    for i, row in enumerate(pk):
+        if not row.get("tcp") or row["dir"] != "in" or (row["flags"] & (SYN | ACK)) != SYN:
+            continue
+        kernel = "none"
+        for r in pk[i + 1:]:
+            if not r.get("tcp"):
+                continue
+            if r["dir"] == "in" and r["sport"] == row["sport"]:
+                break
+            if r["dir"] == "out" and r["dport"] == row["sport"]:
+                kernel = ("synack" if r["flags"] & SYN else "rst" if r["flags"] & RST
+                          else "other")
+                break
+        kind = rep[int(p["reply"][i])]
+        model = ("synack" if kind in ("SYNACK", "SYNACK_COOKIE") else "rst" if kind == "RST"
+                 else "none" if kind == "NONE" else kind.lower())
+        out.append({"row": i, "sport": row["sport"], "kernel": kernel, "model": model})
+    return out
+
+
 def zero_window_rows(res, pk):
     """Captured host ACKs at a zero-window transition: window 0 after a non-zero
     one, and the first non-zero one after a 0 (per connection)."""
@@ -247,7 +277,8 @@ def summarize(d):
     ws = window_summary(res, pk)
     hs = handshake_pairs(res, pk)
     zw = zero_window_rows(res, pk)
-    return {"name": truth["scenario"], "counters": ct,
+    sa = syn_answers(res, pk)
+    return {"syns": (sum(1 for a in sa if a["kernel"] == a["model"]), len(sa)),"name": truth["scenario"], "counters": ct,
             "synack": (sum(1 for h in hs if h["model"] == h["kernel"]), len(hs)),
             "zero_window": (sum(1 for z in zw if z["model"] == z["kernel"]), len(zw)),
             "counters_matched": sum(1 for _, k, m in ct if k == m),
@@ -257,8 +288,8 @@ def summarize(d):
 
 
 def report(data_dir) -> str:
-    lines = [f"{'scenario':26s} {'counters':>9s} {'window exact':>16s} {'SYN-ACKs':>9s} "
-             f"{'0-win':>7s} {'outcomes':>9s}"]
+    lines = [f"{'scenario':26s} {'counters':>9s} {'window exact':>16s} {'SYNs':>9s} "
+             f"{'SYN-ACKs':>9s} {'0-win':>7s} {'outcomes':>9s}"]
     details = []
     for d in scenario_dirs(data_dir):
         t = load_truth(d)
@@ -268,9 +299,9 @@ def report(data_dir) -> str:
         s = summarize(d)
         w = s["windows"]
         wtxt = (f"{w['exact']}/{w['compared']} {w['pct']:.0f}%" if w["compared"] else "-")
-        sa, zw = "%d/%d" % s["synack"], "%d/%d" % s["zero_window"]
+        sy, sa, zw = "%d/%d" % s["syns"], "%d/%d" % s["synack"], "%d/%d" % s["zero_window"]
         lines.append(f"{s['name']:26s} {s['counters_matched']:>4d}/{len(s['counters']):<4d} "
-                     f"{wtxt:>16s} {sa:>9s} {zw:>7s} "
+                     f"{wtxt:>16s} {sy:>9s} {sa:>9s} {zw:>7s} "
                      f"{s['outcomes_matched']:>4d}/{len(s['outcomes'][0]):<4d}")
         for name, k, m in s["counters"]:
             if k != m:

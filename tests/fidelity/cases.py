@@ -85,3 +85,11 @@ def check_windows_exact(name):
     w = compare.window_summary(res, pk)
     assert w["compared"] > 0
     assert w["errors"] == {}
+
+
+def check_syn_answers(name):
+    _, res, pk = compare.replay(sdir(name))
+    answers = compare.syn_answers(res, pk)
+    assert answers, "no SYN in the capture"
+    assert [(a["row"], a["model"]) for a in answers] == \
+        [(a["row"], a["kernel"]) for a in answers]

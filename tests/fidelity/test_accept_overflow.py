@@ -29,3 +29,8 @@ def test_connection_outcome_as_the_client_saw_it(name, sport):
 @pytest.mark.parametrize("name", cases.window_cases(NAMES, "handshake"))
 def test_synack_window_wscale_mss(name):
     cases.check_handshake(name)
+
+
+@pytest.mark.parametrize("name", cases.window_cases(NAMES, "syn_answers"))
+def test_every_syn_answered_as_the_kernel_did(name):
+    cases.check_syn_answers(name)

@@ -16,3 +16,8 @@ def test_counter_equals_kernel_delta(name, counter):
 @pytest.mark.parametrize("name,sport", cases.outcome_cases(NAMES))
 def test_connection_outcome_as_the_client_saw_it(name, sport):
     cases.check_outcome(name, sport)
+
+
+@pytest.mark.parametrize("name", cases.window_cases(NAMES, "syn_answers"))
+def test_every_syn_answered_as_the_kernel_did(name):
+    cases.check_syn_answers(name)

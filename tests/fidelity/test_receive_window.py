@@ -31,3 +31,8 @@ def test_zero_window_transitions_exact(name):
 @pytest.mark.parametrize("name", cases.window_cases(NAMES, "all_windows"))
 def test_every_advertised_window_exact(name):
     cases.check_windows_exact(name)
+
+
+@pytest.mark.parametrize("name", cases.window_cases(NAMES, "syn_answers"))
+def test_every_syn_answered_as_the_kernel_did(name):
+    cases.check_syn_answers(name)

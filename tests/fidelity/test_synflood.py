@@ -18,3 +18,8 @@ def test_counter_equals_kernel_delta(name, counter):
 @pytest.mark.parametrize("name", cases.window_cases(NAMES, "handshake"))
 def test_synack_window_wscale_mss(name):
     cases.check_handshake(name)
+
+
+@pytest.mark.parametrize("name", cases.window_cases(NAMES, "syn_answers"))
+def test_every_syn_answered_as_the_kernel_did(name):
+    cases.check_syn_answers(name)
