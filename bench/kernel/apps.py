@@ -312,6 +312,29 @@ def _udp(u, t0, out):
     _held.append(s)
 
 
+def _icmp_csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def _echo(e, t0, out):
+    """ICMP echo requests from a raw socket (id 0x5053, seq 1..count)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    for k in range(int(e["count"])):
+        d = t0 + e.get("at", 0.0) + k * float(e.get("every", 0.1)) - time.monotonic()
+        if d > 0:
+            time.sleep(d)
+        body = struct.pack("!BBHHH", 8, 0, 0, 0x5053, k + 1) + b"p" * int(e.get("size", 56))
+        body = body[:2] + struct.pack("!H", _icmp_csum(body)) + body[4:]
+        s.sendto(body, (e["dst"], 0))
+    out.append({"echo_sent": int(e["count"])})
+    _held.append(s)
+
+
 def client(spec):
     t0 = time.monotonic()
     out: list = []
@@ -320,6 +343,8 @@ def client(spec):
         threads.append(threading.Thread(target=_client_conn, args=(i, c, t0, out), daemon=True))
     for u in spec.get("udp", []):
         threads.append(threading.Thread(target=_udp, args=(u, t0, out), daemon=True))
+    for e in spec.get("echo", []):
+        threads.append(threading.Thread(target=_echo, args=(e, t0, out), daemon=True))
     if spec.get("raw"):
         threads.append(threading.Thread(target=_raw_segments, args=(spec["raw"], t0), daemon=True))
     for t in threads:
@@ -342,7 +367,7 @@ def client(spec):
                 pass
     log(ev="client_done", results=sorted(
         [r for r in out if "i" in r], key=lambda r: r["i"]),
-        udp=[r for r in out if "udp_sent" in r])
+        udp=[r for r in out if "udp_sent" in r], echo=[r for r in out if "echo_sent" in r])
     print("done", flush=True)
     while True:
         time.sleep(1)

@@ -110,6 +110,21 @@ SCENARIOS = [
                         {"at": 2.0, "dst": S, "port": 9998, "count": 6, "every": 0.01}]},
         settle=0.3),
     Scenario(
+        name="udp-rcvbuf-overflow",
+        doc="a bound UDP socket with SO_RCVBUF 2048 (sk_rcvbuf 4096) that never reads; "
+            "30 datagrams of 500 bytes 10 ms apart: the first fit, the rest are "
+            "UdpRcvbufErrors / UdpInErrors (__udp_enqueue_schedule_skb)",
+        server={"udp": [{"port": 6100, "rcvbuf": 2048, "read": "never"}]},
+        client={"udp": [{"at": 0.0, "dst": S, "port": 6100, "count": 30, "every": 0.01,
+                         "size": 500}]},
+        settle=0.3),
+    Scenario(
+        name="icmp-echo",
+        doc="5 ICMP echo requests (raw socket) 100 ms apart: echo replies (icmp_echo)",
+        server={},
+        client={"echo": [{"dst": S, "count": 5, "every": 0.1}]},
+        settle=0.3),
+    Scenario(
         name="slow-reader-zero-window",
         doc="SO_RCVBUF 4096 (sk_rcvbuf 8192); the app reads 2048 bytes every 200 ms "
             "from 0.5 s after accept; the client pushes 24000 bytes: zero window, probes",
