@@ -125,14 +125,23 @@ def counter_table(truth, res):
 SYN, ACK, RST, FIN = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK, dpkt.tcp.TH_RST, dpkt.tcp.TH_FIN
 
 
+def _key(sport, k, n):
+    return sport if n == 1 else f"{sport}.{k}"
+
+
 def client_outcomes(truth):
+    """{key: outcome}; key = source port, or "port.k" (k = 0, 1, ...) when the
+    client used one port for several connections in turn."""
+    per_port = collections.Counter(r["sport"] for r in truth["client"])
+    seen: collections.Counter = collections.Counter()
     out = {}
-    for r in truth["client"]:
+    for r in sorted(truth["client"], key=lambda r: r["i"]):
         o = r.get("connect", "error")
         if o == "established" and (r.get("so_error") == ECONNRESET or r.get("reset")
                                    or r.get("send_error") or r.get("closed") == "rst"):
             o += "+reset"
-        out[r["sport"]] = o
+        out[_key(r["sport"], seen[r["sport"]], per_port[r["sport"]])] = o
+        seen[r["sport"]] += 1
     return out
 
 
@@ -140,26 +149,40 @@ def model_outcomes(truth, res, pk):
     from pystack.replay import names
     rep = names()["reply"]
     p = res.packets
+    per_port = collections.Counter(r["sport"] for r in truth["client"])
+    conns = collections.defaultdict(list)
+    for c in res.connections:                  # creation order
+        conns[c["rport"]].append(c)
+    state = {}           # key -> [answered, refused, reset]
+    inst = {}            # sport -> (instance k, ISN of its SYN)
+    for i, row in enumerate(pk):
+        if not row.get("tcp") or row["dir"] != "in" or row["sport"] not in per_port:
+            continue
+        sport = row["sport"]
+        is_syn = (row["flags"] & (SYN | ACK)) == SYN
+        if is_syn and (sport not in inst or inst[sport][1] != row["seq"]):
+            inst[sport] = (inst[sport][0] + 1 if sport in inst else 0, row["seq"])
+        if sport not in inst:
+            continue
+        key = _key(sport, inst[sport][0], per_port[sport])
+        st = state.setdefault(key, [False, False, False])
+        kind = rep[int(p["reply"][i])]
+        if is_syn and kind in ("SYNACK", "SYNACK_COOKIE"):
+            st[0] = True
+        elif is_syn and kind == "RST" and not st[0]:
+            st[1] = True
+        elif not is_syn and kind == "RST" and st[0]:
+            st[2] = True
     out = {}
-    conns = {c["rport"]: c for c in res.connections}
-    for sport in client_outcomes(truth):
-        answered = refused = reset = False
-        for i, row in enumerate(pk):
-            if not row.get("tcp") or row["dir"] != "in" or row["sport"] != sport:
-                continue
-            kind = rep[int(p["reply"][i])]
-            is_syn = (row["flags"] & (SYN | ACK)) == SYN
-            if is_syn and kind in ("SYNACK", "SYNACK_COOKIE"):
-                answered = True
-            elif is_syn and kind == "RST" and not answered:
-                refused = True
-            elif not is_syn and kind == "RST" and answered:
+    for sport, n in per_port.items():
+        for k in range(n):
+            key = _key(sport, k, n)
+            answered, refused, reset = state.get(key, [False, False, False])
+            cs = conns.get(sport, [])
+            if k < len(cs) and cs[k]["why"] == "RST":
                 reset = True
-        c = conns.get(sport)
-        if c is not None and c["why"] == "RST":
-            reset = True
-        o = "established" if answered else "refused" if refused else "timeout"
-        out[sport] = o + ("+reset" if reset and answered else "")
+            o = "established" if answered else "refused" if refused else "timeout"
+            out[key] = o + ("+reset" if reset and answered else "")
     return out
 
 

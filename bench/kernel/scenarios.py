@@ -171,6 +171,21 @@ SCENARIOS = [
         ss_every=0.05, settle=0.6),
 ]
 
+SCENARIOS.append(Scenario(
+    name="timewait-reuse",
+    doc="the server closes first (its socket goes to TIME_WAIT); 500 ms later the client "
+        "connects again from the same port: the SYN meets the TIME_WAIT minisock "
+        "(tcp_timewait_state_process -> TCP_TW_SYN, newer timestamp) and opens a new "
+        "connection",
+    server={"tcp": [{"port": 5004, "backlog": 8, "accept": "immediate", "plans": [
+        {"read": "all", "close": {"after": 0.1}},
+        {"read": "all", "close": "hold"}]}]},
+    client={"conns": [
+        {"at": 0.0, "dst": S, "port": 5004, "sport": 48000, "send": 100, "wait_eof": True,
+         "close": "fin"},
+        {"at": 0.5, "dst": S, "port": 5004, "sport": 48000, "send": 100, "close": "hold"}]},
+    settle=0.5))
+
 # --- netfilter (recorded now, proved later when netfilter is in the model) ---------
 
 INPUT_RULES = """*filter
