@@ -44,3 +44,44 @@ def test_no_packet_straddles_the_counter_read(name):
     truth = compare.load_truth(sdir(name))
     assert truth["capture_trim"]
     assert all(t["within_1ms_of_snapshot"] == 0 for t in truth["capture_trim"])
+
+
+def _reads(d):
+    import csv
+    with open(os.path.join(d, "reads.csv")) as f:
+        return [(int(r["t_abs_ns"]), int(r["bytes"]), int(r["client_port"]))
+                for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in ALL if not ALL[n].netfilter
+                                        and os.path.exists(os.path.join(sdir(n), "reads.csv"))))
+def test_read_log_is_on_the_capture_clock(name):
+    """Every read (monotonic time + the clock pair offset) comes after the
+    bytes it returned reached the host in the capture: by each read's time
+    the captured in-sequence payload from that client covers all bytes read
+    so far."""
+    d = sdir(name)
+    truth = compare.load_truth(d)
+    pk = compare.parse_capture(os.path.join(d, "capture.pcap"), truth["server_ip"])
+    isn, high, base = {}, {}, {}
+    arrivals = []       # (ts_ns, port, bytes received from that port so far)
+    for r in pk:
+        if not r.get("tcp") or r["dir"] != "in":
+            continue
+        p = r["sport"]
+        if r["flags"] & 0x02:
+            if isn.get(p) != r["seq"] + 1:      # a new connection from the port
+                base[p] = high.get(p, 0)
+                isn[p] = r["seq"] + 1
+            continue
+        if p in isn and r["plen"]:
+            end = (r["seq"] + r["plen"] - isn[p]) % 2 ** 32
+            high[p] = max(high.get(p, 0), base[p] + end)
+            arrivals.append((int(r["ts"] * 10 ** 9), p, high[p]))
+    read_so_far = {}
+    reads = _reads(d)
+    assert reads
+    for t, n, port in sorted(reads):
+        read_so_far[port] = read_so_far.get(port, 0) + n
+        got = max((h for ts, p, h in arrivals if p == port and ts <= t), default=0)
+        assert read_so_far[port] <= got, (t, port, read_so_far[port], got)
