@@ -35,11 +35,13 @@ _AUTOTUNE = ("receive-buffer autotuning (tcp_rcv_space_adjust / tcp_rcvbuf_grow,
 for _c in ("TcpOutSegs", "TcpExtTCPACKSkippedSeq", "TcpExtBeyondWindow", "TcpExtTCPOFOQueue"):
     COUNTERS[("bulk-default", _c)] = _AUTOTUNE
 
-_RMEM = ("receive memory of the real skbs: the model charges truesize = len + 576 per "
-         "skb and does not coalesce (tcp_try_coalesce, TCPRcvCoalesce=8, "
-         "TCPBacklogCoalesce=3 in the kernel), so with sk_rcvbuf 8192 it computes a zero "
-         "window (tcp_space) where the kernel still offers one MSS; from then on its "
-         "rcv_nxt lags and it drops segments the kernel queued")
+_RMEM = ("receive memory of the real skbs and the scaling_ratio update: the kernel's "
+         "skbs have truesize len + 832 here (ss: r=6840 for 3 x 1448 bytes) and "
+         "coalesce (tcp_try_coalesce, TCPRcvCoalesce=8), tcp_measure_rcv_mss sets "
+         "scaling_ratio 162 and window_clamp 5184, tcp_grow_window rcv_ssthresh 3741; the "
+         "model (len + 576, no coalescing, ratio 128) computes a zero window (tcp_space) "
+         "where the kernel offers 1448, then its rcv_nxt lags and it drops segments the "
+         "kernel queued")
 for _c in ("TcpExtBeyondWindow", "TcpExtDelayedACKLost", "TcpExtDelayedACKs",
            "TcpExtTCPOFOQueue", "TcpExtTCPToZeroWindowAdv", "TcpExtTCPFromZeroWindowAdv"):
     COUNTERS[("slow-reader-zero-window", _c)] = _RMEM
