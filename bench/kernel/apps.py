@@ -158,6 +158,9 @@ def _accept_loop(ls, spec):
         plan = plans[i] if i < len(plans) else default
         threading.Thread(target=_serve_conn, args=(c, peer, plan, t), daemon=True).start()
         i += 1
+        if spec.get("accept_every"):
+            # a slow application: one accept(), then busy for accept_every
+            time.sleep(float(spec["accept_every"]))
 
 
 def server(spec):

@@ -214,6 +214,10 @@ def write_host_toml(path, sc, sysctls, reads_file, server_ip):
     listeners = [] if sc.topology == "node" else sc.server.get("tcp", [])
     for l in listeners:
         accept = l.get("accept", "immediate")
+        if accept == "immediate" and l.get("accept_every"):
+            # accept(), then busy for T: a token bucket of depth 1 refilled
+            # every T (pystack.appmodel AcceptRate) behaves the same
+            accept = f"rate 1/{int(l['accept_every'] * 1000)}ms"
         plans = l.get("plans", []) + [l.get("default_plan", {"read": "all"})]
         reads = any(p.get("read", "all") != "never" for p in plans)
         if accept == "never":
@@ -242,7 +246,7 @@ def write_host_toml(path, sc, sysctls, reads_file, server_ip):
 def record_one(sc, outdir):
     d = os.path.join(outdir, sc.name)
     os.makedirs(d, exist_ok=True)
-    for old in ("capture.pcap", "reads.csv", "rules.save", "capture-pods.pcap"):
+    for old in ("capture.pcap", "reads.csv", "accepts.csv", "rules.save", "capture-pods.pcap"):
         if os.path.exists(os.path.join(d, old)):
             os.remove(os.path.join(d, old))
     tmp = f"/tmp/pysx-{sc.name}"
@@ -308,7 +312,18 @@ def record_one(sc, outdir):
     off_c = next(e for e in clog if e["ev"] == "clock")["offset_ns"]
     for e in slog:
         e["t_abs_ns"] = e["mono_ns"] + off_s
+    # events after the counters were read (the programs being killed) are not
+    # part of the recording
+    slog = [e for e in slog if e["ev"] == "clock" or e["t_abs_ns"] <= a0]
     reads = [e for e in slog if e["ev"] == "read"]
+    accepts = [e for e in slog if e["ev"] == "accept"]
+    if accepts:
+        # exact accept() times, for an application model that can replay them
+        with open(os.path.join(d, "accepts.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["t_abs_ns", "client_addr", "client_port"])
+            for e in accepts:
+                w.writerow([e["t_abs_ns"], e["caddr"], e["cport"]])
     reads_file = None
     if reads:
         reads_file = "reads.csv"

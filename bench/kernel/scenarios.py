@@ -171,6 +171,36 @@ SCENARIOS = [
         ss_every=0.05, settle=0.6),
 ]
 
+# A slow application: accept(), then busy for T.  The SYNs (and their
+# retransmissions 1.03 s = 3 T later) arrive 120-220 ms into an accept period,
+# far from the accept() calls, so the accept times' jitter cannot decide them.
+_T = 0.343
+_PHASES = [0.0] + [k * _T + p for k in (0, 1) for p in (0.12, 0.17, 0.22)]
+SCENARIOS.append(Scenario(
+    name="accept-slow",
+    doc="listen(fd, 1); the application accepts one connection every 343 ms; 7 clients "
+        "(3 per accept period, mid-period): SYNs dropped while the accept queue (2) is "
+        "full, retransmitted 1.03 s later, all accepted in the end",
+    server={"tcp": [{"port": 5005, "backlog": 1, "accept": "immediate", "accept_every": _T,
+                     "default_plan": {"read": "all", "close": "hold"}}]},
+    client={"conns": [{"at": t, "dst": S, "port": 5005, "sport": 49000 + i,
+                       "connect_timeout": 6.0} for i, t in enumerate(_PHASES)]},
+    settle=0.5))
+
+# The same kind of application with SYNs 50 ms apart: the 7th SYN and the
+# second accept() are a fraction of a millisecond apart, so the recording
+# decides which came first (0.4 ms here, SYN first); the model's accept
+# schedule (token bucket from the first accept) must order them the same way.
+SCENARIOS.append(Scenario(
+    name="accept-slow-race",
+    doc="listen(fd, 1); accepts every 300 ms; 8 clients 50 ms apart: the 7th SYN "
+        "and the second accept() are a fraction of a millisecond apart",
+    server={"tcp": [{"port": 5005, "backlog": 1, "accept": "immediate", "accept_every": 0.3,
+                     "default_plan": {"read": "all", "close": "hold"}}]},
+    client={"conns": [{"at": 0.05 * i, "dst": S, "port": 5005, "sport": 49000 + i,
+                       "connect_timeout": 6.0} for i in range(8)]},
+    settle=0.5))
+
 SCENARIOS.append(Scenario(
     name="timewait-reuse",
     doc="the server closes first (its socket goes to TIME_WAIT); 500 ms later the client "

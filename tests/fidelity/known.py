@@ -10,7 +10,8 @@ the strict xfail fails as soon as the case passes.
 _PLAIN = ["accept-overflow-a0", "accept-overflow-a1", "accept-overflow-rtt-a0",
           "accept-overflow-rtt-a1", "synflood-cookies0", "synflood-cookies0-qfull",
           "synflood-cookies1", "synflood-cookies2", "closed-ports",
-          "slow-reader-zero-window", "bulk-default", "teardown", "icmp-echo", "timewait-reuse"]
+          "slow-reader-zero-window", "bulk-default", "teardown", "icmp-echo", "timewait-reuse",
+          "accept-slow", "accept-slow-race"]
 
 _IP_OUT = ("IP output accounting not modelled: ip_local_out -> ip_output "
            "(IPSTATS_MIB_OUTREQUESTS, IPSTATS_MIB_OUTOCTETS via IP_UPD_PO_STATS) and "

@@ -7,13 +7,17 @@ accept-overflow-rtt-a0/a1: the same listener behind a 50 ms RTT delay line;
 four SYNs arrive while the accept queue has room, their final ACKs overflow
 it (tcp_abort_on_overflow decides between silence and a RST; the cookie
 ACK never gets a RST).
+accept-slow / accept-slow-race: an application that accepts one connection
+every 343 / 300 ms (host.toml: accept = "rate 1/343ms", a depth-1 token
+bucket, which is what accept()-then-sleep does); SYNs that find the queue
+full are dropped and retransmitted.
 """
 import pytest
 
 from tests.fidelity import cases
 
 NAMES = ["accept-overflow-a0", "accept-overflow-a1", "accept-overflow-rtt-a0",
-         "accept-overflow-rtt-a1"]
+         "accept-overflow-rtt-a1", "accept-slow", "accept-slow-race"]
 
 
 @pytest.mark.parametrize("name,counter", cases.counter_cases(NAMES))
