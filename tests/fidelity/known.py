@@ -33,7 +33,7 @@ _AUTOTUNE = ("receive-buffer autotuning (tcp_rcv_space_adjust / tcp_rcvbuf_grow,
              "scaling_ratio update in tcp_measure_rcv_mss) not modelled: the kernel's "
              "window grows past the model's, which then rejects the sender's in-window "
              "segments as beyond its window (tcp_sequence) and ACKs them")
-for _c in ("TcpOutSegs", "TcpExtTCPACKSkippedSeq", "TcpExtBeyondWindow", "TcpExtTCPOFOQueue"):
+for _c in ("TcpOutSegs", "TcpExtBeyondWindow", "TcpExtTCPOFOQueue"):
     COUNTERS[("bulk-default", _c)] = _AUTOTUNE
 
 _RMEM = ("receive memory of the real skbs and the scaling_ratio update: the kernel's "
