@@ -42,6 +42,14 @@ def main(argv=None):
             print(f"unknown scenario(s): {', '.join(unknown)}", file=sys.stderr)
             return 2
         netns.cleanup_all()
+        # SIGTERM/SIGHUP -> SystemExit, so the finally blocks and atexit run
+        # (the default action would leave namespaces and tcpdump behind)
+        import signal
+
+        def _exit(signum, frame):
+            raise SystemExit(128 + signum)
+        signal.signal(signal.SIGTERM, _exit)
+        signal.signal(signal.SIGHUP, _exit)
         for n in names:
             d = record_one(ALL[n], a.out)
             size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
