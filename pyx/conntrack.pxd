@@ -25,6 +25,7 @@
 #        checksums updated incrementally (RFC 1624).
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from pystack._core.nftypes cimport NfPkt, NatRange
+from pystack._core.vocab cimport CTSTAT_N
 
 # enum tcp_conntrack (include/uapi/linux/netfilter/nf_conntrack_tcp.h)
 cdef enum:
@@ -52,21 +53,6 @@ cdef enum:
     IP_CT_IS_REPLY = 3
     IP_CT_ESTABLISHED_REPLY = 3
     IP_CT_RELATED_REPLY = 4
-
-# /proc/net/stat/nf_conntrack columns we keep (conntrack -S names)
-cdef enum:
-    CTSTAT_FOUND = 0
-    CTSTAT_INVALID = 1
-    CTSTAT_INSERT = 2
-    CTSTAT_INSERT_FAILED = 3
-    CTSTAT_DROP = 4
-    CTSTAT_EARLY_DROP = 5
-    CTSTAT_ERROR = 6
-    CTSTAT_SEARCH_RESTART = 7
-    CTSTAT_CLASHRES = 8
-    CTSTAT_N = 9
-
-# timeouts index for non-TCP (ns in Conntrack.tmo_*)
 
 # The tuple: hashed and compared as five 64-bit words.  ICMP: sport = echo
 # id, dport = type << 8 | code (struct nf_conntrack_tuple keeps id in src,

@@ -38,6 +38,10 @@ from pystack._core.nftypes cimport (
     NAT_CHG_SADDR, NAT_CHG_DADDR, NAT_CHG_SPORT, NAT_CHG_DPORT, NAT_CHG_INNER,
 )
 from pystack._core.checksum cimport csum_replace2, csum_replace4, csum_replace16
+from pystack._core.vocab cimport (
+    CTSTAT_FOUND, CTSTAT_INVALID, CTSTAT_INSERT_FAILED, CTSTAT_DROP, CTSTAT_EARLY_DROP,
+    CTSTAT_ERROR, CTSTAT_CLASHRES,
+)
 
 cdef enum:
     P_ICMP = 1
@@ -109,8 +113,7 @@ TCP_TABLE[:] = [
 TCP_STATE_NAMES = ("NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
                    "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2")
 
-STAT_NAMES = ("found", "invalid", "insert", "insert_failed", "drop", "early_drop",
-              "error", "search_restart", "clashres")
+from pystack.vocab import CT_STATS as STAT_NAMES
 
 
 cdef inline bint before(uint32_t a, uint32_t b) noexcept nogil:
@@ -495,7 +498,7 @@ cdef class Conntrack:
                     drops += 1
                 n = nxt
             if drops:
-                self.st[CTSTAT_EARLY_DROP] += drops
+                self.st[<int>CTSTAT_EARLY_DROP] += drops
                 return 1
         return 0
 
@@ -581,28 +584,28 @@ cdef class Conntrack:
         self.expire(now_ns)
         if p.frag:
             # get_l4proto: no L4 header (defrag runs first in the kernel)
-            self.st[CTSTAT_INVALID] += 1
+            self.st[<int>CTSTAT_INVALID] += 1
             self._no_ct(p, CTS_INVALID)
             return NFV_ACCEPT
         if p.proto == P_ICMP or p.proto == P_ICMPV6:
             # nf_conntrack_handle_icmp -> nf_conntrack_icmpv4_error / icmpv6_error
             if not p.has_l4:
-                self.st[CTSTAT_ERROR] += 1
+                self.st[<int>CTSTAT_ERROR] += 1
                 self._no_ct(p, CTS_INVALID)
                 return NFV_ACCEPT
             if hook == NF_INET_PRE_ROUTING and self.checksum and p.l4_csum_bad:
-                self.st[CTSTAT_ERROR] += 1
+                self.st[<int>CTSTAT_ERROR] += 1
                 self._no_ct(p, CTS_INVALID)
                 return NFV_ACCEPT
             if p.family == 4 and p.icmp_type > 18:      # NR_ICMP_TYPES
-                self.st[CTSTAT_ERROR] += 1
+                self.st[<int>CTSTAT_ERROR] += 1
                 self._no_ct(p, CTS_INVALID)
                 return NFV_ACCEPT
             if _icmp_is_err(p.family, p.icmp_type):
                 return self._icmp_error(p)
         elif (p.proto == P_TCP or _has_ports(p.proto)) and not p.has_l4:
             # nf_ct_get_tuple cannot read the ports
-            self.st[CTSTAT_INVALID] += 1
+            self.st[<int>CTSTAT_INVALID] += 1
             self._no_ct(p, CTS_INVALID)
             return NFV_ACCEPT
         _pkt_tuple(&t, p)
@@ -612,14 +615,14 @@ cdef class Conntrack:
             if n < 0:
                 # init_conntrack
                 if not _invert(&innerinv, &t):
-                    self.st[CTSTAT_INVALID] += 1
+                    self.st[<int>CTSTAT_INVALID] += 1
                     self._no_ct(p, CTS_INVALID)
                     return NFV_ACCEPT
                 h = self._hash(&t)
                 i = self._alloc(&t, now_ns, h)
                 if i < 0:
                     # table full and nothing evictable
-                    self.st[CTSTAT_DROP] += 1
+                    self.st[<int>CTSTAT_DROP] += 1
                     self._no_ct(p, CTS_INVALID)
                     return NFV_DROP
                 dir = 0
@@ -651,7 +654,7 @@ cdef class Conntrack:
             if r == TR_INVALID:
                 if not (self.e[i].status & IPS_CONFIRMED):
                     self._free(i)
-                self.st[CTSTAT_INVALID] += 1
+                self.st[<int>CTSTAT_INVALID] += 1
                 self._no_ct(p, CTS_INVALID)
                 return NFV_ACCEPT
             break
@@ -667,7 +670,7 @@ cdef class Conntrack:
         cdef int32_t n, i
         cdef int dir
         if not p.has_inner:
-            self.st[CTSTAT_ERROR] += 1
+            self.st[<int>CTSTAT_ERROR] += 1
             self._no_ct(p, CTS_INVALID)
             return NFV_ACCEPT
         memset(&inner, 0, sizeof(CtTuple))
@@ -685,12 +688,12 @@ cdef class Conntrack:
             inner.sport = p.in_sport
             inner.dport = p.in_dport
         if not _invert(&inv, &inner):
-            self.st[CTSTAT_ERROR] += 1
+            self.st[<int>CTSTAT_ERROR] += 1
             self._no_ct(p, CTS_INVALID)
             return NFV_ACCEPT
         n = self._find(&inv, -1)
         if n < 0:
-            self.st[CTSTAT_ERROR] += 1
+            self.st[<int>CTSTAT_ERROR] += 1
             self._no_ct(p, CTS_INVALID)
             return NFV_ACCEPT
         i = n >> 1
@@ -698,7 +701,7 @@ cdef class Conntrack:
         # the outer destination must be the one the connection's tuple in
         # this direction leads to
         if memcmp(p.daddr, self.e[i].t[dir].dst, 16) != 0:
-            self.st[CTSTAT_ERROR] += 1
+            self.st[<int>CTSTAT_ERROR] += 1
             self._no_ct(p, CTS_INVALID)
             return NFV_ACCEPT
         self._fill_view(p, i, IP_CT_RELATED_REPLY if dir else IP_CT_RELATED)
@@ -1103,7 +1106,7 @@ cdef class Conntrack:
             if (n >> 1) != ignore and tuple_eq(&self.e[n >> 1].t[n & 1], &reply):
                 # same flow (identical original tuples): left to clash resolution
                 if not tuple_eq(&self.e[n >> 1].t[0], &self.e[ignore].t[0]):
-                    self.st[CTSTAT_FOUND] += 1
+                    self.st[<int>CTSTAT_FOUND] += 1
                     return True
             n = self.e[n >> 1].hnext[n & 1]
         return False
@@ -1382,11 +1385,11 @@ cdef class Conntrack:
                     or p.proto == P_ICMPV6)
                     and tuple_eq(&y.t[0], &x.t[0]) and tuple_eq(&y.t[1], &x.t[1])):
                 self._free(i)
-                self.st[CTSTAT_CLASHRES] += 1
+                self.st[<int>CTSTAT_CLASHRES] += 1
                 self._fill_view(p, n >> 1, self._ctinfo_of(p))
                 return NFV_ACCEPT
-            self.st[CTSTAT_INSERT_FAILED] += 1
-            self.st[CTSTAT_DROP] += 1
+            self.st[<int>CTSTAT_INSERT_FAILED] += 1
+            self.st[<int>CTSTAT_DROP] += 1
             self._free(i)
             p.ct = -1
             return NFV_DROP
