@@ -20,7 +20,6 @@
 # includes expired entries), the seq-adjust of helpers, ICMP redirects.
 # The hash is a seeded 64-bit mix, not siphash: bucket placement (and so the
 # early-drop neighbourhood) depends on the seed as the kernel's on its boot key.
-# find_best_ips_proto uses the same seeded hash in place of jhash2.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy, memset, memcmp
@@ -132,6 +131,45 @@ cdef inline uint64_t _mix(uint64_t h) noexcept nogil:
     h *= 0xc4ceb9fe1a85ec53ULL
     h ^= h >> 33
     return h
+
+
+cdef inline uint32_t _rol32(uint32_t x, int r) noexcept nogil:
+    return (x << r) | (x >> (32 - r))
+
+
+cdef inline uint32_t jhash2(const uint32_t* k, uint32_t length, uint32_t initval) noexcept nogil:
+    """include/linux/jhash.h jhash2 (Bob Jenkins' lookup3 on 32-bit words)."""
+    cdef uint32_t a, b, c
+    a = b = c = 0xdeadbeefu + (length << 2) + initval
+    while length > 3:
+        a += k[0]
+        b += k[1]
+        c += k[2]
+        # __jhash_mix
+        a -= c; a ^= _rol32(c, 4); c += b
+        b -= a; b ^= _rol32(a, 6); a += c
+        c -= b; c ^= _rol32(b, 8); b += a
+        a -= c; a ^= _rol32(c, 16); c += b
+        b -= a; b ^= _rol32(a, 19); a += c
+        c -= b; c ^= _rol32(b, 4); b += a
+        length -= 3
+        k += 3
+    if length == 0:
+        return c
+    if length == 3:
+        c += k[2]
+    if length >= 2:
+        b += k[1]
+    a += k[0]
+    # __jhash_final
+    c ^= b; c -= _rol32(b, 14)
+    a ^= c; a -= _rol32(c, 11)
+    b ^= a; b -= _rol32(a, 25)
+    c ^= b; c -= _rol32(b, 16)
+    a ^= c; a -= _rol32(c, 4)
+    b ^= a; b -= _rol32(a, 14)
+    c ^= b; c -= _rol32(b, 24)
+    return c
 
 
 cdef inline uint64_t _splitmix(uint64_t* s) noexcept nogil:
@@ -1135,13 +1173,16 @@ cdef class Conntrack:
         return port >= lo and port <= hi
 
     cdef void _best_ips(self, CtTuple* t, const NatRange* r, int manip) noexcept nogil:
-        # find_best_ips_proto (seeded hash in place of jhash2)
+        # find_best_ips_proto: jhash2 over the source address (the 16-byte
+        # union nf_inet_addr, as loaded by a little-endian kernel), seeded
+        # with the last destination word unless --persistent; no boot key,
+        # so the address picked is the kernel's
         cdef uint8_t* var = &t.src[0]
         cdef int words = 1 if t.family == 4 else 4
         cdef int k
-        cdef uint32_t j, minip, maxip, dist, v
+        cdef uint32_t j, minip, maxip, dist, v, w
+        cdef uint32_t key[4]
         cdef bint full_range = False
-        cdef uint64_t h
         if manip != NF_NAT_MANIP_SRC:
             var = &t.dst[0]
         if not (r.flags & NF_NAT_RANGE_MAP_IPS):
@@ -1149,12 +1190,12 @@ cdef class Conntrack:
         if memcmp(r.min_addr, r.max_addr, 16) == 0:
             memcpy(var, r.min_addr, 16)
             return
-        h = self.k1
-        for k in range(4):
-            h = _mix(h ^ _be32(t.src + 4 * k))
-        if not (r.flags & NF_NAT_RANGE_PERSISTENT):
-            h = _mix(h ^ _be32(t.dst + 4 * (words - 1)))
-        j = <uint32_t>h
+        memcpy(key, t.src, 16)
+        if r.flags & NF_NAT_RANGE_PERSISTENT:
+            j = jhash2(key, 4, 0)
+        else:
+            memcpy(&w, t.dst + 4 * (words - 1), 4)
+            j = jhash2(key, 4, w)
         for k in range(words):
             if not full_range:
                 minip = _be32(r.min_addr + 4 * k)
@@ -1168,7 +1209,8 @@ cdef class Conntrack:
             if v != _be32(r.max_addr + 4 * k):
                 full_range = True
             if not (r.flags & NF_NAT_RANGE_PERSISTENT):
-                j ^= _be32(t.dst + 4 * k)
+                memcpy(&w, t.dst + 4 * k, 4)
+                j ^= w
 
     cdef void _unique_l4(self, CtTuple* t, const NatRange* r, int manip, int32_t ct) noexcept nogil:
         # nf_nat_l4proto_unique_tuple
@@ -1660,6 +1702,17 @@ cdef class CtPacket:
             "ct_repl_sport": p.ct_repl_sport, "ct_repl_dport": p.ct_repl_dport,
             "nat_changed": p.nat_changed,
         }
+
+
+def py_jhash2(words, uint32_t initval):
+    """jhash2 over a list of 32-bit words (tests)."""
+    cdef uint32_t k[16]
+    cdef int n = len(words), i
+    if n > 16:
+        raise ValueError("at most 16 words")
+    for i in range(n):
+        k[i] = words[i]
+    return jhash2(k, n, initval)
 
 
 def bench_lookups(Conntrack ct, list packets, int64_t now_ns, Py_ssize_t rounds):
