@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 
 from pystack._core.conntrack import Conntrack, CtPacket, TCP_STATE_NAMES
+from pystack.profile import get_profile
 from pystack.sysctl import Sysctls
 
 NS = 1_000_000_000
@@ -43,9 +44,11 @@ _TCP_TIMEOUTS = ("syn_sent", "syn_recv", "established", "fin_wait", "close_wait"
                  "last_ack", "time_wait", "close", "max_retrans", "unacknowledged")
 
 
-def conntrack_params(sysctls: Sysctls | None = None) -> dict:
-    """The parameter dict Conntrack() takes, from the sysctls (timeouts in ns)."""
-    sc = sysctls if sysctls is not None else Sysctls()
+def conntrack_params(sysctls: Sysctls | None = None, profile=None) -> dict:
+    """The parameter dict Conntrack() takes, from the sysctls (timeouts in ns)
+    and the kernel profile (nf_conntrack_max = 0 semantics)."""
+    sc = sysctls if sysctls is not None else Sysctls(profile)
+    prof = get_profile(profile if profile is not None else getattr(sc, "profile", None))
     g = lambda short: sc.get(f"net.netfilter.nf_conntrack_{short}")  # noqa: E731
     tcp = {name: g(f"tcp_timeout_{name}") * NS for name in _TCP_TIMEOUTS}
     # SYN_SENT2 has no sysctl: tcp_timeouts[] keeps 2 minutes
@@ -61,6 +64,7 @@ def conntrack_params(sysctls: Sysctls | None = None) -> dict:
         "icmp_timeout_ns": g("icmp_timeout") * NS,
         "icmpv6_timeout_ns": g("icmpv6_timeout") * NS,
         "generic_timeout_ns": g("generic_timeout") * NS,
+        "max_zero_is_unlimited": prof.conntrack_max_zero_is_unlimited,
     }
 
 
@@ -276,8 +280,9 @@ def _tuple_str(fam, proto, s, d, sp, dp) -> str:
     return out
 
 
-def make_conntrack(sysctls: Sysctls | None = None, seed: int = 0, **overrides) -> ConntrackTable:
+def make_conntrack(sysctls: Sysctls | None = None, seed: int = 0, profile=None,
+                   **overrides) -> ConntrackTable:
     """A ConntrackTable; overrides are conntrack_params keys (e.g. max=4)."""
-    params = conntrack_params(sysctls)
+    params = conntrack_params(sysctls, profile)
     params.update(overrides)
     return ConntrackTable(params=params, seed=seed)

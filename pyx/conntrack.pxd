@@ -107,6 +107,7 @@ cdef class Conntrack:
     cdef int64_t st[CTSTAT_N]     # conntrack -S counters
     # sysctls
     cdef int64_t max
+    cdef bint unlimited           # nf_conntrack_max 0 and the profile says no limit
     cdef bint checksum, tcp_loose, tcp_be_liberal, tcp_ignore_invalid_rst
     cdef int tcp_max_retrans
     cdef int64_t tcp_tmo[TCP_CONNTRACK_TIMEOUT_MAX]
@@ -135,6 +136,7 @@ cdef class Conntrack:
     cdef void _refresh(self, int32_t i, int64_t tmo, int64_t now) noexcept nogil
     cdef void _heap_push(self, int64_t t, int32_t idx) noexcept nogil
     cdef int _early_drop(self, uint64_t h) noexcept nogil
+    cdef bint _grow(self) noexcept nogil
     cdef int32_t _alloc(self, const CtTuple* t, int64_t now, uint64_t h) noexcept nogil
     cdef uint32_t _rand32(self) noexcept nogil
     cdef void _fill_view(self, NfPkt* p, int32_t i, int ctinfo) noexcept nogil

@@ -21,7 +21,7 @@
 # The hash is a seeded 64-bit mix, not siphash: bucket placement (and so the
 # early-drop neighbourhood) depends on the seed as the kernel's on its boot key.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
-from libc.stdlib cimport calloc, malloc, free
+from libc.stdlib cimport calloc, malloc, realloc, free
 from libc.string cimport memcpy, memset, memcmp
 
 from pystack._core.nftypes cimport (
@@ -87,6 +87,7 @@ cdef enum:
     MAXRESYNC = 0
 
 cdef int64_t NS = 1000000000
+cdef int32_t HARD_MAX = 1 << 26
 
 # tcp_conntracks[dir][index][old]; 10 = sIV (TCP_CONNTRACK_MAX), 11 = sIG
 cdef uint8_t TCP_TABLE[2][6][10]
@@ -309,14 +310,18 @@ cdef class Conntrack:
         cdef int64_t nb = params["buckets"]
         cdef uint64_t s = seed
         cdef int32_t i
-        if mx <= 0:
-            raise ValueError("nf_conntrack_max must be >= 1 (0 = unlimited is not modelled)")
-        if mx > 1 << 26:
-            raise ValueError(f"nf_conntrack_max {mx} above the model's limit {1 << 26}")
-        if nb < 1 or nb > 1 << 26:
-            raise ValueError(f"nf_conntrack_buckets {nb} outside 1..{1 << 26}")
+        if mx < 0 or mx > HARD_MAX:
+            raise ValueError(f"nf_conntrack_max {mx} outside the model's 0..{HARD_MAX}")
+        if nb < 1 or nb > HARD_MAX:
+            raise ValueError(f"nf_conntrack_buckets {nb} outside 1..{HARD_MAX}")
+        # nf_conntrack_max = 0: no limit where the kernel profile says so
+        # (the table then grows), else every allocation is over the limit
+        self.unlimited = mx == 0 and params.get("max_zero_is_unlimited", True)
         self.max = mx
-        self.cap = <int32_t>mx
+        if self.unlimited:
+            self.cap = <int32_t>min(nb, 4096)
+        else:
+            self.cap = <int32_t>max(mx, 1)
         self.nbuckets = <uint32_t>nb
         # calloc: pages of a large table are only touched when used
         self.e = <CtEntry*>calloc(self.cap, sizeof(CtEntry))
@@ -540,16 +545,48 @@ cdef class Conntrack:
                 return 1
         return 0
 
+    cdef bint _grow(self) noexcept nogil:
+        # unlimited table only: double the arrays (indices stay valid)
+        cdef int32_t ncap, j
+        cdef CtEntry* ne
+        cdef int32_t* nf
+        cdef HeapItem* nh
+        if not self.unlimited or self.cap >= HARD_MAX:
+            return False
+        ncap = self.cap * 2 if self.cap * 2 < HARD_MAX else HARD_MAX
+        ne = <CtEntry*>realloc(self.e, ncap * sizeof(CtEntry))
+        if ne == NULL:
+            return False
+        self.e = ne
+        memset(&self.e[self.cap], 0, (ncap - self.cap) * sizeof(CtEntry))
+        nf = <int32_t*>realloc(self.freel, ncap * sizeof(int32_t))
+        if nf == NULL:
+            return False
+        self.freel = nf
+        nh = <HeapItem*>realloc(self.heap, (2 * ncap + 64) * sizeof(HeapItem))
+        if nh == NULL:
+            return False
+        self.heap = nh
+        self.heapcap = 2 * ncap + 64
+        for j in range(ncap - 1, self.cap - 1, -1):
+            self.freel[self.nfree] = j
+            self.nfree += 1
+        self.cap = ncap
+        return True
+
     cdef int32_t _alloc(self, const CtTuple* t, int64_t now, uint64_t h) noexcept nogil:
         # __nf_conntrack_alloc: the count includes unconfirmed entries
         cdef int32_t i
         cdef uint32_t g
         cdef CtEntry* x
         self.count += 1
-        if self.count > self.max:
+        if not self.unlimited and self.count > self.max:
             if not self._early_drop(h):
                 self.count -= 1
                 return -1
+        if self.nfree == 0 and not self._grow():
+            self.count -= 1
+            return -1
         self.nfree -= 1
         i = self.freel[self.nfree]
         x = &self.e[i]

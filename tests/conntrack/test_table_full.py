@@ -110,3 +110,20 @@ def test_expired_entries_do_not_count():
     r = udp(t, 3, now=30 * NS)
     assert r["verdict"] == "ACCEPT"
     assert t.stats()["early_drop"] == 0 and t.stats()["entries"] == 1
+
+
+def test_max_zero_unlimited_on_6_12_grows():
+    from pystack.conntrack import make_conntrack
+    t = make_conntrack(seed=1, profile="6.12", max=0, buckets=16)
+    for k in range(5000):
+        assert udp(t, 1000 + k)["verdict"] == "ACCEPT"
+    st = t.stats()
+    assert st["entries"] == 5000 and st["drop"] == 0 and st["early_drop"] == 0
+    assert len(t.entries(0)["proto"]) == 5000
+
+
+def test_max_zero_on_7_3_is_a_limit_of_zero():
+    from pystack.conntrack import make_conntrack
+    t = make_conntrack(seed=1, profile="7.3", max=0, buckets=16)
+    r = udp(t, 1000)
+    assert r["verdict"] == "DROP" and t.stats()["drop"] == 1 and t.stats()["entries"] == 0
