@@ -30,7 +30,7 @@ from pystack._core.nftypes cimport (
     NF_INET_POST_ROUTING,
     CTS_INVALID, CTS_ESTABLISHED, CTS_RELATED, CTS_NEW, CTS_UNTRACKED, CTS_SNAT, CTS_DNAT,
     IPS_EXPECTED, IPS_SEEN_REPLY, IPS_ASSURED, IPS_CONFIRMED, IPS_SRC_NAT, IPS_DST_NAT,
-    IPS_SRC_NAT_DONE, IPS_DST_NAT_DONE, IPS_DYING, IPS_FIXED_TIMEOUT,
+    IPS_SRC_NAT_DONE, IPS_DST_NAT_DONE, IPS_DYING, IPS_FIXED_TIMEOUT, IPS_UNTRACKED,
     NF_NAT_MANIP_SRC, NF_NAT_MANIP_DST,
     NF_NAT_RANGE_MAP_IPS, NF_NAT_RANGE_PROTO_SPECIFIED, NF_NAT_RANGE_PROTO_RANDOM,
     NF_NAT_RANGE_PERSISTENT, NF_NAT_RANGE_PROTO_RANDOM_FULLY, NF_NAT_RANGE_PROTO_OFFSET,
@@ -225,6 +225,12 @@ cdef inline int _icmp_inverse(uint8_t family, uint8_t t) noexcept nogil:
     if t == 140:
         return 139
     return -1
+
+
+cdef inline bint _icmpv6_noct(uint8_t t) noexcept nogil:
+    # nf_conntrack_proto_icmpv6.c noct_valid_new: MLD query/report/done,
+    # router/neighbour solicitation and advertisement, MLDv2 report
+    return (t >= 130 and t <= 136) or t == 143
 
 
 cdef inline bint _icmp_valid_new(uint8_t family, uint8_t t) noexcept nogil:
@@ -652,7 +658,7 @@ cdef class Conntrack:
         if notrack:
             # raw table NOTRACK: the untracked template, no stats
             self._no_ct(p, CTS_UNTRACKED)
-            p.ctstatus = IPS_CONFIRMED | 4096      # IPS_UNTRACKED
+            p.ctstatus = IPS_CONFIRMED | IPS_UNTRACKED
             return NFV_ACCEPT
         if now_ns > self.last_now:
             self.last_now = now_ns
@@ -675,6 +681,11 @@ cdef class Conntrack:
             if p.family == 4 and p.icmp_type > 18:      # NR_ICMP_TYPES
                 self.st[<int>CTSTAT_ERROR] += 1
                 self._no_ct(p, CTS_INVALID)
+                return NFV_ACCEPT
+            if p.family == 6 and _icmpv6_noct(p.icmp_type):
+                # icmpv6_error: MLD and neighbour discovery are never tracked
+                self._no_ct(p, CTS_UNTRACKED)
+                p.ctstatus = IPS_CONFIRMED | IPS_UNTRACKED
                 return NFV_ACCEPT
             if _icmp_is_err(p.family, p.icmp_type):
                 return self._icmp_error(p)

@@ -191,3 +191,18 @@ def test_notrack_untracked():
     assert t.stats() == {"found": 0, "invalid": 0, "insert": 0, "insert_failed": 0,
                          "drop": 0, "early_drop": 0, "error": 0, "search_restart": 0,
                          "clashres": 0, "entries": 0}
+
+
+@pytest.mark.parametrize("icmp_type", [130, 131, 132, 133, 134, 135, 136, 143])
+def test_icmpv6_nd_and_mld_untracked(icmp_type):
+    t = table()
+    r = t.packet(dict(proto="icmpv6", src=C6, dst=S6, icmp_type=icmp_type), "PREROUTING", 0)
+    assert r["ctstate"] == ["UNTRACKED"] and r["ct"] == -1
+    st = t.stats()
+    assert (st["invalid"], st["error"], st["entries"]) == (0, 0, 0)
+
+
+def test_icmpv6_redirect_is_invalid():
+    t = table()
+    r = t.packet(dict(proto="icmpv6", src=C6, dst=S6, icmp_type=137), "PREROUTING", 0)
+    assert r["ctstate"] == ["INVALID"] and t.stats()["invalid"] == 1
