@@ -1,6 +1,19 @@
 # Connection tracking and NAT: declarations (the model is in conntrack.pyx).
 #
-# C API for the stack engine's hook points (all nogil, no allocation):
+# C API for the stack engine's hook points (all nogil; no allocation except
+# the growth of an unlimited table, nf_conntrack_max = 0 on 6.12/6.18):
+#
+# The caller fills NfPkt before conntrack_in: family, proto, frag, has_l4,
+# saddr/daddr (IPv4 in bytes 0..3), sport/dport (ICMP echo: the id in
+# dport, as nftypes.pxd says), tcp_flags, icmp_type/code, l4_csum_bad, and
+# the appended fields: tcp_seq/ack/win, tcp_wscale (0xff none), tcp_sackok,
+# tcp_nsack + tcp_sack_right, l4_paylen, has_inner + in_* of ICMP errors.
+# Per packet: conntrack_in at PRE_ROUTING or LOCAL_OUT; at each nat hook
+# (DNAT: PRE_ROUTING, LOCAL_OUT; SNAT: POST_ROUTING, LOCAL_IN) run the nat
+# table only if nat_needed(), then nat_setup() with the target's range (or
+# NULL when no rule matched: the null binding), then always nat_packet();
+# confirm() at the end of POST_ROUTING / LOCAL_IN, discard() if the packet
+# dies before that.  p.ct stays valid for the packet's whole traversal.
 #
 #   int  conntrack_in(NfPkt* p, int hook, int64_t now_ns, bint notrack)
 #        nf_conntrack_in at PRE_ROUTING / LOCAL_OUT: fills p's conntrack
@@ -13,16 +26,22 @@
 #        NULL) replaces the range's addresses (MASQUERADE / REDIRECT).
 #   void nat_packet(NfPkt* p, int hook)
 #        nf_nat_packet: rewrites p's addresses/ports for this hook;
-#        p.nat_changed says which (NAT_CHG_*).
+#        p.nat_changed says which (NAT_CHG_*, this hook only: OR them up
+#        to report "NAT rewrite"); RELATED ICMP errors: outer addresses and
+#        the inner header (nf_nat_icmp_reply_translation).
 #   int  confirm(NfPkt* p, int64_t now_ns)
-#        __nf_conntrack_confirm at the end of POST_ROUTING / LOCAL_IN.
+#        __nf_conntrack_confirm at the end of POST_ROUTING / LOCAL_IN;
+#        NFV_DROP on an unresolvable clash (stats insert_failed, drop).
 #   void discard(NfPkt* p)
 #        the packet died before confirm: its unconfirmed entry is freed.
 #   void set_mark(NfPkt* p, uint32_t mark)
 #        CONNMARK --set-mark: ct->mark and p.ctmark.
 #   int  manip_buffer(int ct, int dir, int manip, uint8_t* ip, uint32_t len, int family)
-#        nf_nat_ipv4/ipv6_manip_pkt + l4 manips on a writable packet copy,
-#        checksums updated incrementally (RFC 1624).
+#        nf_nat_ipv4/ipv6_manip_pkt + l4 manips on a writable packet copy
+#        (ip -> the IP header), checksums updated incrementally (RFC 1624);
+#        returns NAT_CHG_* bits or -1 (buffer too short).
+#   void expire(int64_t now_ns)
+#        remove the entries whose timeout is <= now (conntrack_in does it).
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from pystack._core.nftypes cimport NfPkt, NatRange
 from pystack._core.vocab cimport CTSTAT_N
