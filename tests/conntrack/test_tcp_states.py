@@ -303,3 +303,18 @@ def test_simultaneous_open():
     assert state_of(t) == "SYN_RECV"
     tcp(t, "S", "A", 5001, 1001, now=0)
     assert state_of(t) == "ESTABLISHED"
+
+
+def test_ipv6_handshake_and_listing():
+    t = table()
+    a, b = "2001:db8::1", "2001:db8::2"
+    t.packet(dict(proto="tcp", src=a, dst=b, sport=40000, dport=443, flags="S", seq=1),
+             "PREROUTING", 0)
+    t.packet(dict(proto="tcp", src=b, dst=a, sport=443, dport=40000, flags="SA", seq=9, ack=2),
+             "OUTPUT", 0)
+    r = t.packet(dict(proto="tcp", src=a, dst=b, sport=40000, dport=443, flags="A", seq=2,
+                      ack=10), "PREROUTING", 0)
+    assert r["ctstate"] == ["ESTABLISHED"]
+    assert t.to_conntrack_L(NS) == (
+        "tcp      6 431999 ESTABLISHED src=2001:db8::1 dst=2001:db8::2 sport=40000 dport=443 "
+        "src=2001:db8::2 dst=2001:db8::1 sport=443 dport=40000 [ASSURED] mark=0 use=1\n")
