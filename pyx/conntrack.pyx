@@ -12,14 +12,19 @@
 # L3/L4 manips and their checksum updates).
 #
 # Not modelled: zones, helpers and expectations (IPS_EXPECTED never set),
-# find_appropriate_src (the bysource hash of earlier SNAT mappings),
-# nf_nat_used_tuple_harder's reuse of CLOSE/TIME_WAIT tuples,
-# nf_ct_resolve_clash_harder (NAT-clash UDP entries: insert_failed + drop
-# here), SCTP/DCCP/GRE trackers (generic here), the GC worker's lag (an
-# expired entry is gone at its exact expiry time, so nf_conntrack_count never
-# includes expired entries), the seq-adjust of helpers, ICMP redirects.
-# The hash is a seeded 64-bit mix, not siphash: bucket placement (and so the
-# early-drop neighbourhood) depends on the seed as the kernel's on its boot key.
+# find_appropriate_src (the bysource hash that reuses an earlier SNAT
+# mapping of the same source), nf_nat_used_tuple_harder's reuse of
+# CLOSE/TIME_WAIT tuples, nf_ct_resolve_clash_harder (a UDP clash with
+# different NAT is insert_failed + drop here), the GRE/SCTP/DCCP trackers
+# (generic here), the GC worker's lag (an entry is gone at its exact expiry,
+# so nf_conntrack_count never includes expired entries), seq-adjust,
+# per-packet accounting, ICMP redirects, the inner type of an echo quoted in
+# an ICMP error (taken to be the request), reference counts (conntrack -L
+# prints use=1).  The bucket hash is a seeded 64-bit mix, not siphash: the
+# bucket of a tuple (so the early-drop neighbourhood) depends on the seed as
+# the kernel's does on its boot key.  NAT port offsets come from a seeded
+# xorshift (the kernel's get_random_u16); the address choice of a range is
+# the kernel's jhash2 and so matches it exactly.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport calloc, malloc, realloc, free
 from libc.string cimport memcpy, memset, memcmp

@@ -124,3 +124,18 @@ def test_many_entries_expire_in_order():
     assert len(t.entries(30 * NS + 998 * ms)["proto"]) == 1
     assert len(t.entries(30 * NS + 999 * ms)["proto"]) == 0
     assert t.stats()["entries"] == 0
+
+
+def test_expiry_heap_rebuild_keeps_exact_expiry():
+    # killed entries leave stale expiry items behind; past the heap's
+    # capacity (2 * max + 64) it is rebuilt from the live entries
+    t = table(max=2, buckets=4)
+    t.packet(dict(proto="udp", src="198.18.0.1", dst="198.18.0.2", sport=1, dport=53),
+             "PREROUTING", 0)
+    for k in range(300):
+        tcp(t, "C", "S", 1000, now=k)
+        tcp(t, "S", "RA", 0, 1001, now=k)       # only a RST answered: entry killed
+    assert t.stats()["entries"] == 1
+    assert t.entries(30 * NS - 1)["proto"] == ["udp"]
+    assert t.entries(30 * NS)["proto"] == []
+    assert t.stats()["entries"] == 0
