@@ -88,19 +88,24 @@ cdef struct TcpSeen:
     uint32_t td_end, td_maxend, td_maxwin, td_maxack
     uint8_t td_scale, flags
 
+# 192 bytes, 64-byte aligned: an ORIGINAL-direction hit reads line 0 (its
+# tuple, chain link, timeout, status, state), a REPLY hit line 1 too, TCP
+# line 2 (the window tracking).
 cdef struct CtEntry:
-    CtTuple t[2]                 # IP_CT_DIR_ORIGINAL, IP_CT_DIR_REPLY
+    CtTuple t0                   # IP_CT_DIR_ORIGINAL tuple        line 0
     int32_t hnext[2]             # next node (entry*2+dir) in the bucket chain
     int64_t timeout              # absolute capture time (ns) of expiry
-    int64_t alloc_ns             # UDP stream_ts = alloc + 2 s
-    int64_t queued               # expiry-heap key of this entry's live heap item
     uint32_t status              # IPS_*
-    uint32_t mark
-    uint32_t gen                 # bumped at every free (stale heap items)
     uint8_t inuse                # allocated (confirmed or not)
     uint8_t hashed               # in the hash (confirmed and not dying)
     uint8_t tcp_state
-    uint8_t last_dir, last_index, last_wscale, last_flags, retrans
+    uint8_t retrans
+    CtTuple t1                   # IP_CT_DIR_REPLY tuple           line 1
+    int64_t queued               # expiry-heap key of this entry's live heap item
+    int64_t alloc_ns             # UDP stream_ts = alloc + 2 s
+    uint32_t mark
+    uint32_t gen                 # bumped at every free (stale heap items)
+    uint8_t last_dir, last_index, last_wscale, last_flags    #  line 2
     uint32_t last_seq, last_ack, last_end
     uint16_t last_win
     TcpSeen seen[2]
@@ -113,6 +118,7 @@ cdef struct HeapItem:
 
 cdef class Conntrack:
     cdef CtEntry* e
+    cdef void* eraw               # allocation behind e (e is its 64-byte aligned start)
     cdef int32_t cap              # entries (nf_conntrack_max)
     cdef int32_t* heads           # bucket -> first node, -1 empty
     cdef uint32_t nbuckets

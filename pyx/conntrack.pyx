@@ -27,7 +27,7 @@
 # the kernel's jhash2 and so matches it exactly.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport calloc, malloc, realloc, free
-from libc.string cimport memcpy, memset, memcmp
+from libc.string cimport memcpy, memset, memcmp, memmove
 
 from pystack._core.nftypes cimport (
     NfPkt, NatRange, NFV_DROP, NFV_ACCEPT,
@@ -186,6 +186,14 @@ cdef inline uint64_t _splitmix(uint64_t* s) noexcept nogil:
     return z ^ (z >> 31)
 
 
+cdef inline void* _align64(void* p) noexcept nogil:
+    return <void*>((<size_t>p + 63) & ~(<size_t>63))
+
+
+cdef inline CtTuple* _tp(CtEntry* x, int d) noexcept nogil:
+    return &x.t1 if d else &x.t0
+
+
 cdef inline bint tuple_eq(const CtTuple* a, const CtTuple* b) noexcept nogil:
     return memcmp(a, b, sizeof(CtTuple)) == 0
 
@@ -312,6 +320,7 @@ cdef class Conntrack:
 
     def __cinit__(self):
         self.e = NULL
+        self.eraw = NULL
         self.heads = NULL
         self.freel = NULL
         self.heap = NULL
@@ -328,6 +337,8 @@ cdef class Conntrack:
         # nf_conntrack_max = 0: no limit where the kernel profile says so
         # (the table then grows), else every allocation is over the limit
         self.unlimited = mx == 0 and params.get("max_zero_is_unlimited", True)
+        if sizeof(CtEntry) != 192:
+            raise AssertionError(f"CtEntry is {sizeof(CtEntry)} bytes, laid out for 192")
         self.max = mx
         if self.unlimited:
             self.cap = <int32_t>min(nb, 4096)
@@ -335,12 +346,13 @@ cdef class Conntrack:
             self.cap = <int32_t>max(mx, 1)
         self.nbuckets = <uint32_t>nb
         # calloc: pages of a large table are only touched when used
-        self.e = <CtEntry*>calloc(self.cap, sizeof(CtEntry))
+        self.eraw = calloc(self.cap + 1, sizeof(CtEntry))
+        self.e = <CtEntry*>_align64(self.eraw)
         self.heads = <int32_t*>malloc(self.nbuckets * sizeof(int32_t))
         self.freel = <int32_t*>malloc(self.cap * sizeof(int32_t))
         self.heapcap = 2 * self.cap + 64
         self.heap = <HeapItem*>malloc(self.heapcap * sizeof(HeapItem))
-        if self.e == NULL or self.heads == NULL or self.freel == NULL or self.heap == NULL:
+        if self.eraw == NULL or self.heads == NULL or self.freel == NULL or self.heap == NULL:
             raise MemoryError()
         for i in range(<int32_t>self.nbuckets):
             self.heads[i] = -1
@@ -375,7 +387,7 @@ cdef class Conntrack:
         self.last_now = 0
 
     def __dealloc__(self):
-        free(self.e)
+        free(self.eraw)
         free(self.heads)
         free(self.freel)
         free(self.heap)
@@ -397,7 +409,7 @@ cdef class Conntrack:
         cdef uint32_t b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
         cdef int32_t n = self.heads[b]
         while n >= 0:
-            if (n >> 1) != ignore and tuple_eq(&self.e[n >> 1].t[n & 1], t):
+            if (n >> 1) != ignore and tuple_eq(_tp(&self.e[n >> 1], n & 1), t):
                 return n
             n = self.e[n >> 1].hnext[n & 1]
         return -1
@@ -406,7 +418,7 @@ cdef class Conntrack:
         cdef int d
         cdef uint32_t b
         for d in range(2):
-            b = <uint32_t>(((self._hash(&self.e[i].t[d]) & 0xffffffffULL) * self.nbuckets) >> 32)
+            b = <uint32_t>(((self._hash(_tp(&self.e[i], d)) & 0xffffffffULL) * self.nbuckets) >> 32)
             self.e[i].hnext[d] = self.heads[b]
             self.heads[b] = i * 2 + d
         self.e[i].hashed = 1
@@ -419,7 +431,7 @@ cdef class Conntrack:
             return
         for d in range(2):
             node = i * 2 + d
-            b = <uint32_t>(((self._hash(&self.e[i].t[d]) & 0xffffffffULL) * self.nbuckets) >> 32)
+            b = <uint32_t>(((self._hash(_tp(&self.e[i], d)) & 0xffffffffULL) * self.nbuckets) >> 32)
             n = self.heads[b]
             prev = -1
             while n >= 0 and n != node:
@@ -511,10 +523,12 @@ cdef class Conntrack:
     cdef void _refresh(self, int32_t i, int64_t tmo, int64_t now) noexcept nogil:
         # __nf_ct_refresh_acct (an unconfirmed entry is queued at confirm)
         cdef CtEntry* x = &self.e[i]
+        cdef int64_t old = x.timeout
         if x.status & IPS_FIXED_TIMEOUT:
             return
         x.timeout = now + tmo
-        if (x.status & IPS_CONFIRMED) and x.timeout < x.queued:
+        # queued <= old timeout always: only a shorter timeout needs a push
+        if x.timeout < old and (x.status & IPS_CONFIRMED) and x.timeout < x.queued:
             x.queued = x.timeout
             self._heap_push(x.timeout, i)
 
@@ -560,14 +574,21 @@ cdef class Conntrack:
         # unlimited table only: double the arrays (indices stay valid)
         cdef int32_t ncap, j
         cdef CtEntry* ne
+        cdef void* nraw
+        cdef Py_ssize_t off
         cdef int32_t* nf
         cdef HeapItem* nh
         if not self.unlimited or self.cap >= HARD_MAX:
             return False
         ncap = self.cap * 2 if self.cap * 2 < HARD_MAX else HARD_MAX
-        ne = <CtEntry*>realloc(self.e, ncap * sizeof(CtEntry))
-        if ne == NULL:
+        off = <char*>self.e - <char*>self.eraw
+        nraw = realloc(self.eraw, (ncap + 1) * sizeof(CtEntry))
+        if nraw == NULL:
             return False
+        ne = <CtEntry*>_align64(nraw)
+        if <char*>ne - <char*>nraw != off:
+            memmove(ne, <char*>nraw + off, self.cap * sizeof(CtEntry))
+        self.eraw = nraw
         self.e = ne
         memset(&self.e[self.cap], 0, (ncap - self.cap) * sizeof(CtEntry))
         nf = <int32_t*>realloc(self.freel, ncap * sizeof(int32_t))
@@ -604,8 +625,8 @@ cdef class Conntrack:
         g = x.gen
         memset(x, 0, sizeof(CtEntry))
         x.gen = g + 1
-        x.t[0] = t[0]
-        _invert(&x.t[1], t)
+        x.t0 = t[0]
+        _invert(&x.t1, t)
         x.alloc_ns = now
         x.inuse = 1
         x.hnext[0] = -1
@@ -633,14 +654,14 @@ cdef class Conntrack:
         if x.status & IPS_DST_NAT:
             st |= CTS_DNAT
         p.ctstate = st
-        memcpy(p.ct_orig_src, x.t[0].src, 16)
-        memcpy(p.ct_orig_dst, x.t[0].dst, 16)
-        memcpy(p.ct_repl_src, x.t[1].src, 16)
-        memcpy(p.ct_repl_dst, x.t[1].dst, 16)
-        p.ct_orig_sport = x.t[0].sport
-        p.ct_orig_dport = x.t[0].dport
-        p.ct_repl_sport = x.t[1].sport
-        p.ct_repl_dport = x.t[1].dport
+        memcpy(p.ct_orig_src, x.t0.src, 16)
+        memcpy(p.ct_orig_dst, x.t0.dst, 16)
+        memcpy(p.ct_repl_src, x.t1.src, 16)
+        memcpy(p.ct_repl_dst, x.t1.dst, 16)
+        p.ct_orig_sport = x.t0.sport
+        p.ct_orig_dport = x.t0.dport
+        p.ct_repl_sport = x.t1.sport
+        p.ct_repl_dport = x.t1.dport
 
     cdef void _no_ct(self, NfPkt* p, uint16_t st) noexcept nogil:
         p.ct = -1
@@ -791,7 +812,7 @@ cdef class Conntrack:
         dir = n & 1
         # the outer destination must be the one the connection's tuple in
         # this direction leads to
-        if memcmp(p.daddr, self.e[i].t[dir].dst, 16) != 0:
+        if memcmp(p.daddr, _tp(&self.e[i], dir).dst, 16) != 0:
             self.st[<int>CTSTAT_ERROR] += 1
             self._no_ct(p, CTS_INVALID)
             return NFV_ACCEPT
@@ -823,7 +844,7 @@ cdef class Conntrack:
 
     cdef int _icmp_packet(self, int32_t i, NfPkt* p, int64_t now) noexcept nogil:
         cdef CtEntry* x = &self.e[i]
-        if not (x.status & IPS_CONFIRMED) and not _icmp_valid_new(p.family, x.t[0].dport >> 8):
+        if not (x.status & IPS_CONFIRMED) and not _icmp_valid_new(p.family, x.t0.dport >> 8):
             return TR_INVALID
         self._refresh(i, self.icmp_tmo if p.family == 4 else self.icmpv6_tmo, now)
         return TR_ACCEPT
@@ -1194,9 +1215,9 @@ cdef class Conntrack:
         b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
         n = self.heads[b]
         while n >= 0:
-            if (n >> 1) != ignore and tuple_eq(&self.e[n >> 1].t[n & 1], &reply):
+            if (n >> 1) != ignore and tuple_eq(_tp(&self.e[n >> 1], n & 1), &reply):
                 # same flow (identical original tuples): left to clash resolution
-                if not tuple_eq(&self.e[n >> 1].t[0], &self.e[ignore].t[0]):
+                if not tuple_eq(&self.e[n >> 1].t0, &self.e[ignore].t0):
                     self.st[<int>CTSTAT_FOUND] += 1
                     return True
             n = self.e[n >> 1].hnext[n & 1]
@@ -1354,14 +1375,14 @@ cdef class Conntrack:
         x = &self.e[i]
         if x.status & IPS_CONFIRMED:
             return NFV_ACCEPT
-        _invert(&curr, &x.t[1])
+        _invert(&curr, &x.t1)
         if r == NULL:
             memset(&rr, 0, sizeof(NatRange))
             rr.flags = NF_NAT_RANGE_MAP_IPS
             if manip == NF_NAT_MANIP_SRC:
-                memcpy(rr.min_addr, x.t[1].dst, 16)
+                memcpy(rr.min_addr, x.t1.dst, 16)
             else:
-                memcpy(rr.min_addr, x.t[1].src, 16)
+                memcpy(rr.min_addr, x.t1.src, 16)
             memcpy(rr.max_addr, rr.min_addr, 16)
         else:
             rr = r[0]
@@ -1372,7 +1393,7 @@ cdef class Conntrack:
             memcpy(rr.max_addr, masq_addr, 16)
         self._unique_tuple(&nt, &curr, &rr, manip, i)
         if not tuple_eq(&nt, &curr):
-            _invert(&x.t[1], &nt)
+            _invert(&x.t1, &nt)
             x.status |= IPS_SRC_NAT if manip == NF_NAT_MANIP_SRC else IPS_DST_NAT
         x.status |= IPS_SRC_NAT_DONE if manip == NF_NAT_MANIP_SRC else IPS_DST_NAT_DONE
         self._fill_view(p, i, self._ctinfo_of(p))
@@ -1406,7 +1427,7 @@ cdef class Conntrack:
             statusbit ^= (IPS_SRC_NAT | IPS_DST_NAT)
         if not (x.status & statusbit):
             return
-        other = &x.t[1 - dir]
+        other = _tp(x, 1 - dir)
         _invert(&target, other)
         if (p.ctstate & CTS_RELATED) and (p.proto == P_ICMP or p.proto == P_ICMPV6) \
                 and _icmp_is_err(p.family, p.icmp_type):
@@ -1469,16 +1490,16 @@ cdef class Conntrack:
             return NFV_ACCEPT
         if p.ctdir:
             return NFV_ACCEPT
-        n = self._find(&x.t[0], i)
+        n = self._find(&x.t0, i)
         if n < 0:
-            n = self._find(&x.t[1], i)
+            n = self._find(&x.t1, i)
         if n >= 0:
             # nf_ct_resolve_clash: UDP/ICMP (allow_clash) when the existing
             # entry is the same flow with the same NAT: the packet takes it
             y = &self.e[n >> 1]
             if ((p.proto == P_UDP or p.proto == P_UDPLITE or p.proto == P_ICMP
                     or p.proto == P_ICMPV6)
-                    and tuple_eq(&y.t[0], &x.t[0]) and tuple_eq(&y.t[1], &x.t[1])):
+                    and tuple_eq(&y.t0, &x.t0) and tuple_eq(&y.t1, &x.t1)):
                 self._free(i)
                 self.st[<int>CTSTAT_CLASHRES] += 1
                 self._fill_view(p, n >> 1, self._ctinfo_of(p))
@@ -1526,7 +1547,7 @@ cdef class Conntrack:
         cdef bint l4ok, frag_later = False, udp = False
         if ct < 0 or ct >= self.cap:
             return -1
-        _invert(&target, &self.e[ct].t[1 - dir])
+        _invert(&target, _tp(&self.e[ct], 1 - dir))
         if family == 4:
             if length < 20:
                 return -1
@@ -1616,10 +1637,10 @@ cdef class Conntrack:
             x = &self.e[i]
             if not x.inuse or not (x.status & IPS_CONFIRMED):
                 continue
-            out.append((i, x.t[0].family, x.t[0].proto, x.tcp_state,
+            out.append((i, x.t0.family, x.t0.proto, x.tcp_state,
                         (x.timeout - now_ns) // NS, x.status, x.mark,
-                        bytes(x.t[0].src[:16]), bytes(x.t[0].dst[:16]), x.t[0].sport, x.t[0].dport,
-                        bytes(x.t[1].src[:16]), bytes(x.t[1].dst[:16]), x.t[1].sport, x.t[1].dport,
+                        bytes(x.t0.src[:16]), bytes(x.t0.dst[:16]), x.t0.sport, x.t0.dport,
+                        bytes(x.t1.src[:16]), bytes(x.t1.dst[:16]), x.t1.sport, x.t1.dport,
                         x.timeout))
         return out
 
