@@ -183,6 +183,7 @@ cdef class Conntrack:
                                   int64_t now) noexcept nogil
     cdef int _tcp_in_window_done(self, int32_t i, CtEntry* c, NfPkt* p, int dir, int index,
                                  int old_state, int new_state, int64_t now) noexcept nogil
+    cdef bint _used_tuple_harder(self, CtTuple* t, int32_t ct, uint32_t left) noexcept nogil
     cdef bint _in_range(self, const CtTuple* t, const NatRange* r, int manip) noexcept nogil
     cdef bint _l4_in_range(self, const CtTuple* t, int manip, uint16_t lo,
                            uint16_t hi) noexcept nogil

@@ -13,8 +13,7 @@
 #
 # Not modelled: zones, helpers and expectations (IPS_EXPECTED never set),
 # find_appropriate_src (the bysource hash that reuses an earlier SNAT
-# mapping of the same source), nf_nat_used_tuple_harder's reuse of
-# CLOSE/TIME_WAIT tuples, nf_ct_resolve_clash_harder (a UDP clash with
+# mapping of the same source), nf_ct_resolve_clash_harder (a UDP clash with
 # different NAT is insert_failed + drop here), the GRE/SCTP/DCCP trackers
 # (generic here), the GC worker's lag (an entry is gone at its exact expiry,
 # so nf_conntrack_count never includes expired entries), seq-adjust,
@@ -1223,6 +1222,33 @@ cdef class Conntrack:
             n = self.e[n >> 1].hnext[n & 1]
         return False
 
+    cdef bint _used_tuple_harder(self, CtTuple* t, int32_t ct, uint32_t left) noexcept nogil:
+        # nf_nat_used_tuple_harder: in the last NF_NAT_HARDER_THRESH attempts
+        # for a new TCP connection, a colliding SNAT entry that is closing
+        # (TIME_WAIT or later) is evicted when the new ISN is past its own
+        cdef CtTuple reply
+        cdef int32_t n
+        cdef CtEntry* old
+        cdef CtEntry* new = &self.e[ct]
+        if (left > NF_NAT_MAX_ATTEMPTS // 4 or t.proto != P_TCP
+                or new.tcp_state != TCP_CONNTRACK_SYN_SENT):
+            return self._used_tuple(t, ct)
+        _invert(&reply, t)
+        n = self._find(&reply, ct)
+        if n < 0:
+            return False
+        if (n & 1) == 0:
+            return True
+        old = &self.e[n >> 1]
+        if old.tcp_state < TCP_CONNTRACK_TIME_WAIT:
+            return True
+        if (old.status & (IPS_FIXED_TIMEOUT | IPS_DYING)) or not (old.status & IPS_SRC_NAT):
+            return True
+        if <int32_t>(new.seen[0].td_end - old.seen[0].td_end) <= 0:
+            return True
+        self._kill(n >> 1)
+        return False
+
     cdef bint _in_range(self, const CtTuple* t, const NatRange* r, int manip) noexcept nogil:
         cdef const uint8_t* a = &t.src[0]
         cdef int n = _alen(t.family)
@@ -1333,7 +1359,7 @@ cdef class Conntrack:
         while True:
             for k in range(attempts):
                 key[0] = <uint16_t>(mn + (<uint32_t>off) % range_size)
-                if not self._used_tuple(t, ct):
+                if not self._used_tuple_harder(t, ct, attempts - k):
                     return
                 off += 1
             if attempts >= range_size or attempts < 16:

@@ -269,3 +269,36 @@ def test_manip_short_buffer_rejected():
     r = fwd(t, tcpd(CLI, VIP, 1, 80), dnat=nat_range(BE))
     assert t.ct.py_manip(r["ct"], 0, 1, bytearray(10), 4) == -1
     assert t.ct.py_manip(r["ct"], 0, 1, bytearray(30), 6) == -1
+
+
+def _conn_to_time_wait(t, src, isn, snat):
+    fwd(t, tcpd(src, SRV, 33000, 443, "S", isn), snat=snat)
+    r = fwd(t, tcpd(SRV, OUT, 443, 5000, "SA", 77, isn + 1))
+    assert r["dst"] == src
+    fwd(t, tcpd(src, SRV, 33000, 443, "A", isn + 1, 78))
+    fwd(t, tcpd(src, SRV, 33000, 443, "FA", isn + 1, 78))
+    fwd(t, tcpd(SRV, OUT, 443, 5000, "FA", 78, isn + 2))
+    fwd(t, tcpd(src, SRV, 33000, 443, "A", isn + 2, 79))
+
+
+def test_snat_evicts_closing_entry_when_sequence_advanced():
+    # nf_nat_used_tuple_harder: the only port of the range is held by a
+    # TIME_WAIT entry; a new SYN with a later ISN evicts it
+    t = table()
+    snat = nat_range(OUT, ports=5000)
+    _conn_to_time_wait(t, IN1, 1000, snat)
+    assert t.entries(0)["state"] == ["TIME_WAIT"]
+    r = fwd(t, tcpd(IN2, SRV, 33000, 443, "S", 50000), snat=snat)
+    assert r["verdict"] == "ACCEPT" and (r["src"], r["sport"]) == (OUT, 5000)
+    e = t.entries(0)
+    assert e["state"] == ["SYN_SENT"] and e["reply"] == [
+        "src=198.19.0.1 dst=198.18.255.1 sport=443 dport=5000"]
+
+
+def test_snat_keeps_closing_entry_when_sequence_not_advanced():
+    t = table()
+    snat = nat_range(OUT, ports=5000)
+    _conn_to_time_wait(t, IN1, 1000, snat)
+    r = fwd(t, tcpd(IN2, SRV, 33000, 443, "S", 500), snat=snat)
+    assert r["verdict"] == "DROP" and t.stats()["insert_failed"] == 1
+    assert t.entries(0)["state"] == ["TIME_WAIT"]
