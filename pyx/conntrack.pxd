@@ -109,6 +109,7 @@ cdef struct CtEntry:
     uint32_t last_seq, last_ack, last_end
     uint16_t last_win
     TcpSeen seen[2]
+    int32_t bysrc_next           # next entry in the nf_nat_bysource chain, -1 end
 
 cdef struct HeapItem:
     int64_t t
@@ -121,6 +122,7 @@ cdef class Conntrack:
     cdef void* eraw               # allocation behind e (e is its 64-byte aligned start)
     cdef int32_t cap              # entries (nf_conntrack_max)
     cdef int32_t* heads           # bucket -> first node, -1 empty
+    cdef int32_t* bysrc           # nf_nat_bysource: bucket -> first entry, -1 empty
     cdef uint32_t nbuckets
     cdef int32_t* freel           # free entry slots (stack)
     cdef int32_t nfree
@@ -183,6 +185,10 @@ cdef class Conntrack:
                                   int64_t now) noexcept nogil
     cdef int _tcp_in_window_done(self, int32_t i, CtEntry* c, NfPkt* p, int dir, int index,
                                  int old_state, int new_state, int64_t now) noexcept nogil
+    cdef uint32_t _bysrc_bucket(self, const CtTuple* t) noexcept nogil
+    cdef void _bysrc_remove(self, int32_t i) noexcept nogil
+    cdef bint _find_appropriate_src(self, const CtTuple* orig, CtTuple* result,
+                                    const NatRange* r) noexcept nogil
     cdef bint _used_tuple_harder(self, CtTuple* t, int32_t ct, uint32_t left) noexcept nogil
     cdef bint _in_range(self, const CtTuple* t, const NatRange* r, int manip) noexcept nogil
     cdef bint _l4_in_range(self, const CtTuple* t, int manip, uint16_t lo,

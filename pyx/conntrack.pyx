@@ -12,8 +12,7 @@
 # L3/L4 manips and their checksum updates).
 #
 # Not modelled: zones, helpers and expectations (IPS_EXPECTED never set),
-# find_appropriate_src (the bysource hash that reuses an earlier SNAT
-# mapping of the same source), nf_ct_resolve_clash_harder (a UDP clash with
+# nf_ct_resolve_clash_harder (a UDP clash with
 # different NAT is insert_failed + drop here), the GRE/SCTP/DCCP trackers
 # (generic here), the GC worker's lag (an entry is gone at its exact expiry,
 # so nf_conntrack_count never includes expired entries), seq-adjust,
@@ -321,6 +320,7 @@ cdef class Conntrack:
         self.e = NULL
         self.eraw = NULL
         self.heads = NULL
+        self.bysrc = NULL
         self.freel = NULL
         self.heap = NULL
 
@@ -348,13 +348,15 @@ cdef class Conntrack:
         self.eraw = calloc(self.cap + 1, sizeof(CtEntry))
         self.e = <CtEntry*>_align64(self.eraw)
         self.heads = <int32_t*>malloc(self.nbuckets * sizeof(int32_t))
+        self.bysrc = <int32_t*>malloc(self.nbuckets * sizeof(int32_t))
         self.freel = <int32_t*>malloc(self.cap * sizeof(int32_t))
         self.heapcap = 2 * self.cap + 64
         self.heap = <HeapItem*>malloc(self.heapcap * sizeof(HeapItem))
-        if self.eraw == NULL or self.heads == NULL or self.freel == NULL or self.heap == NULL:
+        if self.eraw == NULL or self.heads == NULL or self.bysrc == NULL or self.freel == NULL or self.heap == NULL:
             raise MemoryError()
         for i in range(<int32_t>self.nbuckets):
             self.heads[i] = -1
+            self.bysrc[i] = -1
         for i in range(self.cap):
             self.freel[i] = self.cap - 1 - i
         self.nfree = self.cap
@@ -388,6 +390,7 @@ cdef class Conntrack:
     def __dealloc__(self):
         free(self.eraw)
         free(self.heads)
+        free(self.bysrc)
         free(self.freel)
         free(self.heap)
 
@@ -449,6 +452,7 @@ cdef class Conntrack:
         if not self.e[i].inuse:
             return
         self._hash_remove(i)
+        self._bysrc_remove(i)
         self.e[i].inuse = 0
         self.e[i].status |= IPS_DYING
         self.e[i].gen += 1
@@ -630,6 +634,7 @@ cdef class Conntrack:
         x.inuse = 1
         x.hnext[0] = -1
         x.hnext[1] = -1
+        x.bysrc_next = -2           # not in the bysource chain
         return i
 
     # ------------------------------------------------------------------
@@ -1222,6 +1227,49 @@ cdef class Conntrack:
             n = self.e[n >> 1].hnext[n & 1]
         return False
 
+    cdef uint32_t _bysrc_bucket(self, const CtTuple* t) noexcept nogil:
+        # hash_by_src: source address, source port/id, protocol
+        cdef uint64_t h = self.k1
+        cdef const uint64_t* w = <const uint64_t*>t.src
+        h = _mix(h ^ w[0]) + 0x9e3779b97f4a7c15ULL
+        h = _mix(h ^ w[1] ^ (<uint64_t>t.sport << 16) ^ (<uint64_t>t.proto << 40))
+        return <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
+
+    cdef void _bysrc_remove(self, int32_t i) noexcept nogil:
+        cdef uint32_t b
+        cdef int32_t n, prev = -1
+        if self.e[i].bysrc_next == -2:
+            return
+        b = self._bysrc_bucket(&self.e[i].t0)
+        n = self.bysrc[b]
+        while n >= 0 and n != i:
+            prev = n
+            n = self.e[n].bysrc_next
+        if n == i:
+            if prev < 0:
+                self.bysrc[b] = self.e[i].bysrc_next
+            else:
+                self.e[prev].bysrc_next = self.e[i].bysrc_next
+        self.e[i].bysrc_next = -2
+
+    cdef bint _find_appropriate_src(self, const CtTuple* orig, CtTuple* result,
+                                    const NatRange* r) noexcept nogil:
+        # find_appropriate_src: an entry with the same original source
+        # (address, port, protocol) whose mapping lies in the range: reuse it
+        cdef int32_t n = self.bysrc[self._bysrc_bucket(orig)]
+        cdef CtEntry* x
+        while n >= 0:
+            x = &self.e[n]
+            if (x.t0.proto == orig.proto and x.t0.family == orig.family
+                    and x.t0.sport == orig.sport and memcmp(x.t0.src, orig.src, 16) == 0):
+                _invert(result, &x.t1)
+                memcpy(result.dst, orig.dst, 16)
+                result.dport = orig.dport
+                if self._in_range(result, r, NF_NAT_MANIP_SRC):
+                    return True
+            n = x.bysrc_next
+        return False
+
     cdef bint _used_tuple_harder(self, CtTuple* t, int32_t ct, uint32_t left) noexcept nogil:
         # nf_nat_used_tuple_harder: in the last NF_NAT_HARDER_THRESH attempts
         # for a new TCP connection, a colliding SNAT entry that is closing
@@ -1377,6 +1425,9 @@ cdef class Conntrack:
                 if not self._used_tuple(orig, ct):
                     out[0] = orig[0]
                     return
+            elif self._find_appropriate_src(orig, out, r):
+                if not self._used_tuple(out, ct):
+                    return
         out[0] = orig[0]
         self._best_ips(out, r, manip)
         if not random_all:
@@ -1396,6 +1447,7 @@ cdef class Conntrack:
         cdef CtEntry* x
         cdef CtTuple curr, nt
         cdef NatRange rr
+        cdef uint32_t b
         if i < 0:
             return NFV_ACCEPT
         x = &self.e[i]
@@ -1421,6 +1473,11 @@ cdef class Conntrack:
         if not tuple_eq(&nt, &curr):
             _invert(&x.t1, &nt)
             x.status |= IPS_SRC_NAT if manip == NF_NAT_MANIP_SRC else IPS_DST_NAT
+        if manip == NF_NAT_MANIP_SRC and x.bysrc_next == -2:
+            # nf_nat_bysource: newest first
+            b = self._bysrc_bucket(&x.t0)
+            x.bysrc_next = self.bysrc[b]
+            self.bysrc[b] = i
         x.status |= IPS_SRC_NAT_DONE if manip == NF_NAT_MANIP_SRC else IPS_DST_NAT_DONE
         self._fill_view(p, i, self._ctinfo_of(p))
         return NFV_ACCEPT
