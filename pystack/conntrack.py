@@ -64,6 +64,8 @@ def conntrack_params(sysctls: Sysctls | None = None, profile=None) -> dict:
         "icmp_timeout_ns": g("icmp_timeout") * NS,
         "icmpv6_timeout_ns": g("icmpv6_timeout") * NS,
         "generic_timeout_ns": g("generic_timeout") * NS,
+        "gre_timeout_ns": g("gre_timeout") * NS,
+        "gre_timeout_stream_ns": g("gre_timeout_stream") * NS,
         "max_zero_is_unlimited": prof.conntrack_max_zero_is_unlimited,
     }
 
@@ -277,6 +279,8 @@ def _tuple_str(fam, proto, s, d, sp, dp) -> str:
         out += f" type={dp >> 8} code={dp & 0xff} id={sp}"
     elif proto in (6, 17, 136):
         out += f" sport={sp} dport={dp}"
+    elif proto == 47:
+        out += f" srckey=0x{sp:x} dstkey=0x{dp:x}"
     return out
 
 

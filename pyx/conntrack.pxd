@@ -139,6 +139,7 @@ cdef class Conntrack:
     cdef int tcp_max_retrans
     cdef int64_t tcp_tmo[TCP_CONNTRACK_TIMEOUT_MAX]
     cdef int64_t udp_tmo, udp_stream_tmo, icmp_tmo, icmpv6_tmo, generic_tmo
+    cdef int64_t gre_tmo, gre_stream_tmo
     cdef int64_t last_now
 
     cdef int conntrack_in(self, NfPkt* p, int hook, int64_t now_ns, bint notrack) noexcept nogil

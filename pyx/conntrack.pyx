@@ -13,8 +13,8 @@
 #
 # Not modelled: zones, helpers and expectations (IPS_EXPECTED never set),
 # nf_ct_resolve_clash_harder (a UDP clash with
-# different NAT is insert_failed + drop here), the GRE/SCTP/DCCP trackers
-# (generic here), the GC worker's lag (an entry is gone at its exact expiry,
+# different NAT is insert_failed + drop here), the SCTP/DCCP trackers and
+# PPTP GRE keys (generic / key 0 here), the GC worker's lag (an entry is gone at its exact expiry,
 # so nf_conntrack_count never includes expired entries), seq-adjust,
 # per-packet accounting, ICMP redirects, the inner type of an echo quoted in
 # an ICMP error (taken to be the request), reference counts (conntrack -L
@@ -51,6 +51,7 @@ cdef enum:
     P_UDP = 17
     P_ICMPV6 = 58
     P_UDPLITE = 136
+    P_GRE = 47
 
 # get_conntrack_index
 cdef enum:
@@ -385,6 +386,8 @@ cdef class Conntrack:
         self.icmp_tmo = params["icmp_timeout_ns"]
         self.icmpv6_tmo = params["icmpv6_timeout_ns"]
         self.generic_tmo = params["generic_timeout_ns"]
+        self.gre_tmo = params.get("gre_timeout_ns", 30 * NS)
+        self.gre_stream_tmo = params.get("gre_timeout_stream_ns", 180 * NS)
         self.last_now = 0
 
     def __dealloc__(self):
@@ -762,6 +765,15 @@ cdef class Conntrack:
                 r = self._udp_packet(i, p, dir, hook, now_ns)
             elif p.proto == P_ICMP or p.proto == P_ICMPV6:
                 r = self._icmp_packet(i, p, now_ns)
+            elif p.proto == P_GRE:
+                # nf_conntrack_proto_gre.c gre_packet (version 0: no keys,
+                # tracked like generic with its own timeouts)
+                if self.e[i].status & IPS_SEEN_REPLY:
+                    self._refresh(i, self.gre_stream_tmo, now_ns)
+                    self.e[i].status |= IPS_ASSURED
+                else:
+                    self._refresh(i, self.gre_tmo, now_ns)
+                r = TR_ACCEPT
             else:
                 self._refresh(i, self.generic_tmo, now_ns)
                 r = TR_ACCEPT

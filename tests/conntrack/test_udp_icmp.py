@@ -206,3 +206,17 @@ def test_icmpv6_redirect_is_invalid():
     t = table()
     r = t.packet(dict(proto="icmpv6", src=C6, dst=S6, icmp_type=137), "PREROUTING", 0)
     assert r["ctstate"] == ["INVALID"] and t.stats()["invalid"] == 1
+
+
+def test_gre_unreplied_then_stream_assured():
+    t = table()
+    t.packet(dict(proto=47, src=C, dst=S), "PREROUTING", 0)
+    assert t.to_conntrack_L(0) == (
+        "gre      47 30 src=198.18.0.1 dst=198.18.0.2 srckey=0x0 dstkey=0x0 [UNREPLIED] "
+        "src=198.18.0.2 dst=198.18.0.1 srckey=0x0 dstkey=0x0 mark=0 use=1\n")
+    t.packet(dict(proto=47, src=S, dst=C), "OUTPUT", NS)
+    e = t.entries(NS)
+    assert e["timeout"] == [30] and e["status"] == [["SEEN_REPLY"]]
+    t.packet(dict(proto=47, src=C, dst=S), "PREROUTING", 2 * NS)
+    e = t.entries(2 * NS)
+    assert e["timeout"] == [180] and e["status"] == [["ASSURED", "SEEN_REPLY"]]
