@@ -179,6 +179,17 @@ class ConntrackTable:
         early_drop, error, search_restart, clashres) and entries."""
         return self.ct.stats()
 
+    def to_conntrack_S(self) -> str:
+        """`conntrack -S` text for one CPU (conntrack-tools 1.4.7 spelling:
+        clashres is printed clash_resolve; chaintoolong is not modelled, 0)."""
+        st = self.ct.stats()
+        names = [("found", "found"), ("invalid", "invalid"), ("insert", "insert"),
+                 ("insert_failed", "insert_failed"), ("drop", "drop"),
+                 ("early_drop", "early_drop"), ("error", "error"),
+                 ("search_restart", "search_restart"), ("clashres", "clash_resolve")]
+        body = " ".join(f"{shown}={st[key]}" for key, shown in names)
+        return f"cpu=0   \t{body} chaintoolong=0 \n"
+
     # --- one packet through the hooks (tests, tools) ---------------------
     def packet(self, pkt: dict, hook: str, now_ns: int, notrack: bool = False, *,
                out_hook: str | None = None, dnat: dict | None = None,

@@ -91,3 +91,13 @@ def test_ctmark_set_and_seen_by_later_packets():
     assert r["ctmark"] == 0x42
     assert t.entries(0)["mark"] == [0x42]
     assert "mark=66 use=1" in t.to_conntrack_L(0)
+
+
+def test_conntrack_S_text():
+    # the layout conntrack-tools 1.4.7 prints on this machine (one CPU row)
+    t = table()
+    t.packet(dict(proto="tcp", src=C, dst=S, sport=1, dport=80, flags="F", seq=1),
+             "PREROUTING", 0)
+    assert t.to_conntrack_S() == (
+        "cpu=0   \tfound=0 invalid=1 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 "
+        "search_restart=0 clash_resolve=0 chaintoolong=0 \n")
