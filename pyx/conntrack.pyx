@@ -1592,9 +1592,12 @@ cdef class Conntrack:
             # nf_ct_resolve_clash: UDP/ICMP (allow_clash) when the existing
             # entry is the same flow with the same NAT: the packet takes it
             y = &self.e[n >> 1]
+            # __nf_ct_resolve_clash: the winner did no NAT, or both entries
+            # have the same tuples (nf_ct_match)
             if ((p.proto == P_UDP or p.proto == P_UDPLITE or p.proto == P_ICMP
                     or p.proto == P_ICMPV6)
-                    and tuple_eq(&y.t0, &x.t0) and tuple_eq(&y.t1, &x.t1)):
+                    and ((y.status & (IPS_SRC_NAT_DONE | IPS_DST_NAT_DONE)) == 0
+                         or (tuple_eq(&y.t0, &x.t0) and tuple_eq(&y.t1, &x.t1)))):
                 self._free(i)
                 self.st[<int>CTSTAT_CLASHRES] += 1
                 self._fill_view(p, n >> 1, self._ctinfo_of(p))

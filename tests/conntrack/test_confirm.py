@@ -101,3 +101,16 @@ def test_conntrack_S_text():
     assert t.to_conntrack_S() == (
         "cpu=0   \tfound=0 invalid=1 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 "
         "search_restart=0 clash_resolve=0 chaintoolong=0 \n")
+
+
+def test_udp_clash_with_winner_without_nat_resolves():
+    # no nat table ran for the winner (no NAT_DONE bits): the loser takes it
+    t = table()
+    pk = dict(proto="udp", src=C, dst=S, sport=1, dport=53)
+    a, b = make_packet(pk), make_packet(pk)
+    t.ct.py_in(a, 0, 0)
+    t.ct.py_in(b, 0, 0)
+    t.ct.py_nat(b, 0, nat_range("198.18.5.2"))
+    assert t.ct.py_confirm(a, 0) == 1
+    assert t.ct.py_confirm(b, 0) == 1
+    assert b.view()["ct"] == a.view()["ct"] and t.stats()["clashres"] == 1
