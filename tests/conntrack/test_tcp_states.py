@@ -318,3 +318,23 @@ def test_ipv6_handshake_and_listing():
     assert t.to_conntrack_L(NS) == (
         "tcp      6 431999 ESTABLISHED src=2001:db8::1 dst=2001:db8::2 sport=40000 dport=443 "
         "src=2001:db8::2 dst=2001:db8::1 sport=443 dport=40000 [ASSURED] mark=0 use=1\n")
+
+
+def test_invalid_fin_then_invalid_rst_lowers_assured_timeout():
+    # nf_tcp_handle_invalid: an out-of-window FIN is remembered; an
+    # out-of-window RST from the other side then gives the ASSURED entry the
+    # UNACK timeout.  A RST before td_maxack is refused before the window
+    # check and is not remembered.
+    t = table()
+    _established(t)
+    assert t.entries(0)["timeout"] == [432000]
+    r = tcp(t, "S", "R", 4000, 0, now=NS)          # seq before the peer's max ack
+    assert r["ctstate"] == ["INVALID"] and t.entries(NS)["timeout"] == [431999]
+    r = tcp(t, "C", "FA", 1001 + 10 ** 6, 5001, now=NS)
+    assert r["ctstate"] == ["INVALID"] and t.entries(NS)["timeout"] == [431999]
+    r = tcp(t, "C", "FA", 1001 + 10 ** 6, 5001, now=NS)   # same side again: nothing
+    assert t.entries(NS)["timeout"] == [431999]
+    r = tcp(t, "S", "R", 5001 + 10 ** 6, 0, now=2 * NS)   # beyond the window
+    assert r["ctstate"] == ["INVALID"]
+    assert t.entries(2 * NS)["timeout"] == [300]
+    assert state_of(t, 2 * NS) == "ESTABLISHED"
