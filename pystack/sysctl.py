@@ -263,6 +263,8 @@ _SPECS: tuple[SysctlSpec, ...] = (
     _ct_timeout("icmp_timeout", 30, "conntrack timeout of ICMP echo/info flows"),
     _ct_timeout("icmpv6_timeout", 30, "conntrack timeout of ICMPv6 echo flows"),
     _ct_timeout("generic_timeout", 600, "conntrack timeout of other protocols"),
+    _ct_timeout("gre_timeout", 30, "conntrack timeout of GRE flows without a reply"),
+    _ct_timeout("gre_timeout_stream", 180, "conntrack timeout of replied GRE flows"),
 )
 
 #: name -> spec, in table order.

@@ -111,6 +111,14 @@ CSUM_STATUSES: tuple[str, ...] = (
     "OFFLOADED",   # BAD/PARTIAL from a sender the checksum policy found offloading TX sums
 )
 
+# Conntrack statistics we keep, as /proc/net/stat/nf_conntrack names its
+# columns (conntrack -S prints clashres as "clash_resolve"); `new`, `ignore`,
+# `delete` are always 0 in the kernel and `entries` is nf_conntrack_count.
+CT_STATS: tuple[str, ...] = (
+    "found", "invalid", "insert", "insert_failed", "drop", "early_drop",
+    "error", "search_restart", "clashres",
+)
+
 _REASON_INDEX = {name: i for i, name in enumerate(DROP_REASONS)}
 _CSUM_INDEX = {name: i for i, name in enumerate(CSUM_STATUSES)}
 
@@ -141,7 +149,10 @@ def render_pxd() -> str:
     out += [f"    CS_{name} = {i}" for i, name in enumerate(CSUM_STATUSES)]
     out += ["", "cdef enum Counter:"]
     out += [f"    C_{name} = {i}" for i, name in enumerate(COUNTERS)]
-    out += [f"    C__COUNT = {len(COUNTERS)}", ""]
+    out += [f"    C__COUNT = {len(COUNTERS)}"]
+    out += ["", "cdef enum CtStat:"]
+    out += [f"    CTSTAT_{name.upper()} = {i}" for i, name in enumerate(CT_STATS)]
+    out += [f"    CTSTAT_N = {len(CT_STATS)}", ""]
     return "\n".join(out)
 
 

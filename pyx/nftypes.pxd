@@ -126,6 +126,22 @@ cdef struct NfPkt:
     uint8_t ct_repl_src[16]
     uint8_t ct_repl_dst[16]
     uint16_t ct_orig_sport, ct_orig_dport, ct_repl_sport, ct_repl_dport
+    # --- appended for conntrack (keep at the END; never reorder) ---
+    # TCP fields tcp_in_window needs (nf_conntrack_proto_tcp.c)
+    uint32_t tcp_seq, tcp_ack
+    uint16_t tcp_win                # raw window field
+    uint8_t tcp_wscale              # window scale option of a SYN; 0xff: none
+    uint8_t tcp_sackok              # SACK_PERM option present (SYN)
+    uint32_t l4_paylen              # L4 payload bytes (segment_seq_plus_len)
+    uint8_t tcp_nsack               # SACK blocks present
+    uint32_t tcp_sack_right         # largest right edge of the SACK blocks (tcp_sack)
+    # inner header of an ICMP/ICMPv6 error (parser: PF_ICMP_INNER, in_*)
+    uint8_t has_inner, in_proto
+    uint8_t in_saddr[16]
+    uint8_t in_daddr[16]
+    uint16_t in_sport, in_dport     # ICMP echo inside an error: in_sport = id
+    # what nat_packet changed on this packet at the last hook (NAT_CHG_* bits)
+    uint8_t nat_changed
 
 
 # What a table traversal decided (ipt_do_table), filled by the evaluator.
@@ -138,3 +154,12 @@ cdef struct NfResult:
     NatRange range                  # the range of that NAT target
     uint8_t notrack                 # raw table: NOTRACK / CT --notrack
     int32_t rules_tried             # rules evaluated (for explain / cost)
+
+
+# nat_packet: which fields of NfPkt it rewrote (NfPkt.nat_changed)
+cdef enum:
+    NAT_CHG_SADDR = 1
+    NAT_CHG_DADDR = 2
+    NAT_CHG_SPORT = 4
+    NAT_CHG_DPORT = 8
+    NAT_CHG_INNER = 16

@@ -250,3 +250,15 @@ cdef enum Counter:
     C_TcpExtTSEcrRejected = 106
     C_TcpExtTCPACKSkippedPAWS = 107
     C__COUNT = 108
+
+cdef enum CtStat:
+    CTSTAT_FOUND = 0
+    CTSTAT_INVALID = 1
+    CTSTAT_INSERT = 2
+    CTSTAT_INSERT_FAILED = 3
+    CTSTAT_DROP = 4
+    CTSTAT_EARLY_DROP = 5
+    CTSTAT_ERROR = 6
+    CTSTAT_SEARCH_RESTART = 7
+    CTSTAT_CLASHRES = 8
+    CTSTAT_N = 9

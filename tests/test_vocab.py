@@ -25,7 +25,7 @@ def test_reason_codes_follow_the_6_18_enum():
 
 
 def test_names_are_unique():
-    for table in (vocab.DROP_REASONS, vocab.COUNTERS, vocab.CSUM_STATUSES):
+    for table in (vocab.DROP_REASONS, vocab.COUNTERS, vocab.CSUM_STATUSES, vocab.CT_STATS):
         assert len(set(table)) == len(table)
 
 
