@@ -428,6 +428,17 @@ cdef enum:
     XF_ATO = 1 << 11        # icsk_ack.ato initialised (first data seen)
     XF_DATA_ACKED = 1 << 12 # dupack counter context
 
+# Sock.at_flags (receive-buffer autotuning)
+cdef enum:
+    AT_RTT_TIME = 1 << 0    # rcv_rtt_est.time set (the kernel's "time != 0")
+    AT_HOST_TS = 1 << 1     # host_tsval / host_ts_ns hold a captured host TSval
+
+# rcvbuf_variant: tcp_rcv_space_adjust / tcp_rcvbuf_grow / tcp_rcv_rtt_update
+cdef enum:
+    RB_PRE_616 = 0          # 6.12: rcvwin = 2*copied + 16*advmss + grow
+    RB_618 = 1              # 6.16 series + 6.18 "fix too slow tcp_rcvbuf_grow()"
+    RB_7X = 2               # 7.x: grow term scaled down below tcp_rcvbuf_low_rtt
+
 # close reasons (ConnRec.why, CLOSE_WHY)
 cdef enum:
     CW_OPEN = 0
@@ -441,6 +452,8 @@ cdef enum:
     TCP_MAX_QUICKACKS = 16
     TCP_MIN_MSS = 88
     TCP_FASTRETRANS_THRESH = 3
+    TCP_INIT_CWND = 10
+    SOCK_MIN_RCVBUF_HALF = 1152     # SOCK_MIN_RCVBUF / 2 (tcp_set_window_clamp)
 
 # drop reasons kept per connection (ConnRec.drop_by); slot 0 = other
 CONN_DROP_REASONS = ("other", "TCP_OLD_SEQUENCE", "TCP_INVALID_SEQUENCE",
@@ -706,6 +719,8 @@ cdef class Engine:
     cdef int paws_tw_ctr, paws_old_ack, paws_tsecr, paws_tw_reason
     cdef int64_t rmem2, tsz_mul, tsz_add
     cdef int64_t scaling_ratio
+    cdef int moderate_rcvbuf, rcvbuf_variant, ratio_update, clamp_setter
+    cdef int64_t rcvbuf_low_rtt_us
     cdef uint32_t tw_isn
     cdef int pickup
     cdef uint8_t dr_slot[256]
@@ -888,6 +903,11 @@ cdef class Engine:
         self.tsz_mul = params.get("truesize_mul", 256)
         self.tsz_add = params.get("truesize_add", 576)
         self.scaling_ratio = params.get("scaling_ratio", 128)
+        self.moderate_rcvbuf = params.get("tcp_moderate_rcvbuf", 1)
+        self.rcvbuf_variant = params.get("rcvbuf_variant", RB_618)
+        self.rcvbuf_low_rtt_us = params.get("tcp_rcvbuf_low_rtt_us", 1000)
+        self.ratio_update = params.get("scaling_ratio_update", 1)
+        self.clamp_setter = params.get("ratio_clamp_setter", 1)
         self.max_tw_buckets = params.get("tcp_max_tw_buckets", 131072)
         self.tw_len_ns = params.get("tw_len_ns", 60 * 1000000000)
         self.tcp_sack_on = self.tcp_sack
@@ -2516,8 +2536,11 @@ cdef class Engine:
             k.rsk_rcv_wnd = L.win_ts if (k.flags & SKF_TSTAMP_OK) else L.win_nots
         k.rcv_wnd = k.rsk_rcv_wnd
         k.rcv_ssthresh = k.rcv_wnd
+        # the child is a clone of the listener: TCP_DEFAULT_SCALING_RATIO
+        # (or the engine's fixed ratio)
+        k.scaling_ratio = <uint8_t>self.scaling_ratio
         # rsk_window_clamp (tcp_openreq_init_rwin / tcp_select_initial_window)
-        maxwin = self._win_from_space(k.rcvbuf)
+        maxwin = self._win_from_space(k, k.rcvbuf)
         clamp = maxwin if L.rcvbuf_locked else (<int64_t>65535 << 14)
         if clamp > (<int64_t>65535 << k.rcv_wscale):
             clamp = <int64_t>65535 << k.rcv_wscale
@@ -2546,6 +2569,20 @@ cdef class Engine:
         if hint < TCP_MIN_MSS:
             hint = TCP_MIN_MSS
         k.rcv_mss = <uint16_t>hint
+        # tcp_init_buffer_space: rcvq_space = min3(rcv_ssthresh, rcv_wnd,
+        # TCP_INIT_CWND * advmss), measured from now
+        hint = TCP_INIT_CWND * self._adv_mss(k, True)
+        if hint > k.rcv_ssthresh:
+            hint = k.rcv_ssthresh
+        if hint > k.rcv_wnd:
+            hint = k.rcv_wnd
+        k.rcvq_space = hint
+        k.rcvq_seq = k.copied_seq
+        k.rcvq_time = self.now
+        k.mstamp = self.now
+        # tcp_create_openreq_child: max_window = snd_wnd (the handshake ACK's)
+        k.max_window = <uint32_t>self.b.tcp_win[i] << k.snd_wscale
+        k.bytes_acked = 0
         k.quick = 0
         k.read_total = 0
         k.rq_bytes = 0
@@ -2580,9 +2617,203 @@ cdef class Engine:
     cdef inline int64_t _truesize(self, uint32_t length) noexcept nogil:
         return ((<int64_t>length * self.tsz_mul) >> 8) + self.tsz_add
 
-    cdef inline int64_t _win_from_space(self, int64_t space) noexcept nogil:
-        # include/net/tcp.h tcp_win_from_space (s64: space may be negative)
-        return (space * self.scaling_ratio) >> 8
+    cdef inline int64_t _win_from_space(self, Sock* k, int64_t space) noexcept nogil:
+        # include/net/tcp.h tcp_win_from_space (s64: space may be negative),
+        # with the socket's tp->scaling_ratio
+        return (space * k.scaling_ratio) >> 8
+
+    cdef inline int64_t _space_from_win(self, Sock* k, int64_t win) noexcept nogil:
+        # include/net/tcp.h __tcp_space_from_win: ((u64)win << 8) / scaling_ratio
+        return (win << 8) // k.scaling_ratio
+
+    # --- receive-buffer autotuning (sheet 5.5) -----------------------------------
+    cdef inline int64_t _adv_mss(self, Sock* k, bint at_init) noexcept nogil:
+        # tp->advmss after the handshake: tcp_rcv_state_process (SYN_RECV)
+        # takes TCPOLEN_TSTAMP_ALIGNED off for timestamp flows -- since the
+        # 6.16 fix "initial tp->rcvq_space.space value for passive TS enabled
+        # flows" before tcp_init_buffer_space, before that only afterwards
+        if (k.xflags & XF_TS) and not (at_init and self.rcvbuf_variant == RB_PRE_616):
+            return <int64_t>k.advmss - 12
+        return k.advmss
+
+    cdef void _set_window_clamp(self, Sock* k, int64_t val) noexcept nogil:
+        """tcp.c tcp_set_window_clamp (val != 0; no SO_RESERVE_MEM)."""
+        cdef uint32_t old = k.window_clamp, nw, ss
+        if val < SOCK_MIN_RCVBUF_HALF:
+            val = SOCK_MIN_RCVBUF_HALF
+        nw = <uint32_t>val
+        if nw == old:
+            return
+        k.window_clamp = nw
+        if nw < old:
+            # __tcp_adjust_rcv_ssthresh
+            if k.rcv_ssthresh > nw:
+                k.rcv_ssthresh = nw
+        else:
+            ss = k.rcv_wnd if k.rcv_wnd < nw else nw
+            if ss > k.rcv_ssthresh:
+                k.rcv_ssthresh = ss
+
+    cdef void _measure_rcv_mss(self, Sock* k, uint32_t plen, int64_t ts) noexcept nogil:
+        """tcp_input.c tcp_measure_rcv_mss, the full-size branch (len =
+        skb->len: no GRO in a pcap; the small-segment last_seg_size branch is
+        not modelled).  scaling_ratio = len * 256 / truesize with the
+        engine's truesize model; window_clamp follows (profile: 6.12.y/6.18
+        tcp_set_window_clamp, 7.x a plain assignment) and rcvq_space.space
+        is capped to it ("tcp: adjust rcvq_space after updating scaling
+        ratio")."""
+        cdef int64_t val
+        cdef uint8_t old
+        if plen < k.rcv_mss:
+            return
+        if self.ratio_update and plen != k.rcv_mss and ts > 0:
+            val = (<int64_t>plen << 8) // ts
+            if val > 255:
+                val = 255
+            old = k.scaling_ratio
+            k.scaling_ratio = <uint8_t>(val if val else 1)
+            if old != k.scaling_ratio:
+                val = self._win_from_space(k, k.rcvbuf)
+                if self.clamp_setter:
+                    self._set_window_clamp(k, val)
+                else:
+                    k.window_clamp = <uint32_t>val
+                if <int64_t>k.window_clamp < k.rcvq_space:
+                    k.rcvq_space = k.window_clamp
+        k.rcv_mss = <uint16_t>(plen if plen < k.advmss else k.advmss)
+
+    cdef void _rcv_rtt_update(self, Sock* k, int64_t sample, bint win_dep) noexcept nogil:
+        """tcp_input.c tcp_rcv_rtt_update (rtt_us holds 8 x usec)."""
+        cdef int64_t old = k.rtt_us, m
+        if self.rcvbuf_variant == RB_PRE_616:
+            if old:
+                if not win_dep:
+                    old += sample - (old >> 3)
+                elif (sample << 3) < old:
+                    old = sample << 3
+            else:
+                old = sample << 3
+            k.rtt_us = <uint32_t>old
+            return
+        # 6.16+: a lower sample at once; a higher one smoothed, only with
+        # timestamps and only while the receive queue is empty
+        m = sample << 3
+        if old == 0 or m < old:
+            k.rtt_us = <uint32_t>m
+            return
+        if win_dep or k.rcv_nxt != k.copied_seq:
+            return
+        k.rtt_us = <uint32_t>(old - (old >> 3) + sample)
+
+    cdef void _rcv_rtt_measure(self, Sock* k) noexcept nogil:
+        """tcp_input.c tcp_rcv_rtt_measure: one sample per window of data
+        (the time rcv_nxt takes to pass rcv_nxt + rcv_wnd of the last
+        sample), on tp->tcp_mstamp."""
+        cdef int64_t d
+        if k.at_flags & AT_RTT_TIME:
+            if seq_before(k.rcv_nxt, k.rtt_seq):
+                return
+            d = k.mstamp // 1000 - k.rtt_time // 1000
+            if d <= 0:
+                d = 1
+            self._rcv_rtt_update(k, d, True)
+        k.rtt_seq = k.rcv_nxt + k.rcv_wnd
+        k.rtt_time = k.mstamp
+        k.at_flags |= AT_RTT_TIME
+
+    cdef void _rcv_rtt_measure_ts(self, Sock* k, Py_ssize_t i, uint32_t seq,
+                                  uint32_t end_seq) noexcept nogil:
+        """tcp_input.c tcp_rcv_rtt_measure_ts + tcp_rtt_tsopt_us: the TSecr
+        of a full-sized segment against the host's TS clock, which the
+        model only knows from captured host segments (the last TSval and
+        its capture time; the ms phase is unknown, so the estimate can be
+        1 ms short).  6.16+ skips zero deltas, 6.12 counts them as 1 ms."""
+        cdef Batch* c = &self.b
+        cdef uint32_t tsecr
+        cdef int64_t d
+        if not (k.xflags & XF_TS) or not (c.flags[i] & PF_TCP_TS):
+            return
+        tsecr = c.tcp_tsecr[i]
+        if tsecr == k.rtt_last_tsecr:
+            return
+        k.rtt_last_tsecr = tsecr
+        if <uint32_t>(end_seq - seq) < k.rcv_mss or not (k.at_flags & AT_HOST_TS):
+            return
+        d = <int32_t>(k.host_tsval + <uint32_t>((self.now - k.host_ts_ns) // 1000000) - tsecr)
+        if d < 0 or d >= 2147483647 // 1000:
+            return
+        if d == 0:
+            if self.rcvbuf_variant != RB_PRE_616:
+                return
+            d = 1
+        self._rcv_rtt_update(k, d * 1000, False)
+
+    cdef void _rcvbuf_grow(self, Sock* k, int64_t newval) noexcept nogil:
+        """tcp_input.c tcp_rcvbuf_grow (6.16+): rcvq_space.space = newval;
+        rcvwin = 2 * newval plus the slow-start term (6.18 "fix too slow
+        tcp_rcvbuf_grow() action"; 7.x scales it by rtt / tcp_rcvbuf_low_rtt
+        below that RTT) plus the out-of-order span; sk_rcvbuf grows to
+        tcp_space_from_win(rcvwin) capped at tcp_rmem[2], window_clamp
+        follows."""
+        cdef int64_t oldval = k.rcvq_space, rcvwin, grow, rcvbuf, rtt
+        cdef int32_t e
+        k.rcvq_space = newval
+        if not self.moderate_rcvbuf or (k.xflags & XF_LOCKED):
+            return
+        rcvwin = newval << 1
+        rtt = k.rtt_us >> 3
+        if self.rcvbuf_variant == RB_7X and rtt < self.rcvbuf_low_rtt_us:
+            grow = rcvwin * rtt // self.rcvbuf_low_rtt_us
+        elif oldval > 0:
+            grow = rcvwin * <uint32_t>(<uint32_t>newval - <uint32_t>oldval) // oldval
+        else:
+            grow = 0
+        rcvwin = <uint32_t>(rcvwin + (grow << 1))
+        if k.ofo_head >= 0:
+            e = k.ofo_head
+            while self.skb[e].next >= 0:
+                e = self.skb[e].next
+            rcvwin = <uint32_t>(rcvwin + <uint32_t>(self.skb[e].end_seq - k.rcv_nxt))
+        rcvbuf = self._space_from_win(k, rcvwin)
+        if rcvbuf > self.rmem2:
+            rcvbuf = self.rmem2
+        if rcvbuf > k.rcvbuf:
+            k.rcvbuf = rcvbuf
+            k.window_clamp = <uint32_t>self._win_from_space(k, rcvbuf)
+
+    cdef void _rcv_space_adjust(self, Sock* k) noexcept nogil:
+        """tcp_input.c tcp_rcv_space_adjust, after each skb the application
+        copies.  6.12 refreshes tcp_mstamp; 6.16+ uses the last one (the
+        socket's last segment in or out) and subtracts what is still queued
+        from copied."""
+        cdef int64_t t, copied, rcvwin, grow, rcvbuf
+        cdef int64_t stamp = self.now if self.rcvbuf_variant == RB_PRE_616 else k.mstamp
+        if k.rtt_us == 0:
+            return
+        t = stamp // 1000 - k.rcvq_time // 1000
+        if t < (k.rtt_us >> 3):
+            return
+        copied = <int32_t>(k.copied_seq - k.rcvq_seq)
+        if self.rcvbuf_variant != RB_PRE_616:
+            copied -= <int32_t>(k.rcv_nxt - k.copied_seq)
+        if copied > k.rcvq_space:
+            if self.rcvbuf_variant != RB_PRE_616:
+                self._rcvbuf_grow(k, copied)
+            else:
+                if self.moderate_rcvbuf and not (k.xflags & XF_LOCKED):
+                    rcvwin = (copied << 1) + 16 * self._adv_mss(k, False)
+                    grow = rcvwin * (copied - k.rcvq_space) // k.rcvq_space \
+                        if k.rcvq_space > 0 else 0
+                    rcvwin += grow << 1
+                    rcvbuf = self._space_from_win(k, rcvwin)
+                    if rcvbuf > self.rmem2:
+                        rcvbuf = self.rmem2
+                    if rcvbuf > k.rcvbuf:
+                        k.rcvbuf = rcvbuf
+                        k.window_clamp = <uint32_t>self._win_from_space(k, rcvbuf)
+                k.rcvq_space = copied
+        k.rcvq_seq = k.copied_seq
+        k.rcvq_time = stamp
 
     cdef inline uint32_t _rcv_window(self, Sock* k) noexcept nogil:
         # include/net/tcp.h tcp_receive_window
@@ -2601,8 +2832,8 @@ cdef class Engine:
         """tcp_output.c __tcp_select_window (tcp_shrink_window = 0, no memory
         pressure)."""
         cdef int64_t mss = k.rcv_mss
-        cdef int64_t free_space = self._win_from_space(k.rcvbuf - k.rmem_alloc)
-        cdef int64_t allowed = self._win_from_space(k.rcvbuf)
+        cdef int64_t free_space = self._win_from_space(k, k.rcvbuf - k.rmem_alloc)
+        cdef int64_t allowed = self._win_from_space(k, k.rcvbuf)
         cdef int64_t full = k.window_clamp if <int64_t>k.window_clamp < allowed else allowed
         cdef int64_t window
         cdef int64_t ws = k.rcv_wscale
@@ -3055,6 +3286,29 @@ cdef class Engine:
             return reason
         return 0
 
+    cdef uint8_t _ack_check(self, Sock* k, Py_ssize_t i) noexcept nogil:
+        """tcp_input.c tcp_ack, the ACK field checks: 0 (acceptable),
+        DR_TCP_OLD_ACK (before snd_una: ignored, the segment goes on),
+        DR_TCP_TOO_OLD_ACK (before snd_una - min(max_window, bytes_acked),
+        RFC 5961 5.2; "tcp: do not accept ACK of bytes we never sent", 6.8)
+        or DR_TCP_ACK_UNSENT_DATA (after snd_nxt).  The host's sequence
+        space is only known when its segments are in the capture
+        (XF_HOST_SEEN): otherwise every ACK is taken as acceptable."""
+        cdef uint32_t ack = self.b.tcp_ack[i]
+        cdef int64_t maxw
+        if not (k.xflags & XF_HOST_SEEN):
+            return 0
+        if seq_before(ack, k.snd_una):
+            maxw = k.max_window
+            if k.bytes_acked < maxw:
+                maxw = k.bytes_acked
+            if seq_before(ack, k.snd_una - <uint32_t>maxw):
+                return DR_TCP_TOO_OLD_ACK
+            return DR_TCP_OLD_ACK
+        if seq_after(ack, k.snd_nxt):
+            return DR_TCP_ACK_UNSENT_DATA
+        return 0
+
     cdef void _peer_ack(self, Sock* k, Py_ssize_t i) noexcept nogil:
         """tcp_ack: snd_una from the peer's ACK (within the host's sent data),
         the peer's window (tcp_ack_update_window; tcp_may_update_window's
@@ -3069,8 +3323,11 @@ cdef class Engine:
                 (seq == k.snd_wl1 and (w > k.snd_wnd or w == 0)):
             k.snd_wl1 = seq
         if seq_after(ack, k.snd_una) and not seq_after(ack, k.snd_nxt):
+            k.bytes_acked += <uint32_t>(ack - k.snd_una)
             k.snd_una = ack
         k.snd_wnd = w
+        if w > k.max_window:
+            k.max_window = w
         r.peer_win = w
         if w == 0:
             if not (k.xflags & XF_PEER_ZW):
@@ -3099,6 +3356,7 @@ cdef class Engine:
         r.bytes_in += plen
         v.sock_state[i] = st
         v.verdict[i] = V_DELIVERED
+        k.mstamp = self.now             # tcp_rcv_established: tcp_mstamp_refresh
         if not (f & (TH_ACK | TH_RST | TH_SYN)):
             self._cdrop(i, k, DR_TCP_FLAGS)
             self._post_row(i, s)
@@ -3162,18 +3420,41 @@ cdef class Engine:
             self._syn_challenge(i, s, st == TS_ESTABLISHED)
             self._post_row(i, s)
             return
-        # tcp_ack(FLAG_UPDATE_TS_RECENT) -> tcp_replace_ts_recent: only for a
-        # segment that does not start after rcv_wup and passes tcp_paws_check(0)
-        # (tcp_store_ts_recent: ts_recent_stamp = ktime_get_seconds()).  The
-        # fast path's tcp_store_ts_recent (seq == rcv_nxt == rcv_wup, TSval not
-        # older) is the same rule.
-        if (k.xflags & XF_TS) and (c.flags[i] & PF_TCP_TS) and not seq_after(seq, k.rcv_wup) \
-                and tcp_paws_check(k.ts_recent, k.ts_stamp, c.tcp_tsval[i], 0,
+        # step 5: tcp_ack -- the ACK field checks first
+        reason = self._ack_check(k, i)
+        if reason == DR_TCP_TOO_OLD_ACK:
+            # RFC 5961 5.2: challenge ACK (tcp_ack in ESTABLISHED, the caller
+            # in tcp_rcv_state_process otherwise), segment dropped
+            self._challenge_ack(s, i)
+            self._cdrop(i, k, reason)
+            self._post_row(i, s)
+            return
+        if reason == DR_TCP_ACK_UNSENT_DATA:
+            # tcp_rcv_established discards quietly; tcp_rcv_state_process
+            # (the other states) sends a challenge ACK first
+            if st != TS_ESTABLISHED:
+                self._challenge_ack(s, i)
+            self._cdrop(i, k, reason)
+            self._post_row(i, s)
+            return
+        if reason == 0:
+            # tcp_ack(FLAG_UPDATE_TS_RECENT) -> tcp_replace_ts_recent, after the
+            # ACK checks and not for an old ACK: only for a segment that does
+            # not start after rcv_wup and passes tcp_paws_check(0)
+            # (tcp_store_ts_recent: ts_recent_stamp = ktime_get_seconds()).
+            # The fast path's tcp_store_ts_recent (seq == rcv_nxt == rcv_wup,
+            # TSval not older) is the same rule.
+            if (k.xflags & XF_TS) and (c.flags[i] & PF_TCP_TS) and \
+                    not seq_after(seq, k.rcv_wup) and \
+                    tcp_paws_check(k.ts_recent, k.ts_stamp, c.tcp_tsval[i], 0,
                                    self.now // 1000000000):
-            k.ts_recent = c.tcp_tsval[i]
-            k.ts_stamp = self.now // 1000000000
-        # step 5: tcp_ack
-        self._peer_ack(k, i)
+                k.ts_recent = c.tcp_tsval[i]
+                k.ts_stamp = self.now // 1000000000
+            self._peer_ack(k, i)
+        # else TCP_OLD_ACK: tcp_ack's old_ack path returns 0 -- nothing
+        # updated, the segment goes on (the reason is only returned for a
+        # full socket in SYN_RECV, which the model never has)
+        self._rcv_rtt_measure_ts(k, i, seq, end_seq)
         fin_acked = (k.xflags & XF_HOST_FIN) and not seq_before(c.tcp_ack[i], k.host_fin_end)
         if st == TS_FIN_WAIT1 and fin_acked:
             self._set_state(k, TS_FIN_WAIT2)
@@ -3372,26 +3653,26 @@ cdef class Engine:
         cdef int64_t room, incr, tsz, win
         k.xflags |= XF_ACK_SCHED
         k.lrcv_ns = self.now
-        if plen >= k.rcv_mss:
-            k.rcv_mss = <uint16_t>(plen if plen < k.advmss else k.advmss)
+        self._measure_rcv_mss(k, plen, ts)
+        self._rcv_rtt_measure(k)
         if not (k.xflags & XF_ATO):
             k.xflags |= XF_ATO
             self._incr_quickack(k, TCP_MAX_QUICKACKS)
         if plen >= 128:
             # tcp_grow_window (no memory pressure; truesize_adjust: linear skb)
-            room = self._win_from_space(k.rcvbuf - k.rmem_alloc)
+            room = self._win_from_space(k, k.rcvbuf - k.rmem_alloc)
             if room > k.window_clamp:
                 room = k.window_clamp
             room -= k.rcv_ssthresh
             if room <= 0:
                 return
-            if self._win_from_space(ts) <= plen:
+            if self._win_from_space(k, ts) <= plen:
                 incr = 2 * <int64_t>k.advmss
             else:
                 # __tcp_grow_window
                 incr = 0
-                tsz = self._win_from_space(ts) >> 1
-                win = self._win_from_space(self.rmem2) >> 1
+                tsz = self._win_from_space(k, ts) >> 1
+                win = self._win_from_space(k, self.rmem2) >> 1
                 while k.rcv_ssthresh <= win:
                     if tsz <= plen:
                         incr = 2 * <int64_t>k.rcv_mss
@@ -3489,6 +3770,7 @@ cdef class Engine:
                 # all the bits are present
                 self.ctr[<int>C_TcpExtTCPOFOMerge] += 1
                 self._cdrop(i, k, DR_TCP_OFOMERGE)
+                self._ofo_rcvbuf_grow(k)
                 return
             if self.skb[prev].seq == seq:
                 # skb covers prev: replace it
@@ -3500,6 +3782,7 @@ cdef class Engine:
                 k.rmem_alloc += ts
                 e = prev
                 self._ofo_merge_right(k, e)
+                self._ofo_rcvbuf_grow(k)
                 return
         e = self._skb_get()
         self.skb[e].seq = seq
@@ -3513,6 +3796,14 @@ cdef class Engine:
             k.ofo_head = e
         k.rmem_alloc += ts
         self._ofo_merge_right(k, e)
+        self._ofo_rcvbuf_grow(k)
+
+    cdef inline void _ofo_rcvbuf_grow(self, Sock* k) noexcept nogil:
+        # tcp_data_queue_ofo end (6.16+ "tcp: adjust rcvbuf in presence of
+        # reorders"): tcp_rcvbuf_grow(sk, rcvq_space.space), provisioning the
+        # out-of-order span; only for a socket the application holds
+        if self.rcvbuf_variant != RB_PRE_616 and (k.flags & SKF_ACCEPTED):
+            self._rcvbuf_grow(k, k.rcvq_space)
 
     cdef void _ofo_merge_right(self, Sock* k, int32_t e) noexcept nogil:
         cdef int32_t n1
@@ -3536,22 +3827,33 @@ cdef class Engine:
         cdef int32_t e
         cdef uint32_t rwin, nw
         cdef bint time_to_ack = False
+        cdef uint32_t end
         if n > k.rq_bytes:
             n = k.rq_bytes
         if n <= 0:
             return
-        k.copied_seq += <uint32_t>n
+        end = k.copied_seq + <uint32_t>n
         k.rq_bytes -= n
         k.read_total += n
-        while k.rq_head >= 0:
+        # tcp_recvmsg_locked: copy skb by skb, tcp_rcv_space_adjust after
+        # each copy, then free the skb (tcp_eat_recv_skb)
+        while k.copied_seq != end:
             e = k.rq_head
-            if seq_after(self.skb[e].end_seq, k.copied_seq):
-                break
-            k.rq_head = self.skb[e].next
-            if k.rq_head < 0:
-                k.rq_tail = -1
-            k.rmem_alloc -= self.skb[e].truesize
-            self._skb_put(e)
+            if e >= 0 and seq_after(self.skb[e].end_seq, k.copied_seq) \
+                    and seq_before(self.skb[e].end_seq, end):
+                k.copied_seq = self.skb[e].end_seq
+            else:
+                k.copied_seq = end
+            self._rcv_space_adjust(k)
+            while k.rq_head >= 0:
+                e = k.rq_head
+                if seq_after(self.skb[e].end_seq, k.copied_seq):
+                    break
+                k.rq_head = self.skb[e].next
+                if k.rq_head < 0:
+                    k.rq_tail = -1
+                k.rmem_alloc -= self.skb[e].truesize
+                self._skb_put(e)
         # tcp_cleanup_rbuf
         if (k.xflags & XF_ACK_SCHED) and <uint32_t>(k.rcv_nxt - k.rcv_wup) > k.rcv_mss:
             time_to_ack = True
@@ -3725,6 +4027,13 @@ cdef class Engine:
         r = &self.rec[k.rec]
         r.pkts_out += 1
         r.bytes_out += plen
+        if c.flags[i] & PF_TCP_TS:
+            # the host's TS clock (tcp_time_stamp_ts), for tcp_rcv_rtt_measure_ts
+            k.host_tsval = c.tcp_tsval[i]
+            k.host_ts_ns = self.now
+            k.at_flags |= AT_HOST_TS
+        if plen:
+            k.mstamp = self.now         # tcp_write_xmit: tcp_mstamp_refresh
         if not (k.xflags & XF_HOST_SEEN):
             k.xflags |= XF_HOST_SEEN
             k.snd_una = seq
@@ -3811,6 +4120,10 @@ cdef class Engine:
         k.rcv_nxt = c.tcp_ack[i]
         k.rcv_wup = k.rcv_nxt
         k.copied_seq = k.rcv_nxt
+        k.rcvq_seq = k.copied_seq
+        # the connection's past is unknown: only max_window bounds old ACKs
+        k.bytes_acked = <int64_t>1 << 62
+        k.max_window = 0
         k.xflags |= XF_HOST_SEEN | XF_ATO
         k.accepted_ns = self.now
         self.rec[k.rec].picked_up = 1
