@@ -432,6 +432,7 @@ cdef enum:
 cdef enum:
     AT_RTT_TIME = 1 << 0    # rcv_rtt_est.time set (the kernel's "time != 0")
     AT_HOST_TS = 1 << 1     # host_tsval / host_ts_ns hold a captured host TSval
+    AT_ADVMSS_TS = 1 << 2   # k.advmss already excludes the timestamp option
 
 # rcvbuf_variant: tcp_rcv_space_adjust / tcp_rcvbuf_grow / tcp_rcv_rtt_update
 cdef enum:
@@ -2544,8 +2545,9 @@ cdef class Engine:
         clamp = maxwin if L.rcvbuf_locked else (<int64_t>65535 << 14)
         if clamp > (<int64_t>65535 << k.rcv_wscale):
             clamp = <int64_t>65535 << k.rcv_wscale
-        # tcp_init_buffer_space
-        adv = k.advmss
+        # tcp_init_buffer_space (advmss per _adv_mss: 6.16+ already without
+        # the timestamp option)
+        adv = self._adv_mss(k, True)
         if clamp >= maxwin:
             clamp = maxwin
             if self.tcp_app_win and maxwin > 4 * adv:
@@ -2577,6 +2579,10 @@ cdef class Engine:
         if hint > k.rcv_wnd:
             hint = k.rcv_wnd
         k.rcvq_space = hint
+        # tcp_rcv_state_process (SYN_RECV): tp->advmss -= TCPOLEN_TSTAMP_ALIGNED
+        k.advmss = <uint16_t>self._adv_mss(k, False)
+        if k.xflags & XF_TS:
+            k.at_flags |= AT_ADVMSS_TS
         k.rcvq_seq = k.copied_seq
         k.rcvq_time = self.now
         k.mstamp = self.now
@@ -2632,7 +2638,9 @@ cdef class Engine:
         # takes TCPOLEN_TSTAMP_ALIGNED off for timestamp flows -- since the
         # 6.16 fix "initial tp->rcvq_space.space value for passive TS enabled
         # flows" before tcp_init_buffer_space, before that only afterwards
-        if (k.xflags & XF_TS) and not (at_init and self.rcvbuf_variant == RB_PRE_616):
+        # (k.advmss is the listener's until _child_init has run)
+        if (k.xflags & XF_TS) and not (at_init and self.rcvbuf_variant == RB_PRE_616) \
+                and not (k.at_flags & AT_ADVMSS_TS):
             return <int64_t>k.advmss - 12
         return k.advmss
 
@@ -4189,6 +4197,27 @@ cdef class Engine:
             memcpy(dst + q * sizeof(ConnRec), r, sizeof(ConnRec))
             q += 1
         return out
+
+    def rcv_state(self, int64_t conn_id):
+        """The receive-side state of the live full socket `conn_id` (None if
+        there is none): buffer, window and autotuning variables under their
+        kernel names (rcv_rtt_us = rcv_rtt_est.rtt_us >> 3)."""
+        cdef int32_t s
+        cdef Sock* k
+        for s in range(<int32_t>self.dm.sock_hw):
+            k = &self.dm.socks[s]
+            if k.conn_id == conn_id and k.state != TS_NONE and k.state != TS_NEW_SYN_RECV \
+                    and k.state != TS_TIME_WAIT:
+                return {"sk_rcvbuf": int(k.rcvbuf), "rmem_alloc": int(k.rmem_alloc),
+                        "window_clamp": int(k.window_clamp),
+                        "rcv_ssthresh": int(k.rcv_ssthresh), "rcv_wnd": int(k.rcv_wnd),
+                        "scaling_ratio": int(k.scaling_ratio), "rcv_mss": int(k.rcv_mss),
+                        "advmss": int(k.advmss), "rcvq_space": int(k.rcvq_space),
+                        "rcv_rtt_us": int(k.rtt_us >> 3), "rcv_rtt_us8": int(k.rtt_us),
+                        "copied_seq": int(k.copied_seq), "rcv_nxt": int(k.rcv_nxt),
+                        "snd_una": int(k.snd_una), "snd_nxt": int(k.snd_nxt),
+                        "max_window": int(k.max_window), "bytes_acked": int(k.bytes_acked)}
+        return None
 
     def record_stats(self):
         """The connection-record pool: live records, their maximum, slots
