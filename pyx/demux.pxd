@@ -117,6 +117,9 @@ cdef struct Sock:
     uint8_t at_flags                # AT_* (engine.pyx)
     # tcp_ack field checks (engine.pyx)
     int64_t bytes_acked             # tp->bytes_acked (host bytes the peer acked)
+    int64_t ts_last_seen            # last capture time host_tsval was seen
+    int64_t ts_tick_ref             # the middle of the tightest bracket of a host TS tick
+    int64_t ts_tick_unc             # its uncertainty (AT_TS_PHASE)
     uint32_t max_window             # tp->max_window (the peer's largest window)
 
 

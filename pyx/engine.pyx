@@ -433,6 +433,7 @@ cdef enum:
     AT_RTT_TIME = 1 << 0    # rcv_rtt_est.time set (the kernel's "time != 0")
     AT_HOST_TS = 1 << 1     # host_tsval / host_ts_ns hold a captured host TSval
     AT_ADVMSS_TS = 1 << 2   # k.advmss already excludes the timestamp option
+    AT_TS_PHASE = 1 << 3    # ts_tick_ref / ts_tick_unc locate the host's TS ticks
 
 # rcvbuf_variant: tcp_rcv_space_adjust / tcp_rcvbuf_grow / tcp_rcv_rtt_update
 cdef enum:
@@ -2586,6 +2587,12 @@ cdef class Engine:
         k.rcvq_seq = k.copied_seq
         k.rcvq_time = self.now
         k.mstamp = self.now
+        # the host's TS clock from its captured SYN-ACK (tcp_rsk(req)->snt_tsval_last)
+        if k.tsv_known and (k.xflags & XF_TS) and k.synack_ns >= 0:
+            k.host_tsval = k.tsv_last
+            k.host_ts_ns = k.synack_ns
+            k.ts_last_seen = k.synack_ns
+            k.at_flags |= AT_HOST_TS
         # tcp_create_openreq_child: max_window = snd_wnd (the handshake ACK's)
         k.max_window = <uint32_t>self.b.tcp_win[i] << k.snd_wscale
         k.bytes_acked = 0
@@ -2747,7 +2754,7 @@ cdef class Engine:
         k.rtt_last_tsecr = tsecr
         if <uint32_t>(end_seq - seq) < k.rcv_mss or not (k.at_flags & AT_HOST_TS):
             return
-        d = <int32_t>(k.host_tsval + <uint32_t>((self.now - k.host_ts_ns) // 1000000) - tsecr)
+        d = <int32_t>(self._host_ts_now(k) - tsecr)
         if d < 0 or d >= 2147483647 // 1000:
             return
         if d == 0:
@@ -2755,6 +2762,42 @@ cdef class Engine:
                 return
             d = 1
         self._rcv_rtt_update(k, d * 1000, False)
+
+    cdef void _host_ts_seen(self, Sock* k, uint32_t v) noexcept nogil:
+        """A captured host TSval.  The host's TS clock (tcp_time_stamp_ts:
+        monotonic ms + ts_offset) ticks at a fixed phase of capture time; a
+        change of value between two host segments brackets a tick, and the
+        tightest bracket seen locates all ticks (the clocks differ by a
+        constant)."""
+        cdef int64_t d, lo, hi
+        if (k.at_flags & AT_HOST_TS) and v == k.host_tsval:
+            k.ts_last_seen = self.now
+            return
+        if k.at_flags & AT_HOST_TS:
+            d = <int32_t>(v - k.host_tsval)
+            if 0 < d < 1000:
+                lo = k.ts_last_seen + (d - 1) * 1000000
+                hi = self.now
+                if hi - lo < 1000000 and (not (k.at_flags & AT_TS_PHASE)
+                                          or hi - lo < k.ts_tick_unc):
+                    k.ts_tick_ref = lo + ((hi - lo) >> 1)   # the middle of the bracket
+                    k.ts_tick_unc = hi - lo
+                    k.at_flags |= AT_TS_PHASE
+        k.host_tsval = v
+        k.host_ts_ns = self.now
+        k.ts_last_seen = self.now
+        k.at_flags |= AT_HOST_TS
+
+    cdef inline uint32_t _host_ts_now(self, Sock* k) noexcept nogil:
+        # the host's TS clock now: host_tsval ticked at the latest tick (per
+        # the phase, if known) not after it was first seen
+        cdef int64_t tick = k.host_ts_ns, m
+        if k.at_flags & AT_TS_PHASE:
+            m = (k.host_ts_ns - k.ts_tick_ref) % 1000000
+            if m < 0:
+                m += 1000000
+            tick = k.host_ts_ns - m
+        return k.host_tsval + <uint32_t>((self.now - tick) // 1000000)
 
     cdef void _rcvbuf_grow(self, Sock* k, int64_t newval) noexcept nogil:
         """tcp_input.c tcp_rcvbuf_grow (6.16+): rcvq_space.space = newval;
@@ -2791,11 +2834,13 @@ cdef class Engine:
 
     cdef void _rcv_space_adjust(self, Sock* k) noexcept nogil:
         """tcp_input.c tcp_rcv_space_adjust, after each skb the application
-        copies.  6.12 refreshes tcp_mstamp; 6.16+ uses the last one (the
-        socket's last segment in or out) and subtracts what is still queued
-        from copied."""
+        copies (tcp_recvmsg_locked), on the time of the read: measured on
+        6.18.44, rcvq_space.time is the read's, not the last segment's (a
+        read 4.5 ms after the last segment restarted the measure, and the
+        next read 285 us later, below rcv_rtt 313 us, did not).  6.16+
+        subtracts what is still queued from copied."""
         cdef int64_t t, copied, rcvwin, grow, rcvbuf
-        cdef int64_t stamp = self.now if self.rcvbuf_variant == RB_PRE_616 else k.mstamp
+        cdef int64_t stamp = self.now
         if k.rtt_us == 0:
             return
         t = stamp // 1000 - k.rcvq_time // 1000
@@ -4036,10 +4081,7 @@ cdef class Engine:
         r.pkts_out += 1
         r.bytes_out += plen
         if c.flags[i] & PF_TCP_TS:
-            # the host's TS clock (tcp_time_stamp_ts), for tcp_rcv_rtt_measure_ts
-            k.host_tsval = c.tcp_tsval[i]
-            k.host_ts_ns = self.now
-            k.at_flags |= AT_HOST_TS
+            self._host_ts_seen(k, c.tcp_tsval[i])
         if plen:
             k.mstamp = self.now         # tcp_write_xmit: tcp_mstamp_refresh
         if not (k.xflags & XF_HOST_SEEN):
@@ -4213,6 +4255,12 @@ cdef class Engine:
                         "rcv_ssthresh": int(k.rcv_ssthresh), "rcv_wnd": int(k.rcv_wnd),
                         "scaling_ratio": int(k.scaling_ratio), "rcv_mss": int(k.rcv_mss),
                         "advmss": int(k.advmss), "rcvq_space": int(k.rcvq_space),
+                        "rcvq_seq": int(k.rcvq_seq), "rcvq_time_ns": int(k.rcvq_time),
+                        "tcp_mstamp_ns": int(k.mstamp),
+                        "host_ts_now": int(self._host_ts_now(k)) if k.at_flags & AT_HOST_TS
+                        else None, "rcv_rtt_last_tsecr": int(k.rtt_last_tsecr),
+                        "ts_tick_ref_ns": int(k.ts_tick_ref) if k.at_flags & AT_TS_PHASE
+                        else None, "ts_tick_unc_ns": int(k.ts_tick_unc),
                         "rcv_rtt_us": int(k.rtt_us >> 3), "rcv_rtt_us8": int(k.rtt_us),
                         "copied_seq": int(k.copied_seq), "rcv_nxt": int(k.rcv_nxt),
                         "snd_una": int(k.snd_una), "snd_nxt": int(k.snd_nxt),
