@@ -4156,6 +4156,9 @@ cdef class Engine:
         k.conn_id = self.next_conn
         self.next_conn += 1
         k.flags = SKF_ACCEPTED | (SKF_WSCALE_OK if L.wscale else 0)
+        if (c.flags[i] & PF_TCP_TS) and self.tcp_timestamps:
+            # the host's segment carries timestamps: they were negotiated
+            k.flags |= SKF_TSTAMP_OK
         k.rcv_wscale = L.wscale
         k.snd_wscale = 0
         k.peer_mss = L.advmss
@@ -4171,9 +4174,17 @@ cdef class Engine:
         k.rcv_wup = k.rcv_nxt
         k.copied_seq = k.rcv_nxt
         k.rcvq_seq = k.copied_seq
-        # the connection's past is unknown: only max_window bounds old ACKs
+        # the connection's past (and the peer's wscale) is unknown: no ACK is
+        # too old short of the largest window TCP allows (65535 << 14)
         k.bytes_acked = <int64_t>1 << 62
-        k.max_window = 0
+        k.max_window = <uint32_t>65535 << 14
+        if k.flags & SKF_TSTAMP_OK:
+            # PAWS: the host echoes tp->rx_opt.ts_recent in every TSecr
+            # (tcp_options_write), so the picked-up socket learns the peer's
+            # last accepted TSval from the host segment itself; its stamp
+            # (ts_recent_stamp) is taken as now
+            k.ts_recent = c.tcp_tsecr[i]
+            k.ts_stamp = self.now // 1000000000
         k.xflags |= XF_HOST_SEEN | XF_ATO
         k.accepted_ns = self.now
         self.rec[k.rec].picked_up = 1
