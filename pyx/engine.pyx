@@ -2832,19 +2832,17 @@ cdef class Engine:
             k.rcvbuf = rcvbuf
             k.window_clamp = <uint32_t>self._win_from_space(k, rcvbuf)
 
-    cdef void _rcv_space_adjust(self, Sock* k) noexcept nogil:
+    cdef inline void _rcv_space_adjust(self, Sock* k) noexcept nogil:
         """tcp_input.c tcp_rcv_space_adjust, after each skb the application
         copies (tcp_recvmsg_locked), on the time of the read: measured on
         6.18.44, rcvq_space.time is the read's, not the last segment's (a
         read 4.5 ms after the last segment restarted the measure, and the
         next read 285 us later, below rcv_rtt 313 us, did not).  6.16+
         subtracts what is still queued from copied."""
-        cdef int64_t t, copied, rcvwin, grow, rcvbuf
+        cdef int64_t copied, rcvwin, grow, rcvbuf
         cdef int64_t stamp = self.now
-        if k.rtt_us == 0:
-            return
-        t = stamp // 1000 - k.rcvq_time // 1000
-        if t < (k.rtt_us >> 3):
+        # tcp_stamp_us_delta on usec stamps (tcp_mstamp = ns / 1000)
+        if k.rtt_us == 0 or stamp // 1000 - k.rcvq_time // 1000 < (k.rtt_us >> 3):
             return
         copied = <int32_t>(k.copied_seq - k.rcvq_seq)
         if self.rcvbuf_variant != RB_PRE_616:
