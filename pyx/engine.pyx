@@ -103,8 +103,15 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   TCPChallengeACK; tcp_challenge_ack_limit is INT_MAX by default), TCP_RESET;
   SYN -> TCPSYNChallenge (+ InErrs from ESTABLISHED), challenge ACK,
   TCP_INVALID_SYN.
-* tcp_ack: only snd_una (bounded by the host's snd_nxt), the peer's window
-  (scaled by its SYN wscale) and the peer's zero-window periods; the FIN
+* tcp_ack: the ACK-field checks first (only when the host's side is in the
+  capture: XF_HOST_SEEN): after snd_nxt -> TCP_ACK_UNSENT_DATA (dropped;
+  a challenge ACK outside ESTABLISHED, tcp_rcv_state_process); before
+  snd_una - min(max_window, bytes_acked) -> TCP_TOO_OLD_ACK + challenge
+  ACK; before snd_una -> old ACK, ignored (no window or ts_recent update;
+  the segment goes on -- TCP_OLD_ACK is only returned for a full SYN_RECV
+  socket, which the model never has).  Then tcp_replace_ts_recent, snd_una
+  (bounded by the host's snd_nxt), the peer's window (scaled by its SYN
+  wscale; max_window) and the peer's zero-window periods; the FIN
   transitions FIN_WAIT1 -> FIN_WAIT2, CLOSING -> TIME_WAIT, LAST_ACK ->
   CLOSE when the ACK covers the host's FIN.  tcp_rcv_state_process step 7:
   in CLOSE_WAIT / CLOSING / LAST_ACK a segment at or after rcv_nxt is not
@@ -126,8 +133,26 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   + pingpong, FIN_WAIT1 -> CLOSING with an ACK, FIN_WAIT2 -> TIME_WAIT with
   an ACK; OFO data after the FIN purged).
 * tcp_event_data_recv: ACK scheduled, tcp_measure_rcv_mss (segments >=
-  rcv_mss only), tcp_incr_quickack at the first data, tcp_grow_window /
-  __tcp_grow_window (no memory pressure).
+  rcv_mss only; scaling_ratio = len * 256 / truesize when the length is new,
+  window_clamp per profile: tcp_set_window_clamp (6.12.y / 6.18, measured)
+  or assigned (7.x), rcvq_space.space capped at it), tcp_rcv_rtt_measure
+  (one RTT sample per window of data, min only), tcp_incr_quickack at the
+  first data, tcp_grow_window / __tcp_grow_window (no memory pressure).
+* Receive-buffer autotuning (sheet 5.5, 10.6; tcp_moderate_rcvbuf=1 and no
+  SO_RCVBUF): tcp_init_buffer_space's rcvq_space (min3(rcv_ssthresh,
+  rcv_wnd, 10 * advmss); advmss without the TS option from 6.16),
+  tcp_rcv_rtt_measure_ts after tcp_ack (TSecr against the host's TS clock,
+  known from captured host TSvals -- the SYN-ACK's included -- with the tick
+  phase bracketed by value changes; 6.16+ drops zero deltas and smooths
+  larger samples only with an empty receive queue), tcp_rcv_space_adjust
+  after each skb an application read copies (on the read's time; 6.16+
+  subtracts the bytes still queued), tcp_rcvbuf_grow (6.18 slow-start term,
+  7.x tcp_rcvbuf_low_rtt variant, the OFO span; also after OFO queueing on
+  accepted sockets) or the 6.12 formula; sk_rcvbuf capped at tcp_rmem[2],
+  window_clamp follows.  Not modelled: the socket backlog while the
+  application holds the socket lock (segments arriving during a read are
+  counted in sk_backlog.len by tcp_space, which holds tcp_grow_window back
+  in the kernel), the small-segment branch of tcp_measure_rcv_mss.
 * ACK emission (the model's own ACKs: Verdicts.reply = ACK, or timer events
   DELACK / WINDOW_UPDATE in ReplayResult.replies): __tcp_ack_snd_check (more
   than one rcv_mss unacked and the window not shrinking, quickack mode and
@@ -197,8 +222,9 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   creates an accepted ESTABLISHED child ("picked_up": the connection
   predates the capture): rcv_nxt = its ack, snd_nxt = its end, rcv_wnd =
   its window << the listener's wscale; the peer's wscale is unknown (0),
-  the listener's window scale is assumed negotiated.  CurrEstab counts it,
-  PassiveOpens does not.  Peer segments before the first host segment
+  the listener's window scale is assumed negotiated; timestamps are in use
+  if the host segment carries them, ts_recent = its TSecr (PAWS applies).
+  CurrEstab counts it, PassiveOpens does not.  Peer segments before the first host segment
   still meet the listener (RST), as in a kernel without the socket.
 
 Open-loop replay decisions (documented approximations)
@@ -216,13 +242,10 @@ Open-loop replay decisions (documented approximations)
 * No skb coalescing (tcp_try_coalesce / tcp_ooo_try_coalesce) and no
   collapsing (tcp_collapse, TCPRcvCollapsed): every segment keeps its own
   skb and truesize, so rmem_alloc is an upper bound of the kernel's.
-* scaling_ratio is a fixed parameter (default 128): tcp_measure_rcv_mss's
-  update from skb->len / truesize is not modelled (truesize is invisible
-  in a pcap).  tcp_measure_rcv_mss's small-segment branch is not modelled.
-* Receive-buffer autotuning (tcp_rcv_space_adjust / tcp_rcvbuf_grow, sheet
-  5.5) is NOT modelled: sk_rcvbuf stays at its initial value (tcp_rmem[1],
-  or the SO_RCVBUF value) except for tcp_clamp_window's growth in prune.
-  tcp_mem / memory pressure (sk_rmem_schedule) always succeeds.
+* truesize is invisible in a pcap: the engine's linear model (truesize_mul,
+  truesize_add) feeds rmem_alloc and scaling_ratio (scaling_ratio_update=0
+  keeps the initial ratio fixed).  tcp_mem / memory pressure
+  (sk_rmem_schedule) always succeeds.
 * net/ipv4/udp.c __udp4_lib_rcv (net/ipv6/udp.c alike): short header /
   bad length -> UdpInErrors; bound socket (config listeners with proto udp,
   looked up like TCP listeners) -> DELIVERED and __udp_queue_rcv_skb ->
@@ -304,9 +327,8 @@ Open-loop replay decisions (documented approximations)
 
 Not modelled yet
 ----------------
-PAWS on picked-up connections (tstamp_ok unknown: no timestamps assumed)
-and the SYN_SENT PAWS of active opens (PAWSActive), tcp_ack's ACK-field checks
-(TCP_ACK_UNSENT_DATA / TCP_TOO_OLD_ACK / TCP_OLD_ACK) and
+The SYN_SENT PAWS of active opens (PAWSActive; picked-up connections take
+tstamp_ok from the host segment and ts_recent from its TSecr),
 tcp_may_update_window's ordering, SACK scoreboard (RST matching the
 right-most SACK block) and D-SACK, the compressed-SACK timer ACK, urgent
 data, TCPAbortOnData (needs the host application's close() vs shutdown(),
