@@ -106,7 +106,6 @@ cdef struct Sock:
     int64_t rcvq_time               # tp->rcvq_space.time (capture ns)
     int64_t rtt_time                # tp->rcv_rtt_est.time (capture ns; AT_RTT_TIME)
     int64_t mstamp                  # tp->tcp_mstamp (last segment in or out)
-    int64_t host_ts_ns              # capture time of host_tsval (AT_HOST_TS)
     uint32_t rcvq_seq               # tp->rcvq_space.seq
     uint32_t rtt_us                 # tp->rcv_rtt_est.rtt_us (8 x usec)
     uint32_t rtt_seq                # tp->rcv_rtt_est.seq
@@ -117,9 +116,7 @@ cdef struct Sock:
     uint8_t at_flags                # AT_* (engine.pyx)
     # tcp_ack field checks (engine.pyx)
     int64_t bytes_acked             # tp->bytes_acked (host bytes the peer acked)
-    int64_t ts_last_seen            # last capture time host_tsval was seen
-    int64_t ts_tick_ref             # the middle of the tightest bracket of a host TS tick
-    int64_t ts_tick_unc             # its uncertainty (AT_TS_PHASE)
+    int64_t ts_tick_lo, ts_tick_hi  # host_tsval's tick lies in (lo, hi] (capture ns)
     uint32_t max_window             # tp->max_window (the peer's largest window)
 
 

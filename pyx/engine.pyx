@@ -453,9 +453,8 @@ cdef enum:
 # Sock.at_flags (receive-buffer autotuning)
 cdef enum:
     AT_RTT_TIME = 1 << 0    # rcv_rtt_est.time set (the kernel's "time != 0")
-    AT_HOST_TS = 1 << 1     # host_tsval / host_ts_ns hold a captured host TSval
+    AT_HOST_TS = 1 << 1     # host_tsval / ts_tick_lo / ts_tick_hi hold a captured host TSval
     AT_ADVMSS_TS = 1 << 2   # k.advmss already excludes the timestamp option
-    AT_TS_PHASE = 1 << 3    # ts_tick_ref / ts_tick_unc locate the host's TS ticks
 
 # rcvbuf_variant: tcp_rcv_space_adjust / tcp_rcvbuf_grow / tcp_rcv_rtt_update
 cdef enum:
@@ -2612,8 +2611,8 @@ cdef class Engine:
         # the host's TS clock from its captured SYN-ACK (tcp_rsk(req)->snt_tsval_last)
         if k.tsv_known and (k.xflags & XF_TS) and k.synack_ns >= 0:
             k.host_tsval = k.tsv_last
-            k.host_ts_ns = k.synack_ns
-            k.ts_last_seen = k.synack_ns
+            k.ts_tick_lo = k.synack_ns - 1000000
+            k.ts_tick_hi = k.synack_ns
             k.at_flags |= AT_HOST_TS
         # tcp_create_openreq_child: max_window = snd_wnd (the handshake ACK's)
         k.max_window = <uint32_t>self.b.tcp_win[i] << k.snd_wscale
@@ -2787,38 +2786,34 @@ cdef class Engine:
 
     cdef void _host_ts_seen(self, Sock* k, uint32_t v) noexcept nogil:
         """A captured host TSval.  The host's TS clock (tcp_time_stamp_ts:
-        monotonic ms + ts_offset) ticks at a fixed phase of capture time; a
-        change of value between two host segments brackets a tick, and the
-        tightest bracket seen locates all ticks (the clocks differ by a
-        constant)."""
+        monotonic ms + ts_offset) ticks every ms at a fixed phase of capture
+        time: a value seen at t ticked in (t - 1 ms, t], the next value one
+        ms after the previous one; the bracket (ts_tick_lo, ts_tick_hi] of
+        the current value's tick is the intersection of all of them (reset
+        when inconsistent, e.g. clock drift)."""
         cdef int64_t d, lo, hi
-        if (k.at_flags & AT_HOST_TS) and v == k.host_tsval:
-            k.ts_last_seen = self.now
-            return
         if k.at_flags & AT_HOST_TS:
             d = <int32_t>(v - k.host_tsval)
-            if 0 < d < 1000:
-                lo = k.ts_last_seen + (d - 1) * 1000000
-                hi = self.now
-                if hi - lo < 1000000 and (not (k.at_flags & AT_TS_PHASE)
-                                          or hi - lo < k.ts_tick_unc):
-                    k.ts_tick_ref = lo + ((hi - lo) >> 1)   # the middle of the bracket
-                    k.ts_tick_unc = hi - lo
-                    k.at_flags |= AT_TS_PHASE
+            if 0 <= d < 1000000:
+                lo = k.ts_tick_lo + d * 1000000
+                hi = k.ts_tick_hi + d * 1000000
+                if lo < self.now - 1000000:
+                    lo = self.now - 1000000
+                if hi > self.now:
+                    hi = self.now
+                if lo < hi:
+                    k.ts_tick_lo = lo
+                    k.ts_tick_hi = hi
+                    k.host_tsval = v
+                    return
         k.host_tsval = v
-        k.host_ts_ns = self.now
-        k.ts_last_seen = self.now
+        k.ts_tick_lo = self.now - 1000000
+        k.ts_tick_hi = self.now
         k.at_flags |= AT_HOST_TS
 
     cdef inline uint32_t _host_ts_now(self, Sock* k) noexcept nogil:
-        # the host's TS clock now: host_tsval ticked at the latest tick (per
-        # the phase, if known) not after it was first seen
-        cdef int64_t tick = k.host_ts_ns, m
-        if k.at_flags & AT_TS_PHASE:
-            m = (k.host_ts_ns - k.ts_tick_ref) % 1000000
-            if m < 0:
-                m += 1000000
-            tick = k.host_ts_ns - m
+        # the host's TS clock now, its tick taken in the middle of the bracket
+        cdef int64_t tick = k.ts_tick_lo + ((k.ts_tick_hi - k.ts_tick_lo + 1) >> 1)
         return k.host_tsval + <uint32_t>((self.now - tick) // 1000000)
 
     cdef void _rcvbuf_grow(self, Sock* k, int64_t newval) noexcept nogil:
@@ -4290,8 +4285,8 @@ cdef class Engine:
                         "tcp_mstamp_ns": int(k.mstamp),
                         "host_ts_now": int(self._host_ts_now(k)) if k.at_flags & AT_HOST_TS
                         else None, "rcv_rtt_last_tsecr": int(k.rtt_last_tsecr),
-                        "ts_tick_ref_ns": int(k.ts_tick_ref) if k.at_flags & AT_TS_PHASE
-                        else None, "ts_tick_unc_ns": int(k.ts_tick_unc),
+                        "ts_tick_ns": (int(k.ts_tick_lo), int(k.ts_tick_hi))
+                        if k.at_flags & AT_HOST_TS else None,
                         "rcv_rtt_us": int(k.rtt_us >> 3), "rcv_rtt_us8": int(k.rtt_us),
                         "copied_seq": int(k.copied_seq), "rcv_nxt": int(k.rcv_nxt),
                         "snd_una": int(k.snd_una), "snd_nxt": int(k.snd_nxt),
