@@ -3870,6 +3870,8 @@ cdef class Engine:
         # tcp_data_queue_ofo end (6.16+ "tcp: adjust rcvbuf in presence of
         # reorders"): tcp_rcvbuf_grow(sk, rcvq_space.space), provisioning the
         # out-of-order span; only for a socket the application holds
+        # (the sk->sk_socket test: unconfirmed for 6.18, taken from a later
+        # tree)
         if self.rcvbuf_variant != RB_PRE_616 and (k.flags & SKF_ACCEPTED):
             self._rcvbuf_grow(k, k.rcvq_space)
 

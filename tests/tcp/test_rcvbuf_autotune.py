@@ -235,3 +235,18 @@ def test_real_capture_needs_autotuning():
     assert res.divergences["window_mismatch"] == 84
     _, res = _veth_replay(truesize=(0, 2304), scaling_ratio_update=False)
     assert res.divergences["window_mismatch"] == 95
+
+
+@pytest.mark.parametrize("profile,rcvbuf,clamp", [("6.18", 177920, 88960),
+                                                  ("6.12", 131072, 64076)])
+def test_ofo_provisioning(profile, rcvbuf, clamp):
+    """6.16+: tcp_data_queue_ofo ends with tcp_rcvbuf_grow(sk,
+    rcvq_space.space): no slow-start term, but the out-of-order span
+    (ooo_last_skb end_seq - rcv_nxt = 61448 - 1448) on top of 2 * space:
+    tcp_space_from_win(2 * 14480 + 60000) = 177920.  6.12 has no such call."""
+    c = Conn()
+    c.data(0, 1448)
+    ofo = c.data(60000, 1448)
+    st, res = _state(c, ofo, profile=profile)
+    assert res.counters["TcpExtTCPOFOQueue"] == 1
+    assert st["sk_rcvbuf"] == rcvbuf and st["window_clamp"] == clamp
