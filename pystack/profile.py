@@ -55,9 +55,33 @@ EHASH_615 = "6.15+ lport added outside jhash"
 EHASH_PRE_615 = "pre-6.15 ports inside jhash"
 
 # --- receive-buffer autotuning (tcp_input.c: tcp_rcv_space_adjust, tcp_rcvbuf_grow)
-RCVBUF_GROW_PRE_617 = "pre-6.17 tcp_rcv_space_adjust"
-RCVBUF_GROW_617 = "6.17+ tcp_rcvbuf_grow"
+#: before the 6.16 "tcp: receive side improvements" series (6.12): in
+#: tcp_rcv_space_adjust, rcvwin = 2*copied + 16*advmss, plus 2 * rcvwin *
+#: (copied - space) / space; tcp_rcv_rtt_update is a plain EWMA with
+#: timestamps (a zero TS delta counts as 1 ms); tcp_mstamp refreshed.
+RCVBUF_GROW_PRE_617 = "pre-6.16 tcp_rcv_space_adjust"
+#: 6.16 series + 6.18 "tcp: fix too slow tcp_rcvbuf_grow() action":
+#: tcp_rcvbuf_grow(sk, newval): rcvwin = 2*newval + 2 * (2*newval) *
+#: (newval - oldval) / oldval (+ the out-of-order span; also called from
+#: tcp_data_queue_ofo); copied excludes what is still queued; zero TS deltas
+#: skipped; larger RTT samples only smoothed while the receive queue is empty.
+RCVBUF_GROW_617 = "6.16+/6.18 tcp_rcvbuf_grow"
+#: 7.x: as 6.18, but below tcp_rcvbuf_low_rtt (1000 us) the growth term is
+#: 2 * rcvwin * rtt / tcp_rcvbuf_low_rtt (unconfirmed in detail: from the
+#: patch as posted, not read from a 7.3 tree).
 RCVBUF_GROW_7X_LOW_RTT = "7.x tcp_rcvbuf_grow with tcp_rcvbuf_low_rtt"
+RCVBUF_GROW_PRE_616 = RCVBUF_GROW_PRE_617
+RCVBUF_GROW_618 = RCVBUF_GROW_617
+
+# --- tcp_measure_rcv_mss: window_clamp after a scaling_ratio change ----------
+#: tcp_set_window_clamp(sk, tcp_win_from_space(sk, rcvbuf)) (6.14 "tcp: adjust
+#: rcvq_space after updating scaling ratio", backported to 6.12.y): a larger
+#: clamp raises rcv_ssthresh to min(rcv_wnd, clamp).  Measured on 6.18.44
+#: (first ACK of a bulk transfer: win 67 x 1024 needs the raised rcv_ssthresh).
+RATIO_CLAMP_SETTER = "tcp_set_window_clamp"
+#: WRITE_ONCE(tp->window_clamp, val): rcv_ssthresh untouched (7.x source as
+#: quoted from v7.2.7; unconfirmed for 7.3).
+RATIO_CLAMP_ASSIGN = "assign"
 
 
 def _ilog2(x: int) -> int:
@@ -102,6 +126,11 @@ class KernelProfile:
     ehash_fn: str = EHASH_615
     # tcp_input.c: tcp_rcv_space_adjust()/tcp_rcvbuf_grow() (sheet 5.5, 10.6).
     rcvbuf_grow: str = RCVBUF_GROW_617
+    # tcp_input.c: tcp_measure_rcv_mss(): how window_clamp follows a new
+    # scaling_ratio (RATIO_CLAMP_*).
+    ratio_clamp: str = RATIO_CLAMP_SETTER
+    # net.ipv4.tcp_rcvbuf_low_rtt (7.x only; usec), see RCVBUF_GROW_7X_LOW_RTT.
+    tcp_rcvbuf_low_rtt_us: int = 1000
 
     # nf_conntrack_core.c: __nf_conntrack_alloc(): in 6.12 `nf_conntrack_max
     # == 0` disables the limit; in 7.3 the zero test is gone (sheet 3.2, 10.8).
@@ -356,6 +385,7 @@ _P73 = KernelProfile(
     tcp_sequence=SEQ_END_MAX_WINDOW,
     tcp_sequence_fin_exception=True,
     rcvbuf_grow=RCVBUF_GROW_7X_LOW_RTT,
+    ratio_clamp=RATIO_CLAMP_ASSIGN,
     conntrack_max_zero_is_unlimited=False,
     drop_reasons=(frozenset(vocab.DROP_REASONS) - _REASONS_REMOVED_73) | _REASONS_ADDED_73,
 )

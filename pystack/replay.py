@@ -189,13 +189,17 @@ class Replay:
     def __init__(self, host: HostConfig, checksum: str = "auto", seed: int = 0,
                  batch_size: int = PIPELINE_BATCH, mtu: int = 1500, cookie_table: int = 1 << 16,
                  event_capacity: int = 1 << 18, truesize=None, scaling_ratio: int | None = None,
-                 pickup: bool = True):
+                 pickup: bool = True, scaling_ratio_update: bool = True):
         """truesize: the skb truesize model, (mul, add) meaning truesize =
         len * mul / 256 + add; default (256, profile.skb_truesize_overhead) =
         profile.skb_truesize(len) = len + 576 (a linear skb; real truesize
         depends on the driver and GRO and is not visible in a pcap).
-        scaling_ratio: tp->scaling_ratio (default profile TCP_DEFAULT_SCALING_RATIO
-        128; kept fixed: tcp_measure_rcv_mss's update is not modelled).
+        scaling_ratio: the children's initial tp->scaling_ratio (default profile
+        TCP_DEFAULT_SCALING_RATIO 128).
+        scaling_ratio_update: tcp_measure_rcv_mss sets scaling_ratio = len *
+        256 / truesize (truesize model above) at each new full-sized segment
+        length and window_clamp follows (the kernel's behaviour); False keeps
+        the ratio fixed.
         pickup: a captured host ACK/data segment on an unknown 4-tuple from a
         listening port creates an established connection (it predates the
         capture); see pyx/engine.pyx."""
@@ -220,6 +224,9 @@ class Replay:
         params["truesize_add"] = int(add)
         params["scaling_ratio"] = int(prof.default_scaling_ratio if scaling_ratio is None
                                       else scaling_ratio)
+        if not 1 <= params["scaling_ratio"] <= 255:
+            raise ValueError(f"scaling_ratio {params['scaling_ratio']} outside 1..255 (u8)")
+        params["scaling_ratio_update"] = int(bool(scaling_ratio_update))
         self.engine = _engine.Engine([_addr16(a) for a in host.addresses], specs, params,
                                      self.seed & (2 ** 64 - 1))
         self._cols = None
@@ -264,6 +271,11 @@ class Replay:
             "tcp_rfc1337": sc.get("net.ipv4.tcp_rfc1337"),
             "tcp_max_tw_buckets": sc.get("net.ipv4.tcp_max_tw_buckets"),
             "tcp_rmem2": sc.get("net.ipv4.tcp_rmem")[2],
+            "tcp_moderate_rcvbuf": sc.get("net.ipv4.tcp_moderate_rcvbuf"),
+            "rcvbuf_variant": {_profile.RCVBUF_GROW_PRE_616: 0, _profile.RCVBUF_GROW_618: 1,
+                               _profile.RCVBUF_GROW_7X_LOW_RTT: 2}[prof.rcvbuf_grow],
+            "tcp_rcvbuf_low_rtt_us": prof.tcp_rcvbuf_low_rtt_us,
+            "ratio_clamp_setter": int(prof.ratio_clamp == _profile.RATIO_CLAMP_SETTER),
             "tw_len_ns": prof.tcp_timewait_len_ns,
             "tcp_sequence_variant": {_profile.SEQ_PRE_617: 0, _profile.SEQ_END_617: 1,
                                      _profile.SEQ_END_MAX_WINDOW: 1}[prof.tcp_sequence],

@@ -101,6 +101,23 @@ cdef struct Sock:
     uint32_t rto_ms                 # icsk_rto (jiffies at HZ=1000) for tcp_tsval_replay
     uint32_t tsv_first, tsv_last    # tcp_rsk(req)->snt_tsval_first / _last (host SYN-ACK)
     uint8_t tsv_known               # tsv_first / tsv_last learnt from a captured host SYN-ACK
+    # receive-buffer autotuning and scaling_ratio (engine.pyx, sheet 5.2/5.5)
+    int64_t rcvq_space              # tp->rcvq_space.space
+    int64_t rcvq_time               # tp->rcvq_space.time (capture ns)
+    int64_t rtt_time                # tp->rcv_rtt_est.time (capture ns; AT_RTT_TIME)
+    int64_t mstamp                  # tp->tcp_mstamp (last segment in or out)
+    uint32_t rcvq_seq               # tp->rcvq_space.seq
+    uint32_t rtt_us                 # tp->rcv_rtt_est.rtt_us (8 x usec)
+    uint32_t rtt_seq                # tp->rcv_rtt_est.seq
+    uint32_t rtt_last_tsecr         # tp->rcv_rtt_last_tsecr
+    uint32_t host_tsval             # TSval of the last captured host segment
+    uint16_t last_seg_size          # icsk_ack.last_seg_size
+    uint8_t scaling_ratio           # tp->scaling_ratio
+    uint8_t at_flags                # AT_* (engine.pyx)
+    # tcp_ack field checks (engine.pyx)
+    int64_t bytes_acked             # tp->bytes_acked (host bytes the peer acked)
+    int64_t ts_tick_lo, ts_tick_hi  # host_tsval's tick lies in (lo, hi] (capture ns)
+    uint32_t max_window             # tp->max_window (the peer's largest window)
 
 
 cdef struct Demux:

@@ -103,8 +103,15 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   TCPChallengeACK; tcp_challenge_ack_limit is INT_MAX by default), TCP_RESET;
   SYN -> TCPSYNChallenge (+ InErrs from ESTABLISHED), challenge ACK,
   TCP_INVALID_SYN.
-* tcp_ack: only snd_una (bounded by the host's snd_nxt), the peer's window
-  (scaled by its SYN wscale) and the peer's zero-window periods; the FIN
+* tcp_ack: the ACK-field checks first (only when the host's side is in the
+  capture: XF_HOST_SEEN): after snd_nxt -> TCP_ACK_UNSENT_DATA (dropped;
+  a challenge ACK outside ESTABLISHED, tcp_rcv_state_process); before
+  snd_una - min(max_window, bytes_acked) -> TCP_TOO_OLD_ACK + challenge
+  ACK; before snd_una -> old ACK, ignored (no window or ts_recent update;
+  the segment goes on -- TCP_OLD_ACK is only returned for a full SYN_RECV
+  socket, which the model never has).  Then tcp_replace_ts_recent, snd_una
+  (bounded by the host's snd_nxt), the peer's window (scaled by its SYN
+  wscale; max_window) and the peer's zero-window periods; the FIN
   transitions FIN_WAIT1 -> FIN_WAIT2, CLOSING -> TIME_WAIT, LAST_ACK ->
   CLOSE when the ACK covers the host's FIN.  tcp_rcv_state_process step 7:
   in CLOSE_WAIT / CLOSING / LAST_ACK a segment at or after rcv_nxt is not
@@ -126,8 +133,26 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   + pingpong, FIN_WAIT1 -> CLOSING with an ACK, FIN_WAIT2 -> TIME_WAIT with
   an ACK; OFO data after the FIN purged).
 * tcp_event_data_recv: ACK scheduled, tcp_measure_rcv_mss (segments >=
-  rcv_mss only), tcp_incr_quickack at the first data, tcp_grow_window /
-  __tcp_grow_window (no memory pressure).
+  rcv_mss only; scaling_ratio = len * 256 / truesize when the length is new,
+  window_clamp per profile: tcp_set_window_clamp (6.12.y / 6.18, measured)
+  or assigned (7.x), rcvq_space.space capped at it), tcp_rcv_rtt_measure
+  (one RTT sample per window of data, min only), tcp_incr_quickack at the
+  first data, tcp_grow_window / __tcp_grow_window (no memory pressure).
+* Receive-buffer autotuning (sheet 5.5, 10.6; tcp_moderate_rcvbuf=1 and no
+  SO_RCVBUF): tcp_init_buffer_space's rcvq_space (min3(rcv_ssthresh,
+  rcv_wnd, 10 * advmss); advmss without the TS option from 6.16),
+  tcp_rcv_rtt_measure_ts after tcp_ack (TSecr against the host's TS clock,
+  known from captured host TSvals -- the SYN-ACK's included -- with the tick
+  phase bracketed by value changes; 6.16+ drops zero deltas and smooths
+  larger samples only with an empty receive queue), tcp_rcv_space_adjust
+  after each skb an application read copies (on the read's time; 6.16+
+  subtracts the bytes still queued), tcp_rcvbuf_grow (6.18 slow-start term,
+  7.x tcp_rcvbuf_low_rtt variant, the OFO span; also after OFO queueing on
+  accepted sockets) or the 6.12 formula; sk_rcvbuf capped at tcp_rmem[2],
+  window_clamp follows.  Not modelled: the socket backlog while the
+  application holds the socket lock (segments arriving during a read are
+  counted in sk_backlog.len by tcp_space, which holds tcp_grow_window back
+  in the kernel), the small-segment branch of tcp_measure_rcv_mss.
 * ACK emission (the model's own ACKs: Verdicts.reply = ACK, or timer events
   DELACK / WINDOW_UPDATE in ReplayResult.replies): __tcp_ack_snd_check (more
   than one rcv_mss unacked and the window not shrinking, quickack mode and
@@ -197,8 +222,9 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   creates an accepted ESTABLISHED child ("picked_up": the connection
   predates the capture): rcv_nxt = its ack, snd_nxt = its end, rcv_wnd =
   its window << the listener's wscale; the peer's wscale is unknown (0),
-  the listener's window scale is assumed negotiated.  CurrEstab counts it,
-  PassiveOpens does not.  Peer segments before the first host segment
+  the listener's window scale is assumed negotiated; timestamps are in use
+  if the host segment carries them, ts_recent = its TSecr (PAWS applies).
+  CurrEstab counts it, PassiveOpens does not.  Peer segments before the first host segment
   still meet the listener (RST), as in a kernel without the socket.
 
 Open-loop replay decisions (documented approximations)
@@ -216,13 +242,10 @@ Open-loop replay decisions (documented approximations)
 * No skb coalescing (tcp_try_coalesce / tcp_ooo_try_coalesce) and no
   collapsing (tcp_collapse, TCPRcvCollapsed): every segment keeps its own
   skb and truesize, so rmem_alloc is an upper bound of the kernel's.
-* scaling_ratio is a fixed parameter (default 128): tcp_measure_rcv_mss's
-  update from skb->len / truesize is not modelled (truesize is invisible
-  in a pcap).  tcp_measure_rcv_mss's small-segment branch is not modelled.
-* Receive-buffer autotuning (tcp_rcv_space_adjust / tcp_rcvbuf_grow, sheet
-  5.5) is NOT modelled: sk_rcvbuf stays at its initial value (tcp_rmem[1],
-  or the SO_RCVBUF value) except for tcp_clamp_window's growth in prune.
-  tcp_mem / memory pressure (sk_rmem_schedule) always succeeds.
+* truesize is invisible in a pcap: the engine's linear model (truesize_mul,
+  truesize_add) feeds rmem_alloc and scaling_ratio (scaling_ratio_update=0
+  keeps the initial ratio fixed).  tcp_mem / memory pressure
+  (sk_rmem_schedule) always succeeds.
 * net/ipv4/udp.c __udp4_lib_rcv (net/ipv6/udp.c alike): short header /
   bad length -> UdpInErrors; bound socket (config listeners with proto udp,
   looked up like TCP listeners) -> DELIVERED and __udp_queue_rcv_skb ->
@@ -304,9 +327,8 @@ Open-loop replay decisions (documented approximations)
 
 Not modelled yet
 ----------------
-PAWS on picked-up connections (tstamp_ok unknown: no timestamps assumed)
-and the SYN_SENT PAWS of active opens (PAWSActive), tcp_ack's ACK-field checks
-(TCP_ACK_UNSENT_DATA / TCP_TOO_OLD_ACK / TCP_OLD_ACK) and
+The SYN_SENT PAWS of active opens (PAWSActive; picked-up connections take
+tstamp_ok from the host segment and ts_recent from its TSecr),
 tcp_may_update_window's ordering, SACK scoreboard (RST matching the
 right-most SACK block) and D-SACK, the compressed-SACK timer ACK, urgent
 data, TCPAbortOnData (needs the host application's close() vs shutdown(),
@@ -428,6 +450,18 @@ cdef enum:
     XF_ATO = 1 << 11        # icsk_ack.ato initialised (first data seen)
     XF_DATA_ACKED = 1 << 12 # dupack counter context
 
+# Sock.at_flags (receive-buffer autotuning)
+cdef enum:
+    AT_RTT_TIME = 1 << 0    # rcv_rtt_est.time set (the kernel's "time != 0")
+    AT_HOST_TS = 1 << 1     # host_tsval / ts_tick_lo / ts_tick_hi hold a captured host TSval
+    AT_ADVMSS_TS = 1 << 2   # k.advmss already excludes the timestamp option
+
+# rcvbuf_variant: tcp_rcv_space_adjust / tcp_rcvbuf_grow / tcp_rcv_rtt_update
+cdef enum:
+    RB_PRE_616 = 0          # 6.12: rcvwin = 2*copied + 16*advmss + grow
+    RB_618 = 1              # 6.16 series + 6.18 "fix too slow tcp_rcvbuf_grow()"
+    RB_7X = 2               # 7.x: grow term scaled down below tcp_rcvbuf_low_rtt
+
 # close reasons (ConnRec.why, CLOSE_WHY)
 cdef enum:
     CW_OPEN = 0
@@ -441,6 +475,8 @@ cdef enum:
     TCP_MAX_QUICKACKS = 16
     TCP_MIN_MSS = 88
     TCP_FASTRETRANS_THRESH = 3
+    TCP_INIT_CWND = 10
+    SOCK_MIN_RCVBUF_HALF = 1152     # SOCK_MIN_RCVBUF / 2 (tcp_set_window_clamp)
 
 # drop reasons kept per connection (ConnRec.drop_by); slot 0 = other
 CONN_DROP_REASONS = ("other", "TCP_OLD_SEQUENCE", "TCP_INVALID_SEQUENCE",
@@ -706,6 +742,8 @@ cdef class Engine:
     cdef int paws_tw_ctr, paws_old_ack, paws_tsecr, paws_tw_reason
     cdef int64_t rmem2, tsz_mul, tsz_add
     cdef int64_t scaling_ratio
+    cdef int moderate_rcvbuf, rcvbuf_variant, ratio_update, clamp_setter
+    cdef int64_t rcvbuf_low_rtt_us
     cdef uint32_t tw_isn
     cdef int pickup
     cdef uint8_t dr_slot[256]
@@ -888,6 +926,11 @@ cdef class Engine:
         self.tsz_mul = params.get("truesize_mul", 256)
         self.tsz_add = params.get("truesize_add", 576)
         self.scaling_ratio = params.get("scaling_ratio", 128)
+        self.moderate_rcvbuf = params.get("tcp_moderate_rcvbuf", 1)
+        self.rcvbuf_variant = params.get("rcvbuf_variant", RB_618)
+        self.rcvbuf_low_rtt_us = params.get("tcp_rcvbuf_low_rtt_us", 1000)
+        self.ratio_update = params.get("scaling_ratio_update", 1)
+        self.clamp_setter = params.get("ratio_clamp_setter", 1)
         self.max_tw_buckets = params.get("tcp_max_tw_buckets", 131072)
         self.tw_len_ns = params.get("tw_len_ns", 60 * 1000000000)
         self.tcp_sack_on = self.tcp_sack
@@ -2516,13 +2559,17 @@ cdef class Engine:
             k.rsk_rcv_wnd = L.win_ts if (k.flags & SKF_TSTAMP_OK) else L.win_nots
         k.rcv_wnd = k.rsk_rcv_wnd
         k.rcv_ssthresh = k.rcv_wnd
+        # the child is a clone of the listener: TCP_DEFAULT_SCALING_RATIO
+        # (or the engine's fixed ratio)
+        k.scaling_ratio = <uint8_t>self.scaling_ratio
         # rsk_window_clamp (tcp_openreq_init_rwin / tcp_select_initial_window)
-        maxwin = self._win_from_space(k.rcvbuf)
+        maxwin = self._win_from_space(k, k.rcvbuf)
         clamp = maxwin if L.rcvbuf_locked else (<int64_t>65535 << 14)
         if clamp > (<int64_t>65535 << k.rcv_wscale):
             clamp = <int64_t>65535 << k.rcv_wscale
-        # tcp_init_buffer_space
-        adv = k.advmss
+        # tcp_init_buffer_space (advmss per _adv_mss: 6.16+ already without
+        # the timestamp option)
+        adv = self._adv_mss(k, True)
         if clamp >= maxwin:
             clamp = maxwin
             if self.tcp_app_win and maxwin > 4 * adv:
@@ -2546,6 +2593,30 @@ cdef class Engine:
         if hint < TCP_MIN_MSS:
             hint = TCP_MIN_MSS
         k.rcv_mss = <uint16_t>hint
+        # tcp_init_buffer_space: rcvq_space = min3(rcv_ssthresh, rcv_wnd,
+        # TCP_INIT_CWND * advmss), measured from now
+        hint = TCP_INIT_CWND * self._adv_mss(k, True)
+        if hint > k.rcv_ssthresh:
+            hint = k.rcv_ssthresh
+        if hint > k.rcv_wnd:
+            hint = k.rcv_wnd
+        k.rcvq_space = hint
+        # tcp_rcv_state_process (SYN_RECV): tp->advmss -= TCPOLEN_TSTAMP_ALIGNED
+        k.advmss = <uint16_t>self._adv_mss(k, False)
+        if k.xflags & XF_TS:
+            k.at_flags |= AT_ADVMSS_TS
+        k.rcvq_seq = k.copied_seq
+        k.rcvq_time = self.now
+        k.mstamp = self.now
+        # the host's TS clock from its captured SYN-ACK (tcp_rsk(req)->snt_tsval_last)
+        if k.tsv_known and (k.xflags & XF_TS) and k.synack_ns >= 0:
+            k.host_tsval = k.tsv_last
+            k.ts_tick_lo = k.synack_ns - 1000000
+            k.ts_tick_hi = k.synack_ns
+            k.at_flags |= AT_HOST_TS
+        # tcp_create_openreq_child: max_window = snd_wnd (the handshake ACK's)
+        k.max_window = <uint32_t>self.b.tcp_win[i] << k.snd_wscale
+        k.bytes_acked = 0
         k.quick = 0
         k.read_total = 0
         k.rq_bytes = 0
@@ -2580,9 +2651,237 @@ cdef class Engine:
     cdef inline int64_t _truesize(self, uint32_t length) noexcept nogil:
         return ((<int64_t>length * self.tsz_mul) >> 8) + self.tsz_add
 
-    cdef inline int64_t _win_from_space(self, int64_t space) noexcept nogil:
-        # include/net/tcp.h tcp_win_from_space (s64: space may be negative)
-        return (space * self.scaling_ratio) >> 8
+    cdef inline int64_t _win_from_space(self, Sock* k, int64_t space) noexcept nogil:
+        # include/net/tcp.h tcp_win_from_space (s64: space may be negative),
+        # with the socket's tp->scaling_ratio
+        return (space * k.scaling_ratio) >> 8
+
+    cdef inline int64_t _space_from_win(self, Sock* k, int64_t win) noexcept nogil:
+        # include/net/tcp.h __tcp_space_from_win: ((u64)win << 8) / scaling_ratio
+        return (win << 8) // k.scaling_ratio
+
+    # --- receive-buffer autotuning (sheet 5.5) -----------------------------------
+    cdef inline int64_t _adv_mss(self, Sock* k, bint at_init) noexcept nogil:
+        # tp->advmss after the handshake: tcp_rcv_state_process (SYN_RECV)
+        # takes TCPOLEN_TSTAMP_ALIGNED off for timestamp flows -- since the
+        # 6.16 fix "initial tp->rcvq_space.space value for passive TS enabled
+        # flows" before tcp_init_buffer_space, before that only afterwards
+        # (k.advmss is the listener's until _child_init has run)
+        if (k.xflags & XF_TS) and not (at_init and self.rcvbuf_variant == RB_PRE_616) \
+                and not (k.at_flags & AT_ADVMSS_TS):
+            return <int64_t>k.advmss - 12
+        return k.advmss
+
+    cdef void _set_window_clamp(self, Sock* k, int64_t val) noexcept nogil:
+        """tcp.c tcp_set_window_clamp (val != 0; no SO_RESERVE_MEM)."""
+        cdef uint32_t old = k.window_clamp, nw, ss
+        if val < SOCK_MIN_RCVBUF_HALF:
+            val = SOCK_MIN_RCVBUF_HALF
+        nw = <uint32_t>val
+        if nw == old:
+            return
+        k.window_clamp = nw
+        if nw < old:
+            # __tcp_adjust_rcv_ssthresh
+            if k.rcv_ssthresh > nw:
+                k.rcv_ssthresh = nw
+        else:
+            ss = k.rcv_wnd if k.rcv_wnd < nw else nw
+            if ss > k.rcv_ssthresh:
+                k.rcv_ssthresh = ss
+
+    cdef void _measure_rcv_mss(self, Sock* k, uint32_t plen, int64_t ts) noexcept nogil:
+        """tcp_input.c tcp_measure_rcv_mss, the full-size branch (len =
+        skb->len: no GRO in a pcap; the small-segment last_seg_size branch is
+        not modelled).  scaling_ratio = len * 256 / truesize with the
+        engine's truesize model; window_clamp follows (profile: 6.12.y/6.18
+        tcp_set_window_clamp, 7.x a plain assignment) and rcvq_space.space
+        is capped to it ("tcp: adjust rcvq_space after updating scaling
+        ratio")."""
+        cdef int64_t val
+        cdef uint8_t old
+        if plen < k.rcv_mss:
+            return
+        if self.ratio_update and plen != k.rcv_mss and ts > 0:
+            val = (<int64_t>plen << 8) // ts
+            if val > 255:
+                val = 255
+            old = k.scaling_ratio
+            k.scaling_ratio = <uint8_t>(val if val else 1)
+            if old != k.scaling_ratio:
+                val = self._win_from_space(k, k.rcvbuf)
+                if self.clamp_setter:
+                    self._set_window_clamp(k, val)
+                else:
+                    k.window_clamp = <uint32_t>val
+                if <int64_t>k.window_clamp < k.rcvq_space:
+                    k.rcvq_space = k.window_clamp
+        k.rcv_mss = <uint16_t>(plen if plen < k.advmss else k.advmss)
+
+    cdef void _rcv_rtt_update(self, Sock* k, int64_t sample, bint win_dep) noexcept nogil:
+        """tcp_input.c tcp_rcv_rtt_update (rtt_us holds 8 x usec)."""
+        cdef int64_t old = k.rtt_us, m
+        if self.rcvbuf_variant == RB_PRE_616:
+            if old:
+                if not win_dep:
+                    old += sample - (old >> 3)
+                elif (sample << 3) < old:
+                    old = sample << 3
+            else:
+                old = sample << 3
+            k.rtt_us = <uint32_t>old
+            return
+        # 6.16+: a lower sample at once; a higher one smoothed, only with
+        # timestamps and only while the receive queue is empty
+        m = sample << 3
+        if old == 0 or m < old:
+            k.rtt_us = <uint32_t>m
+            return
+        if win_dep or k.rcv_nxt != k.copied_seq:
+            return
+        k.rtt_us = <uint32_t>(old - (old >> 3) + sample)
+
+    cdef void _rcv_rtt_measure(self, Sock* k) noexcept nogil:
+        """tcp_input.c tcp_rcv_rtt_measure: one sample per window of data
+        (the time rcv_nxt takes to pass rcv_nxt + rcv_wnd of the last
+        sample), on tp->tcp_mstamp."""
+        cdef int64_t d
+        if k.at_flags & AT_RTT_TIME:
+            if seq_before(k.rcv_nxt, k.rtt_seq):
+                return
+            d = k.mstamp // 1000 - k.rtt_time // 1000
+            if d <= 0:
+                d = 1
+            self._rcv_rtt_update(k, d, True)
+        k.rtt_seq = k.rcv_nxt + k.rcv_wnd
+        k.rtt_time = k.mstamp
+        k.at_flags |= AT_RTT_TIME
+
+    cdef void _rcv_rtt_measure_ts(self, Sock* k, Py_ssize_t i, uint32_t seq,
+                                  uint32_t end_seq) noexcept nogil:
+        """tcp_input.c tcp_rcv_rtt_measure_ts + tcp_rtt_tsopt_us: the TSecr
+        of a full-sized segment against the host's TS clock, which the
+        model only knows from captured host segments (the last TSval and
+        its capture time; the ms phase is unknown, so the estimate can be
+        1 ms short).  6.16+ skips zero deltas, 6.12 counts them as 1 ms."""
+        cdef Batch* c = &self.b
+        cdef uint32_t tsecr
+        cdef int64_t d
+        if not (k.xflags & XF_TS) or not (c.flags[i] & PF_TCP_TS):
+            return
+        tsecr = c.tcp_tsecr[i]
+        if tsecr == k.rtt_last_tsecr:
+            return
+        k.rtt_last_tsecr = tsecr
+        if <uint32_t>(end_seq - seq) < k.rcv_mss or not (k.at_flags & AT_HOST_TS):
+            return
+        d = <int32_t>(self._host_ts_now(k) - tsecr)
+        if d < 0 or d >= 2147483647 // 1000:
+            return
+        if d == 0:
+            if self.rcvbuf_variant != RB_PRE_616:
+                return
+            d = 1
+        self._rcv_rtt_update(k, d * 1000, False)
+
+    cdef void _host_ts_seen(self, Sock* k, uint32_t v) noexcept nogil:
+        """A captured host TSval.  The host's TS clock (tcp_time_stamp_ts:
+        monotonic ms + ts_offset) ticks every ms at a fixed phase of capture
+        time: a value seen at t ticked in (t - 1 ms, t], the next value one
+        ms after the previous one; the bracket (ts_tick_lo, ts_tick_hi] of
+        the current value's tick is the intersection of all of them (reset
+        when inconsistent, e.g. clock drift)."""
+        cdef int64_t d, lo, hi
+        if k.at_flags & AT_HOST_TS:
+            d = <int32_t>(v - k.host_tsval)
+            if 0 <= d < 1000000:
+                lo = k.ts_tick_lo + d * 1000000
+                hi = k.ts_tick_hi + d * 1000000
+                if lo < self.now - 1000000:
+                    lo = self.now - 1000000
+                if hi > self.now:
+                    hi = self.now
+                if lo < hi:
+                    k.ts_tick_lo = lo
+                    k.ts_tick_hi = hi
+                    k.host_tsval = v
+                    return
+        k.host_tsval = v
+        k.ts_tick_lo = self.now - 1000000
+        k.ts_tick_hi = self.now
+        k.at_flags |= AT_HOST_TS
+
+    cdef inline uint32_t _host_ts_now(self, Sock* k) noexcept nogil:
+        # the host's TS clock now, its tick taken in the middle of the bracket
+        cdef int64_t tick = k.ts_tick_lo + ((k.ts_tick_hi - k.ts_tick_lo + 1) >> 1)
+        return k.host_tsval + <uint32_t>((self.now - tick) // 1000000)
+
+    cdef void _rcvbuf_grow(self, Sock* k, int64_t newval) noexcept nogil:
+        """tcp_input.c tcp_rcvbuf_grow (6.16+): rcvq_space.space = newval;
+        rcvwin = 2 * newval plus the slow-start term (6.18 "fix too slow
+        tcp_rcvbuf_grow() action"; 7.x scales it by rtt / tcp_rcvbuf_low_rtt
+        below that RTT) plus the out-of-order span; sk_rcvbuf grows to
+        tcp_space_from_win(rcvwin) capped at tcp_rmem[2], window_clamp
+        follows."""
+        cdef int64_t oldval = k.rcvq_space, rcvwin, grow, rcvbuf, rtt
+        cdef int32_t e
+        k.rcvq_space = newval
+        if not self.moderate_rcvbuf or (k.xflags & XF_LOCKED):
+            return
+        rcvwin = newval << 1
+        rtt = k.rtt_us >> 3
+        if self.rcvbuf_variant == RB_7X and rtt < self.rcvbuf_low_rtt_us:
+            grow = rcvwin * rtt // self.rcvbuf_low_rtt_us
+        elif oldval > 0:
+            grow = rcvwin * <uint32_t>(<uint32_t>newval - <uint32_t>oldval) // oldval
+        else:
+            grow = 0
+        rcvwin = <uint32_t>(rcvwin + (grow << 1))
+        if k.ofo_head >= 0:
+            e = k.ofo_head
+            while self.skb[e].next >= 0:
+                e = self.skb[e].next
+            rcvwin = <uint32_t>(rcvwin + <uint32_t>(self.skb[e].end_seq - k.rcv_nxt))
+        rcvbuf = self._space_from_win(k, rcvwin)
+        if rcvbuf > self.rmem2:
+            rcvbuf = self.rmem2
+        if rcvbuf > k.rcvbuf:
+            k.rcvbuf = rcvbuf
+            k.window_clamp = <uint32_t>self._win_from_space(k, rcvbuf)
+
+    cdef inline void _rcv_space_adjust(self, Sock* k) noexcept nogil:
+        """tcp_input.c tcp_rcv_space_adjust, after each skb the application
+        copies (tcp_recvmsg_locked), on the time of the read: measured on
+        6.18.44, rcvq_space.time is the read's, not the last segment's (a
+        read 4.5 ms after the last segment restarted the measure, and the
+        next read 285 us later, below rcv_rtt 313 us, did not).  6.16+
+        subtracts what is still queued from copied."""
+        cdef int64_t copied, rcvwin, grow, rcvbuf
+        cdef int64_t stamp = self.now
+        # tcp_stamp_us_delta on usec stamps (tcp_mstamp = ns / 1000)
+        if k.rtt_us == 0 or stamp // 1000 - k.rcvq_time // 1000 < (k.rtt_us >> 3):
+            return
+        copied = <int32_t>(k.copied_seq - k.rcvq_seq)
+        if self.rcvbuf_variant != RB_PRE_616:
+            copied -= <int32_t>(k.rcv_nxt - k.copied_seq)
+        if copied > k.rcvq_space:
+            if self.rcvbuf_variant != RB_PRE_616:
+                self._rcvbuf_grow(k, copied)
+            else:
+                if self.moderate_rcvbuf and not (k.xflags & XF_LOCKED):
+                    rcvwin = (copied << 1) + 16 * self._adv_mss(k, False)
+                    grow = rcvwin * (copied - k.rcvq_space) // k.rcvq_space \
+                        if k.rcvq_space > 0 else 0
+                    rcvwin += grow << 1
+                    rcvbuf = self._space_from_win(k, rcvwin)
+                    if rcvbuf > self.rmem2:
+                        rcvbuf = self.rmem2
+                    if rcvbuf > k.rcvbuf:
+                        k.rcvbuf = rcvbuf
+                        k.window_clamp = <uint32_t>self._win_from_space(k, rcvbuf)
+                k.rcvq_space = copied
+        k.rcvq_seq = k.copied_seq
+        k.rcvq_time = stamp
 
     cdef inline uint32_t _rcv_window(self, Sock* k) noexcept nogil:
         # include/net/tcp.h tcp_receive_window
@@ -2601,8 +2900,8 @@ cdef class Engine:
         """tcp_output.c __tcp_select_window (tcp_shrink_window = 0, no memory
         pressure)."""
         cdef int64_t mss = k.rcv_mss
-        cdef int64_t free_space = self._win_from_space(k.rcvbuf - k.rmem_alloc)
-        cdef int64_t allowed = self._win_from_space(k.rcvbuf)
+        cdef int64_t free_space = self._win_from_space(k, k.rcvbuf - k.rmem_alloc)
+        cdef int64_t allowed = self._win_from_space(k, k.rcvbuf)
         cdef int64_t full = k.window_clamp if <int64_t>k.window_clamp < allowed else allowed
         cdef int64_t window
         cdef int64_t ws = k.rcv_wscale
@@ -3055,6 +3354,29 @@ cdef class Engine:
             return reason
         return 0
 
+    cdef uint8_t _ack_check(self, Sock* k, Py_ssize_t i) noexcept nogil:
+        """tcp_input.c tcp_ack, the ACK field checks: 0 (acceptable),
+        DR_TCP_OLD_ACK (before snd_una: ignored, the segment goes on),
+        DR_TCP_TOO_OLD_ACK (before snd_una - min(max_window, bytes_acked),
+        RFC 5961 5.2; "tcp: do not accept ACK of bytes we never sent", 6.8)
+        or DR_TCP_ACK_UNSENT_DATA (after snd_nxt).  The host's sequence
+        space is only known when its segments are in the capture
+        (XF_HOST_SEEN): otherwise every ACK is taken as acceptable."""
+        cdef uint32_t ack = self.b.tcp_ack[i]
+        cdef int64_t maxw
+        if not (k.xflags & XF_HOST_SEEN):
+            return 0
+        if seq_before(ack, k.snd_una):
+            maxw = k.max_window
+            if k.bytes_acked < maxw:
+                maxw = k.bytes_acked
+            if seq_before(ack, k.snd_una - <uint32_t>maxw):
+                return DR_TCP_TOO_OLD_ACK
+            return DR_TCP_OLD_ACK
+        if seq_after(ack, k.snd_nxt):
+            return DR_TCP_ACK_UNSENT_DATA
+        return 0
+
     cdef void _peer_ack(self, Sock* k, Py_ssize_t i) noexcept nogil:
         """tcp_ack: snd_una from the peer's ACK (within the host's sent data),
         the peer's window (tcp_ack_update_window; tcp_may_update_window's
@@ -3069,8 +3391,11 @@ cdef class Engine:
                 (seq == k.snd_wl1 and (w > k.snd_wnd or w == 0)):
             k.snd_wl1 = seq
         if seq_after(ack, k.snd_una) and not seq_after(ack, k.snd_nxt):
+            k.bytes_acked += <uint32_t>(ack - k.snd_una)
             k.snd_una = ack
         k.snd_wnd = w
+        if w > k.max_window:
+            k.max_window = w
         r.peer_win = w
         if w == 0:
             if not (k.xflags & XF_PEER_ZW):
@@ -3099,6 +3424,7 @@ cdef class Engine:
         r.bytes_in += plen
         v.sock_state[i] = st
         v.verdict[i] = V_DELIVERED
+        k.mstamp = self.now             # tcp_rcv_established: tcp_mstamp_refresh
         if not (f & (TH_ACK | TH_RST | TH_SYN)):
             self._cdrop(i, k, DR_TCP_FLAGS)
             self._post_row(i, s)
@@ -3162,18 +3488,41 @@ cdef class Engine:
             self._syn_challenge(i, s, st == TS_ESTABLISHED)
             self._post_row(i, s)
             return
-        # tcp_ack(FLAG_UPDATE_TS_RECENT) -> tcp_replace_ts_recent: only for a
-        # segment that does not start after rcv_wup and passes tcp_paws_check(0)
-        # (tcp_store_ts_recent: ts_recent_stamp = ktime_get_seconds()).  The
-        # fast path's tcp_store_ts_recent (seq == rcv_nxt == rcv_wup, TSval not
-        # older) is the same rule.
-        if (k.xflags & XF_TS) and (c.flags[i] & PF_TCP_TS) and not seq_after(seq, k.rcv_wup) \
-                and tcp_paws_check(k.ts_recent, k.ts_stamp, c.tcp_tsval[i], 0,
+        # step 5: tcp_ack -- the ACK field checks first
+        reason = self._ack_check(k, i)
+        if reason == DR_TCP_TOO_OLD_ACK:
+            # RFC 5961 5.2: challenge ACK (tcp_ack in ESTABLISHED, the caller
+            # in tcp_rcv_state_process otherwise), segment dropped
+            self._challenge_ack(s, i)
+            self._cdrop(i, k, reason)
+            self._post_row(i, s)
+            return
+        if reason == DR_TCP_ACK_UNSENT_DATA:
+            # tcp_rcv_established discards quietly; tcp_rcv_state_process
+            # (the other states) sends a challenge ACK first
+            if st != TS_ESTABLISHED:
+                self._challenge_ack(s, i)
+            self._cdrop(i, k, reason)
+            self._post_row(i, s)
+            return
+        if reason == 0:
+            # tcp_ack(FLAG_UPDATE_TS_RECENT) -> tcp_replace_ts_recent, after the
+            # ACK checks and not for an old ACK: only for a segment that does
+            # not start after rcv_wup and passes tcp_paws_check(0)
+            # (tcp_store_ts_recent: ts_recent_stamp = ktime_get_seconds()).
+            # The fast path's tcp_store_ts_recent (seq == rcv_nxt == rcv_wup,
+            # TSval not older) is the same rule.
+            if (k.xflags & XF_TS) and (c.flags[i] & PF_TCP_TS) and \
+                    not seq_after(seq, k.rcv_wup) and \
+                    tcp_paws_check(k.ts_recent, k.ts_stamp, c.tcp_tsval[i], 0,
                                    self.now // 1000000000):
-            k.ts_recent = c.tcp_tsval[i]
-            k.ts_stamp = self.now // 1000000000
-        # step 5: tcp_ack
-        self._peer_ack(k, i)
+                k.ts_recent = c.tcp_tsval[i]
+                k.ts_stamp = self.now // 1000000000
+            self._peer_ack(k, i)
+        # else TCP_OLD_ACK: tcp_ack's old_ack path returns 0 -- nothing
+        # updated, the segment goes on (the reason is only returned for a
+        # full socket in SYN_RECV, which the model never has)
+        self._rcv_rtt_measure_ts(k, i, seq, end_seq)
         fin_acked = (k.xflags & XF_HOST_FIN) and not seq_before(c.tcp_ack[i], k.host_fin_end)
         if st == TS_FIN_WAIT1 and fin_acked:
             self._set_state(k, TS_FIN_WAIT2)
@@ -3372,26 +3721,26 @@ cdef class Engine:
         cdef int64_t room, incr, tsz, win
         k.xflags |= XF_ACK_SCHED
         k.lrcv_ns = self.now
-        if plen >= k.rcv_mss:
-            k.rcv_mss = <uint16_t>(plen if plen < k.advmss else k.advmss)
+        self._measure_rcv_mss(k, plen, ts)
+        self._rcv_rtt_measure(k)
         if not (k.xflags & XF_ATO):
             k.xflags |= XF_ATO
             self._incr_quickack(k, TCP_MAX_QUICKACKS)
         if plen >= 128:
             # tcp_grow_window (no memory pressure; truesize_adjust: linear skb)
-            room = self._win_from_space(k.rcvbuf - k.rmem_alloc)
+            room = self._win_from_space(k, k.rcvbuf - k.rmem_alloc)
             if room > k.window_clamp:
                 room = k.window_clamp
             room -= k.rcv_ssthresh
             if room <= 0:
                 return
-            if self._win_from_space(ts) <= plen:
+            if self._win_from_space(k, ts) <= plen:
                 incr = 2 * <int64_t>k.advmss
             else:
                 # __tcp_grow_window
                 incr = 0
-                tsz = self._win_from_space(ts) >> 1
-                win = self._win_from_space(self.rmem2) >> 1
+                tsz = self._win_from_space(k, ts) >> 1
+                win = self._win_from_space(k, self.rmem2) >> 1
                 while k.rcv_ssthresh <= win:
                     if tsz <= plen:
                         incr = 2 * <int64_t>k.rcv_mss
@@ -3489,6 +3838,7 @@ cdef class Engine:
                 # all the bits are present
                 self.ctr[<int>C_TcpExtTCPOFOMerge] += 1
                 self._cdrop(i, k, DR_TCP_OFOMERGE)
+                self._ofo_rcvbuf_grow(k)
                 return
             if self.skb[prev].seq == seq:
                 # skb covers prev: replace it
@@ -3500,6 +3850,7 @@ cdef class Engine:
                 k.rmem_alloc += ts
                 e = prev
                 self._ofo_merge_right(k, e)
+                self._ofo_rcvbuf_grow(k)
                 return
         e = self._skb_get()
         self.skb[e].seq = seq
@@ -3513,6 +3864,16 @@ cdef class Engine:
             k.ofo_head = e
         k.rmem_alloc += ts
         self._ofo_merge_right(k, e)
+        self._ofo_rcvbuf_grow(k)
+
+    cdef inline void _ofo_rcvbuf_grow(self, Sock* k) noexcept nogil:
+        # tcp_data_queue_ofo end (6.16+ "tcp: adjust rcvbuf in presence of
+        # reorders"): tcp_rcvbuf_grow(sk, rcvq_space.space), provisioning the
+        # out-of-order span; only for a socket the application holds
+        # (the sk->sk_socket test: unconfirmed for 6.18, taken from a later
+        # tree)
+        if self.rcvbuf_variant != RB_PRE_616 and (k.flags & SKF_ACCEPTED):
+            self._rcvbuf_grow(k, k.rcvq_space)
 
     cdef void _ofo_merge_right(self, Sock* k, int32_t e) noexcept nogil:
         cdef int32_t n1
@@ -3536,22 +3897,33 @@ cdef class Engine:
         cdef int32_t e
         cdef uint32_t rwin, nw
         cdef bint time_to_ack = False
+        cdef uint32_t end
         if n > k.rq_bytes:
             n = k.rq_bytes
         if n <= 0:
             return
-        k.copied_seq += <uint32_t>n
+        end = k.copied_seq + <uint32_t>n
         k.rq_bytes -= n
         k.read_total += n
-        while k.rq_head >= 0:
+        # tcp_recvmsg_locked: copy skb by skb, tcp_rcv_space_adjust after
+        # each copy, then free the skb (tcp_eat_recv_skb)
+        while k.copied_seq != end:
             e = k.rq_head
-            if seq_after(self.skb[e].end_seq, k.copied_seq):
-                break
-            k.rq_head = self.skb[e].next
-            if k.rq_head < 0:
-                k.rq_tail = -1
-            k.rmem_alloc -= self.skb[e].truesize
-            self._skb_put(e)
+            if e >= 0 and seq_after(self.skb[e].end_seq, k.copied_seq) \
+                    and seq_before(self.skb[e].end_seq, end):
+                k.copied_seq = self.skb[e].end_seq
+            else:
+                k.copied_seq = end
+            self._rcv_space_adjust(k)
+            while k.rq_head >= 0:
+                e = k.rq_head
+                if seq_after(self.skb[e].end_seq, k.copied_seq):
+                    break
+                k.rq_head = self.skb[e].next
+                if k.rq_head < 0:
+                    k.rq_tail = -1
+                k.rmem_alloc -= self.skb[e].truesize
+                self._skb_put(e)
         # tcp_cleanup_rbuf
         if (k.xflags & XF_ACK_SCHED) and <uint32_t>(k.rcv_nxt - k.rcv_wup) > k.rcv_mss:
             time_to_ack = True
@@ -3725,6 +4097,10 @@ cdef class Engine:
         r = &self.rec[k.rec]
         r.pkts_out += 1
         r.bytes_out += plen
+        if c.flags[i] & PF_TCP_TS:
+            self._host_ts_seen(k, c.tcp_tsval[i])
+        if plen:
+            k.mstamp = self.now         # tcp_write_xmit: tcp_mstamp_refresh
         if not (k.xflags & XF_HOST_SEEN):
             k.xflags |= XF_HOST_SEEN
             k.snd_una = seq
@@ -3797,6 +4173,9 @@ cdef class Engine:
         k.conn_id = self.next_conn
         self.next_conn += 1
         k.flags = SKF_ACCEPTED | (SKF_WSCALE_OK if L.wscale else 0)
+        if (c.flags[i] & PF_TCP_TS) and self.tcp_timestamps:
+            # the host's segment carries timestamps: they were negotiated
+            k.flags |= SKF_TSTAMP_OK
         k.rcv_wscale = L.wscale
         k.snd_wscale = 0
         k.peer_mss = L.advmss
@@ -3811,6 +4190,18 @@ cdef class Engine:
         k.rcv_nxt = c.tcp_ack[i]
         k.rcv_wup = k.rcv_nxt
         k.copied_seq = k.rcv_nxt
+        k.rcvq_seq = k.copied_seq
+        # the connection's past (and the peer's wscale) is unknown: no ACK is
+        # too old short of the largest window TCP allows (65535 << 14)
+        k.bytes_acked = <int64_t>1 << 62
+        k.max_window = <uint32_t>65535 << 14
+        if k.flags & SKF_TSTAMP_OK:
+            # PAWS: the host echoes tp->rx_opt.ts_recent in every TSecr
+            # (tcp_options_write), so the picked-up socket learns the peer's
+            # last accepted TSval from the host segment itself; its stamp
+            # (ts_recent_stamp) is taken as now
+            k.ts_recent = c.tcp_tsecr[i]
+            k.ts_stamp = self.now // 1000000000
         k.xflags |= XF_HOST_SEEN | XF_ATO
         k.accepted_ns = self.now
         self.rec[k.rec].picked_up = 1
@@ -3876,6 +4267,33 @@ cdef class Engine:
             memcpy(dst + q * sizeof(ConnRec), r, sizeof(ConnRec))
             q += 1
         return out
+
+    def rcv_state(self, int64_t conn_id):
+        """The receive-side state of the live full socket `conn_id` (None if
+        there is none): buffer, window and autotuning variables under their
+        kernel names (rcv_rtt_us = rcv_rtt_est.rtt_us >> 3)."""
+        cdef int32_t s
+        cdef Sock* k
+        for s in range(<int32_t>self.dm.sock_hw):
+            k = &self.dm.socks[s]
+            if k.conn_id == conn_id and k.state != TS_NONE and k.state != TS_NEW_SYN_RECV \
+                    and k.state != TS_TIME_WAIT:
+                return {"sk_rcvbuf": int(k.rcvbuf), "rmem_alloc": int(k.rmem_alloc),
+                        "window_clamp": int(k.window_clamp),
+                        "rcv_ssthresh": int(k.rcv_ssthresh), "rcv_wnd": int(k.rcv_wnd),
+                        "scaling_ratio": int(k.scaling_ratio), "rcv_mss": int(k.rcv_mss),
+                        "advmss": int(k.advmss), "rcvq_space": int(k.rcvq_space),
+                        "rcvq_seq": int(k.rcvq_seq), "rcvq_time_ns": int(k.rcvq_time),
+                        "tcp_mstamp_ns": int(k.mstamp),
+                        "host_ts_now": int(self._host_ts_now(k)) if k.at_flags & AT_HOST_TS
+                        else None, "rcv_rtt_last_tsecr": int(k.rtt_last_tsecr),
+                        "ts_tick_ns": (int(k.ts_tick_lo), int(k.ts_tick_hi))
+                        if k.at_flags & AT_HOST_TS else None,
+                        "rcv_rtt_us": int(k.rtt_us >> 3), "rcv_rtt_us8": int(k.rtt_us),
+                        "copied_seq": int(k.copied_seq), "rcv_nxt": int(k.rcv_nxt),
+                        "snd_una": int(k.snd_una), "snd_nxt": int(k.snd_nxt),
+                        "max_window": int(k.max_window), "bytes_acked": int(k.bytes_acked)}
+        return None
 
     def record_stats(self):
         """The connection-record pool: live records, their maximum, slots

@@ -236,3 +236,43 @@ def test_old_pure_ack_before_6_15_is_paws_estab():
     res = c.run(h)
     assert res.packets["reason"][old] == PAWS and res.packets["reply"][old] == R_ACK
     assert res.counters["TcpExtPAWSEstab"] == 1 and res.counters["TcpExtPAWSOldAck"] == 0
+
+
+def _pickup_conn(host_ts, peer_tsvals):
+    """The capture starts mid-connection with a host ACK (TSval 77, TSecr
+    1000 when host_ts), then peer data segments with the given TSvals."""
+    from tests.pktbuild import tcp4
+    c = Conn(1)
+    cl = c.c
+    seq0, hseq = cl.isn + 5000, HISN + 7000
+    pk = [tcp4(cl.dst, cl.src, 80, cl.sport, ACK, hseq, seq0, 64,
+               ts(77, 1000) if host_ts else b"")]
+    for j, v in enumerate(peer_tsvals):
+        pk.append(tcp4(cl.src, cl.dst, cl.sport, 80, ACK, seq0 + 10 * j, hseq, 502,
+                       ts(v, 77), b"a" * 10))
+    return pk, [j * MS for j in range(len(pk))]
+
+
+def test_picked_up_connection_paws():
+    """A picked-up connection learns ts_recent from the host's TSecr (the
+    kernel echoes rx_opt.ts_recent): an older TSval is a PAWS reject
+    (PAWSEstab, dupack), a newer one is accepted."""
+    from pystack.replay import Replay
+    pk, tss = _pickup_conn(True, [990, 1001])   # 990: beyond TCP_PAWS_WINDOW (1)
+    res = Replay(host([listener()]), checksum="verify").run_packets(pk, tss)
+    p = res.packets
+    assert p["verdict"][1] == V_DROPPED and p["reason"][1] == PAWS
+    assert p["reply"][1] == R_ACK
+    assert p["verdict"][2] == V_DELIVERED and p["reason"][2] == 0
+    assert paws(res)["TcpExtPAWSEstab"] == 1
+    (d,) = res.connections
+    assert d["picked_up"] and d["bytes_in"] == 20
+
+
+def test_picked_up_connection_without_timestamps_no_paws():
+    from pystack.replay import Replay
+    pk, tss = _pickup_conn(False, [990, 1001])
+    res = Replay(host([listener()]), checksum="verify").run_packets(pk, tss)
+    p = res.packets
+    assert p["verdict"][[1, 2]].tolist() == [V_DELIVERED] * 2
+    assert paws(res)["TcpExtPAWSEstab"] == 0

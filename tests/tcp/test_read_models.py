@@ -17,7 +17,8 @@ def _run(read, base_dir=None):
     c.add(c.c.seg(0x10, seq=c.seq(4344), ack=5001), 300 * MS)      # clock tick
     L = Listener("0.0.0.0", 80, backlog=128, rcvbuf=4096,
                  app=AppModel(accept=parse_accept("immediate"), read=parse_read(read, base_dir)))
-    res = c.run(host([L]))
+    # fixed scaling_ratio (128): the window arithmetic below assumes it
+    res = c.run(host([L]), scaling_ratio_update=False)
     ev = res.events
     upd = [(int(t), int(w)) for t, k, w in zip(ev["ts_ns"], ev["kind"], ev["win"])
            if k == EV_WINDOW_UPDATE]
