@@ -234,6 +234,10 @@ class HostConfig:
     name: str = "host"
     addresses: list = field(default_factory=list)     # normalised strings
     interfaces: list = field(default_factory=list)
+    # skb truesize = payload + this (bytes): a property of the host's driver
+    # (veth, GRO, page-pool frags) that a pcap cannot show; None = the
+    # profile's linear-skb default (KernelProfile.skb_truesize_overhead)
+    skb_truesize_overhead: int | None = None
     sysctls: Sysctls = field(default_factory=Sysctls)
     listeners: list = field(default_factory=list)
     source: str | None = None                        # config file, if any
@@ -313,6 +317,7 @@ class HostConfig:
                 "name": self.name,
                 "addresses": list(self.addresses),
                 "interfaces": list(self.interfaces),
+                "skb_truesize_overhead": self.skb_truesize_overhead,
                 "profile": self.profile.name,
                 "kernel_version": self.profile.version,
             },
@@ -330,6 +335,8 @@ class HostConfig:
                f"addresses = [{', '.join(q(a) for a in self.addresses)}]"]
         if self.interfaces:
             out.append(f"interfaces = [{', '.join(q(i) for i in self.interfaces)}]")
+        if self.skb_truesize_overhead is not None:
+            out.append(f"skb_truesize_overhead = {self.skb_truesize_overhead}")
         out.append(f"profile = {q(self.profile.name)}")
         out += ["", "[sysctl]"]
         for name, ch in self.sysctls.changed().items():
@@ -477,7 +484,7 @@ class _Locator:
 
 # --- loading -----------------------------------------------------------------
 
-_HOST_KEYS = ("name", "addresses", "interfaces", "profile")
+_HOST_KEYS = ("name", "addresses", "interfaces", "profile", "skb_truesize_overhead")
 _LISTEN_KEYS = ("address", "port", "proto", "backlog", "rcvbuf", "sndbuf",
                 "reuseport_group", "ipv6only", "app")
 _APP_KEYS = ("accept", "read")
@@ -561,6 +568,12 @@ class _Loader:
                 else:
                     cfg.interfaces = list(vals)
         prof_name = profile
+        if "skb_truesize_overhead" in host:
+            ov = self.typed(host["skb_truesize_overhead"], int, ("host",), "skb_truesize_overhead")
+            if not 0 <= ov <= 65536:
+                raise self.err(("host",), "skb_truesize_overhead",
+                               f"{ov} outside 0..65536 bytes")
+            cfg.skb_truesize_overhead = ov
         if prof_name is None and "profile" in host:
             prof_name = self.typed(host["profile"], str, ("host",), "profile")
         try:

@@ -191,7 +191,8 @@ class Replay:
                  event_capacity: int = 1 << 18, truesize=None, scaling_ratio: int | None = None,
                  pickup: bool = True, scaling_ratio_update: bool = True):
         """truesize: the skb truesize model, (mul, add) meaning truesize =
-        len * mul / 256 + add; default (256, profile.skb_truesize_overhead) =
+        len * mul / 256 + add; default (256, host.skb_truesize_overhead or
+        profile.skb_truesize_overhead) =
         profile.skb_truesize(len) = len + 576 (a linear skb; real truesize
         depends on the driver and GRO and is not visible in a pcap).
         scaling_ratio: the children's initial tp->scaling_ratio (default profile
@@ -218,7 +219,10 @@ class Replay:
         params["cookie_table"] = int(cookie_table)
         params["event_capacity"] = int(event_capacity)
         prof = host.profile
-        mul, add = (256, prof.skb_truesize_overhead) if truesize is None else truesize
+        if truesize is None:
+            ov = host.skb_truesize_overhead
+            truesize = (256, prof.skb_truesize_overhead if ov is None else ov)
+        mul, add = truesize
         params["pickup"] = int(bool(pickup))
         params["truesize_mul"] = int(mul)
         params["truesize_add"] = int(add)
