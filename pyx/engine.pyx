@@ -4038,7 +4038,9 @@ cdef class Engine:
         opens), UDP (udp_send_skb: OutDatagrams), other ICMP (icmp_out_count:
         OutMsgs + the type's counter), any other protocol (IP counters only).
         Fragments: ip_fragment -> OutRequests once per datagram (the first
-        fragment), OutTransmits / OutOctets per fragment."""
+        fragment), OutTransmits / OutOctets per fragment.  An outgoing packet
+        whose source is not the host's (forwarded, seen on the egress side)
+        is not counted: forwarding is classified only."""
         cdef Batch* c = &self.b
         cdef uint32_t fl = c.flags[i]
         cdef int64_t length = c.ip_len[i]
@@ -4046,7 +4048,11 @@ cdef class Engine:
         cdef uint16_t f
         cdef uint32_t seq, end, plen
         cdef uint8_t t
+        cdef uint64_t a0, a1
         cdef Sock* k = NULL
+        load_addr(c.saddr + 16 * i, &a0, &a1)
+        if not self._is_local(a0, a1, c.saddr + 16 * i):
+            return
         if fl & PF_FRAG_LATER:
             if v6:
                 self.ctr[<int>C_Ip6OutTransmits] += 1

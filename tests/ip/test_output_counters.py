@@ -4,11 +4,10 @@ IpOutRequests, IpOutTransmits and IpExtOutOctets (its IP length) exactly once
 -- the model's own replies where the model builds them (lengths as Linux
 builds them), the captured host packets the model does not generate where
 they are seen."""
-import dpkt
 import pytest
 
 from pystack.replay import Replay
-from tests.pktbuild import (ACK, FIN, HOST4, HOST6, PSH, RST, SYN, S, Client, eth, host,
+from tests.pktbuild import (ACK, FIN, HOST4, PSH, RST, SYN, S, Client, eth, host,
                             icmp_echo4, ipv4, linux_syn_opts, listener, replay, tcp4,
                             tcp_opts, udp, udp4)
 from tests.tcp.conn import HISN, Conn
@@ -197,6 +196,7 @@ def test_sack_blocks_without_timestamps_up_to_four():
     rows = [c.data(k, 100) for k in (200, 400, 600, 800)]
     fill = c.data(0, 100)
     res = c.run(host([listener()]))
+    assert res.packets["reply"][rows].tolist() == [R_ACK, R_ACK, R_ACK, R_NONE]
     assert res.packets["reply"][fill] == R_ACK
     base = 20 + 20 + 4
     assert _out(res.counters) == (5, 5, 52 + base + 8 + base + 16 + base + 24 + base + 32)
@@ -304,3 +304,20 @@ def test_host_fragments_one_request_two_transmits():
     assert r.counters["UdpOutDatagrams"] == 1
     # ip_fragment: OutRequests before fragmentation, OutTransmits/OutOctets per fragment
     assert _out(r.counters) == (1, 2, 1500 + 20 + len(raw) - 1480)
+
+
+def _sll(frame_eth, pkt_type):
+    return (pkt_type.to_bytes(2, "big") + (1).to_bytes(2, "big") + (6).to_bytes(2, "big")
+            + frame_eth[6:12] + b"\0\0" + frame_eth[12:14] + frame_eth[14:])
+
+
+def test_outgoing_packet_of_another_source_not_counted():
+    # PACKET_OUTGOING with a source that is not the host's: a forwarded
+    # packet on its egress side (ip_forward counts no OutRequests; forwarding
+    # is not modelled), while the host's own outgoing UDP is counted
+    fwd = _sll(udp4("10.0.0.9", "10.0.0.10", 53, 5000, b"a" * 72), 4)
+    own = _sll(udp4(HOST4, "10.0.0.10", 53, 5000, b"a" * 72), 4)
+    r = Replay(host([]), checksum="verify").run_packets([fwd, own], linktype=113)
+    assert r.packets["direction"].tolist() == [2, 2]
+    assert r.counters["UdpOutDatagrams"] == 1
+    assert _out(r.counters) == (1, 1, 100)
