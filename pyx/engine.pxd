@@ -209,7 +209,6 @@ cdef struct Batch:
     const uint32_t* tcp_tsecr
     const uint8_t* icmp_type
     const uint8_t* icmp_code
-    const uint16_t* ip_frag
     const uint32_t* l4_len
 
 

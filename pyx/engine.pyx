@@ -1058,7 +1058,6 @@ cdef class Engine:
         b.tcp_wscale = c.tcp_wscale
         b.icmp_type = c.icmp_type
         b.icmp_code = c.icmp_code
-        b.ip_frag = c.ip_frag
         b.l4_len = c.l4_len
         b.tcp_win = c.tcp_win
         b.tcp_tsval = c.tcp_tsval
@@ -1313,7 +1312,7 @@ cdef class Engine:
             nb += 1
             end = self.skb[e].end_seq
             e = self.skb[e].next
-            while e >= 0 and nb < maxb and nb < 5:
+            while e >= 0 and nb < maxb:
                 if seq_after(self.skb[e].seq, end):
                     nb += 1
                 if seq_after(self.skb[e].end_seq, end):
