@@ -98,6 +98,9 @@ COUNTERS: tuple[str, ...] = (
     # TcpExt: PAWS (sheet 4.4, 5.7 item 1, 8.3)
     "TcpExtPAWSEstab", "TcpExtPAWSOldAck", "TcpExtPAWSTimewait",
     "TcpExtTSEcrRejected", "TcpExtTCPACKSkippedPAWS",
+    # Ip6 transmit side (/proc/net/snmp6; ip6_output.c: IPSTATS_MIB_OUTREQUESTS,
+    # IPSTATS_MIB_OUTOCTETS and IPSTATS_MIB_OUTPKTS)
+    "Ip6OutRequests", "Ip6OutOctets", "Ip6OutTransmits",
 )
 
 # Parse and checksum statuses that are not drop reasons.

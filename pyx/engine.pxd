@@ -208,6 +208,8 @@ cdef struct Batch:
     const uint32_t* tcp_tsval
     const uint32_t* tcp_tsecr
     const uint8_t* icmp_type
+    const uint8_t* icmp_code
+    const uint32_t* l4_len
 
 
 cdef struct VOut:

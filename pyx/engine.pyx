@@ -172,6 +172,21 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   modelled connection: win_diff = captured window << rcv_wscale - model's
   window (divergences window_compared / window_mismatch, and per
   connection).
+* Transmit-side accounting: every packet the host sends is counted once in
+  Ip OutRequests / OutTransmits / IpExt OutOctets (ip_output.c
+  __ip_local_out, ip_finish_output2; Ip6OutRequests / Ip6OutTransmits /
+  Ip6OutOctets by ip6_output.c) with its IP length.  The packets the model
+  builds itself are counted where it builds them, with Linux's lengths:
+  SYN-ACKs (also retransmitted, tcp_synack_options), RSTs (tcp_v4_send_reset:
+  no options), request-sock / TIME_WAIT ACKs (tcp_v4_send_ack: timestamps iff
+  ts_recent != 0), full-socket ACKs (tcp_established_options: timestamps,
+  SACK blocks for the out-of-order ranges and a pending D-SACK), ICMP port
+  unreachables (icmp_send: at most 576 bytes) and echo replies.  The captured
+  host packets of kinds the model never builds are counted when seen
+  (Engine._host_tx): data / FIN (OutSegs for new sequence space, RetransSegs
+  otherwise, as __tcp_transmit_skb), a RST on a full socket
+  (tcp_send_active_reset: OutRsts), probes, segments of 4-tuples the model
+  does not hold, UDP (OutDatagrams), other ICMP, fragments.
 * Host segments (OUT, open loop): snd_nxt from their sequence space (from
   the first seen one if the SYN-ACK was not captured), the host's FIN
   (ESTABLISHED -> FIN_WAIT1, CLOSE_WAIT -> LAST_ACK), a host RST -> tcp_done
@@ -330,7 +345,7 @@ Not modelled yet
 The SYN_SENT PAWS of active opens (PAWSActive; picked-up connections take
 tstamp_ok from the host segment and ts_recent from its TSecr),
 tcp_may_update_window's ordering, SACK scoreboard (RST matching the
-right-most SACK block) and D-SACK, the compressed-SACK timer ACK, urgent
+right-most SACK block) and received D-SACKs, the compressed-SACK timer ACK, urgent
 data, TCPAbortOnData (needs the host application's close() vs shutdown(),
 invisible in a pcap), orphaned FIN_WAIT2 (tcp_fin_timeout / the FIN_WAIT2
 minisock: FIN_WAIT2 stays a full socket until the peer's FIN, RST or the
@@ -343,9 +358,13 @@ negotiation (SYN-ACK ECE); UDP: udp_mem / UdpMemErrors (PROTO_MEM),
 skb_condense, SO_RCVBUF changes after bind, connected / multicast /
 encapsulation sockets, read-log rows filtered by client (TCP only), the
 socket drop counter (sk_drops); ICMPv6 (delivered only) and ICMPv6 errors; ICMP protocol
-unreachable for unknown protocols; IGMP (delivered only); any
-transmit-side counter for the host's own captured packets (Out* counters
-are the model's own replies).
+unreachable for unknown protocols; IGMP (delivered only); transmit side:
+GSO / TSO super-packets in a capture (counted as one segment, not
+tcp_skb_pcount), the SACK block bookkeeping of tcp_sack_new_ofo_skb (blocks =
+disjoint out-of-order ranges, at most 4; not reset by tcp_prune_ofo_queue),
+IP options echoed in ICMP replies, a captured host RST without model state
+(taken as the model's own reply kind), retransmitted SYNs of host active
+opens (counted as OutSegs), sysctl tcp_dsack (taken as 1).
 
 Memory: the 4-tuple table, the Sock pool, the skb pool and the connection
 record pool grow geometrically between batches (each packet creates at most
@@ -368,7 +387,7 @@ from libc.string cimport memcpy, memset
 
 from pystack._core.capture cimport RecordBatch
 from pystack._core.parse cimport (PacketColumns, PF_TRUNCATED, PF_IPV4, PF_IPV6, PF_FRAG,
-                                  PF_L4, PF_TCP_MSS, PF_TCP_WSCALE, PF_TCP_SACKOK,
+                                  PF_L4, PF_FRAG_LATER, PF_TCP_MSS, PF_TCP_WSCALE, PF_TCP_SACKOK,
                                   PF_TCP_TS, PF_NOT_IP, PF_BAD_LINK, TH_FIN, TH_SYN,
                                   TH_RST, TH_ACK, PKTTYPE_HOST, PKTTYPE_OTHERHOST,
                                   PKTTYPE_OUTGOING)
@@ -449,6 +468,7 @@ cdef enum:
     XF_PEER_ZW = 1 << 10    # the peer advertises 0
     XF_ATO = 1 << 11        # icsk_ack.ato initialised (first data seen)
     XF_DATA_ACKED = 1 << 12 # dupack counter context
+    XF_DSACK = 1 << 13      # tp->rx_opt.dsack: the next ACK carries a D-SACK block
 
 # Sock.at_flags (receive-buffer autotuning)
 cdef enum:
@@ -1080,6 +1100,8 @@ cdef class Engine:
         b.tcp_mss = c.tcp_mss
         b.tcp_wscale = c.tcp_wscale
         b.icmp_type = c.icmp_type
+        b.icmp_code = c.icmp_code
+        b.l4_len = c.l4_len
         b.tcp_win = c.tcp_win
         b.tcp_tsval = c.tcp_tsval
         b.tcp_tsecr = c.tcp_tsecr
@@ -1275,6 +1297,83 @@ cdef class Engine:
         e.wscale = wscale
         e.mss = mss
 
+    # --- transmit-side accounting (every packet the host sends, once) --------
+    cdef inline void _ip_out(self, bint v6, int64_t length) noexcept nogil:
+        """ip_output.c __ip_local_out (OutRequests, before LOCAL_OUT) and
+        ip_finish_output2 (IPSTATS_MIB_OUT: OutTransmits + OutOctets of skb->len,
+        after POST_ROUTING); ip6_output.c ip6_xmit / ip6_finish_output2 alike.
+        One call per unfragmented packet the host transmits."""
+        if v6:
+            self.ctr[<int>C_Ip6OutRequests] += 1
+            self.ctr[<int>C_Ip6OutTransmits] += 1
+            self.ctr[<int>C_Ip6OutOctets] += length
+        else:
+            self.ctr[<int>C_IpOutRequests] += 1
+            self.ctr[<int>C_IpOutTransmits] += 1
+            self.ctr[<int>C_IpExtOutOctets] += length
+
+    cdef inline void _tcp_out(self, bint v6, int64_t optlen) noexcept nogil:
+        """A TCP segment without payload the model builds itself: IP header
+        (20, IPv6 40; no IP options) + struct tcphdr (20) + optlen."""
+        self._ip_out(v6, (40 if v6 else 20) + 20 + optlen)
+
+    cdef inline int64_t _synack_optlen(self, uint8_t skf) noexcept nogil:
+        # tcp_output.c tcp_synack_options: MSS always (TCPOLEN_MSS_ALIGNED),
+        # wscale (TCPOLEN_WSCALE_ALIGNED), timestamps (TCPOLEN_TSTAMP_ALIGNED),
+        # SACK-permitted takes 4 bytes only without timestamps (else it
+        # rides in the timestamp's NOPs); no MD5/AO/TFO/AccECN modelled
+        cdef int64_t n = 4
+        if skf & SKF_WSCALE_OK:
+            n += 4
+        if skf & SKF_TSTAMP_OK:
+            n += 12
+        elif skf & SKF_SACK_OK:
+            n += 4
+        return n
+
+    cdef int64_t _ack_optlen(self, Sock* k) noexcept nogil:
+        """tcp_output.c tcp_established_options for the model's own ACKs:
+        timestamps when tstamp_ok; SACK blocks eff_sacks = num_sacks + dsack,
+        at most (remaining - TCPOLEN_SACK_BASE_ALIGNED) / TCPOLEN_SACK_PERBLOCK
+        (3 with timestamps, 4 without).  num_sacks is taken as the number of
+        disjoint out-of-order ranges, at most TCP_NUM_SACKS (4): the
+        selective_acks bookkeeping (tcp_sack_new_ofo_skb, its reset in
+        tcp_prune_ofo_queue) is not modelled block by block."""
+        cdef int64_t n = 0, room, nb = 0, maxb
+        cdef int32_t e
+        cdef uint32_t end
+        if k.xflags & XF_TS:
+            n = 12
+        if not (k.flags & SKF_SACK_OK):
+            return n
+        room = 40 - n
+        maxb = (room - 4) // 8
+        if k.xflags & XF_DSACK:
+            nb = 1
+        e = k.ofo_head
+        if e >= 0:
+            nb += 1
+            end = self.skb[e].end_seq
+            e = self.skb[e].next
+            while e >= 0 and nb < maxb:
+                if seq_after(self.skb[e].seq, end):
+                    nb += 1
+                if seq_after(self.skb[e].end_seq, end):
+                    end = self.skb[e].end_seq
+                e = self.skb[e].next
+        if nb > maxb:
+            nb = maxb
+        if nb:
+            n += 4 + 8 * nb
+        return n
+
+    cdef inline void _dsack_set(self, Sock* k) noexcept nogil:
+        # tcp_input.c tcp_dsack_set / tcp_dsack_extend (tcp_is_sack and
+        # sysctl tcp_dsack, taken as its default 1); cleared by the next
+        # segment whose options are written (tcp_options_write)
+        if k.flags & SKF_SACK_OK:
+            k.xflags |= XF_DSACK
+
     # --- timer heap (binary min-heap on (when, order)) ------------------
     cdef inline bint _tless(self, int64_t a, int64_t b) noexcept nogil:
         cdef TimerEnt* x = &self.heap[a]
@@ -1407,6 +1506,7 @@ cdef class Engine:
         self.ctr[<int>C_TcpRetransSegs] += 1
         self.ctr[<int>C_TcpExtTCPSynRetrans] += 1
         self.ctr[<int>C_TcpOutSegs] += 1
+        self._tcp_out(k.family == 6, self._synack_optlen(k.flags))
         L.synacks += 1
         if timer:
             self._ev(when, k.conn_id, k.listener, EV_SYNACK_RETRANS, k.snt_isn,
@@ -1895,6 +1995,10 @@ cdef class Engine:
                 # icmp_echo -> icmp_reply (echo reply is not in icmp_ratemask)
                 self.ctr[<int>C_IcmpOutMsgs] += 1
                 self.ctr[<int>C_IcmpOutEchoReps] += 1
+                # icmp_reply: a 20-byte IP header (the request's IP options
+                # echoed by ip_options_echo are not modelled) + the request's
+                # whole ICMP message
+                self._ip_out(False, 20 + <int64_t>c.l4_len[i])
                 v.reply[i] = R_ICMP_ECHO_REPLY
 
     # --- UDP ------------------------------------------------------------------
@@ -2038,6 +2142,7 @@ cdef class Engine:
         cdef VOut* v = &self.vo
         cdef int32_t li
         cdef int cin = <int>C_Udp6InErrors if v6 else <int>C_UdpInErrors
+        cdef int64_t q
         if st != 0:                     # cannot pull 8 bytes / bad length
             self.ctr[cin] += 1
             self._drop(i, st)
@@ -2068,6 +2173,12 @@ cdef class Engine:
         if self._icmp_xmit_allowed(3, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
             self.ctr[<int>C_IcmpOutMsgs] += 1
             self.ctr[<int>C_IcmpOutDestUnreachs] += 1
+            # __icmp_send: IP header + ICMP header + the offending datagram from
+            # its IP header (the skb __udp4_lib_rcv trimmed to the UDP length),
+            # at most 576 - 20 - 8 bytes (room = min(dst_mtu, 576)); no reply
+            # IP options (__ip_options_echo) modelled
+            q = <int64_t>c.ip_len[i] - c.l4_len[i] + 8 + c.payload_len[i]
+            self._ip_out(False, 28 + (q if q < 548 else 548))
             v.reply[i] = R_ICMP_PORT_UNREACH
 
     # --- TCP ----------------------------------------------------------------
@@ -2080,6 +2191,9 @@ cdef class Engine:
             return
         self.ctr[<int>C_TcpOutSegs] += 1
         self.ctr[<int>C_TcpOutRsts] += 1
+        # tcp_v4_send_reset / tcp_v6_send_reset (tsval = tsecr = 0): a bare
+        # 20-byte header, options only for MD5/AO (not modelled)
+        self._tcp_out((c.flags[i] & PF_IPV6) != 0, 0)
         v.reply[i] = R_RST
         v.reply_win[i] = 0
         if f & TH_ACK:
@@ -2241,6 +2355,9 @@ cdef class Engine:
         v.reply_wscale[i] = L.wscale if ws_ok else 255
         v.reply_mss[i] = L.advmss
         self.ctr[<int>C_TcpOutSegs] += 1
+        self._tcp_out(v6, self._synack_optlen((SKF_WSCALE_OK if ws_ok else 0)
+                                              | (SKF_TSTAMP_OK if ts_ok else 0)
+                                              | (SKF_SACK_OK if sack_ok else 0)))
         L.synacks += 1
         if want_cookie:
             # cookie_init_sequence: SyncookiesSent; tcp_synq_overflow
@@ -2458,8 +2575,10 @@ cdef class Engine:
             else:
                 self._drop(i, DR_TCP_OVERWINDOW)
             if not (flg & TH_RST) and not self._oow_rate_limited(k):
-                # tcp_v4_reqsk_send_ack
+                # tcp_v4_reqsk_send_ack -> tcp_v4_send_ack: the timestamp
+                # option iff tsecr = req->ts_recent != 0 (tcp_v6_send_response alike)
                 self.ctr[<int>C_TcpOutSegs] += 1
+                self._tcp_out(v6, 12 if k.ts_recent != 0 else 0)
                 v.reply[i] = R_ACK
                 v.reply_seq[i] = k.snt_isn + 1
                 v.reply_ack[i] = rcv_nxt
@@ -2979,6 +3098,7 @@ cdef class Engine:
         event of kind evkind."""
         cdef Sock* k = &self.dm.socks[s]
         cdef uint16_t w = <uint16_t>self._select_window(k, True)
+        self._tcp_out(k.family == 6, self._ack_optlen(k))
         self._ack_sent(s)
         self.ctr[<int>C_TcpOutSegs] += 1
         if i >= 0:
@@ -2997,7 +3117,8 @@ cdef class Engine:
         if k.quick:
             if k.xflags & XF_ACK_SCHED:
                 k.quick -= 1
-        k.xflags &= ~(XF_ACK_SCHED | XF_ACK_NOW | XF_NOMEM)
+        # (tcp_options_write clears the D-SACK of the segment that carried it)
+        k.xflags &= ~(XF_ACK_SCHED | XF_ACK_NOW | XF_NOMEM | XF_DSACK)
         self._tcancel(TK_DELACK, s)
 
     cdef inline void _incr_quickack(self, Sock* k, uint32_t maxq) noexcept nogil:
@@ -3294,6 +3415,7 @@ cdef class Engine:
         if end_seq != seq and seq_before(seq, k.rcv_nxt):
             self.ctr[<int>C_TcpExtDelayedACKLost] += 1
             self._enter_quickack(k)
+            self._dsack_set(k)
         self._send_ack(s, i, 0)
 
     cdef inline void _cdrop(self, Py_ssize_t i, Sock* k, uint8_t reason) noexcept nogil:
@@ -3587,12 +3709,14 @@ cdef class Engine:
             return
         if not seq_after(end_seq, k.rcv_nxt):
             self.ctr[<int>C_TcpExtDelayedACKLost] += 1
+            self._dsack_set(k)
             self._out_of_window(i, k, DR_TCP_OLD_DATA)
             return
         if not seq_before(seq, k.rcv_nxt + self._rcv_window(k)):
             self._out_of_window(i, k, DR_TCP_OVERWINDOW)
             return
         if seq_before(seq, k.rcv_nxt):
+            self._dsack_set(k)                      # D-SACK for the head, even if dropped
             if self._rcv_window(k) == 0:
                 self.ctr[<int>C_TcpExtTCPZeroWindowDrop] += 1
                 self._out_of_window(i, k, DR_TCP_ZEROWINDOW)
@@ -3783,6 +3907,7 @@ cdef class Engine:
         cdef Sock* k = &self.dm.socks[s]
         cdef int32_t e
         cdef uint32_t end, dend
+        cdef uint32_t dsack_high = k.rcv_nxt
         cdef uint8_t fin
         while k.ofo_head >= 0:
             e = k.ofo_head
@@ -3790,6 +3915,10 @@ cdef class Engine:
                 break
             k.ofo_head = self.skb[e].next
             end = self.skb[e].end_seq
+            if seq_before(self.skb[e].seq, dsack_high):
+                self._dsack_set(k)              # tcp_dsack_extend
+                if seq_before(end, dsack_high):
+                    dsack_high = end
             fin = self.skb[e].fin
             if not seq_after(end, k.rcv_nxt):
                 # TCP_OFO_DROP (already received)
@@ -3834,6 +3963,7 @@ cdef class Engine:
             prev = p
             p = self.skb[p].next
         if prev >= 0 and seq_before(seq, self.skb[prev].end_seq):
+            self._dsack_set(k)                  # tcp_dsack_set / tcp_dsack_extend
             if not seq_after(dend, self.skb[prev].end_seq):
                 # all the bits are present
                 self.ctr[<int>C_TcpExtTCPOFOMerge] += 1
@@ -3882,6 +4012,7 @@ cdef class Engine:
             n1 = self.skb[e].next
             if not seq_after(end, self.skb[n1].seq):
                 break
+            self._dsack_set(k)                  # tcp_dsack_extend
             if seq_before(end, self.skb[n1].end_seq):
                 break
             self.skb[e].next = self.skb[n1].next
@@ -4067,8 +4198,10 @@ cdef class Engine:
             self._tarm(TK_TW, s, self.now + self.tw_len_ns)
         if self._oow_limited(k, i, <int>C_TcpExtTCPACKSkippedTimeWait):
             return
-        # tcp_v4_timewait_ack
+        # tcp_v4_timewait_ack -> tcp_v4_send_ack: the timestamp option iff
+        # tsecr = tw_ts_recent != 0
         self.ctr[<int>C_TcpOutSegs] += 1
+        self._tcp_out(v6, 12 if ((k.xflags & XF_TS) and k.ts_recent != 0) else 0)
         v.reply[i] = R_ACK
         v.reply_seq[i] = k.snd_nxt
         v.reply_ack[i] = k.rcv_nxt
@@ -4307,6 +4440,83 @@ cdef class Engine:
         return int(self.tw_count)
 
     # --- the host's own packets ---------------------------------------------
+    cdef void _host_tx(self, Py_ssize_t i, bint v6, int32_t s) noexcept nogil:
+        """Transmit-side counters of a captured host packet (s: its socket or
+        -1), so that every packet the host sends is counted exactly once.
+        Kinds the model sends itself are counted where the model sends them
+        and never here: SYN-ACKs, pure ACKs on a 4-tuple the model holds, RSTs
+        except on a full socket, ICMP echo replies and port unreachables.
+        Everything else the host sent is only observed and counted here with
+        its captured IP length: data and FIN segments (tcp_transmit_skb:
+        OutSegs for new sequence space, else tcp_retransmit_skb's
+        RetransSegs), a RST on a full socket (tcp_send_active_reset: OutRsts
+        + OutSegs), zero-window / keepalive probes (tcp_xmit_probe_skb, seq =
+        snd_una - 1), segments on 4-tuples the model does not hold (active
+        opens), UDP (udp_send_skb: OutDatagrams), other ICMP (icmp_out_count:
+        OutMsgs + the type's counter), any other protocol (IP counters only).
+        Fragments: ip_fragment -> OutRequests once per datagram (the first
+        fragment), OutTransmits / OutOctets per fragment.  An outgoing packet
+        whose source is not the host's (forwarded, seen on the egress side)
+        is not counted: forwarding is classified only."""
+        cdef Batch* c = &self.b
+        cdef uint32_t fl = c.flags[i]
+        cdef int64_t length = c.ip_len[i]
+        cdef uint8_t proto = c.ip_proto[i]
+        cdef uint16_t f
+        cdef uint32_t seq, end, plen
+        cdef uint8_t t
+        cdef uint64_t a0, a1
+        cdef Sock* k = NULL
+        load_addr(c.saddr + 16 * i, &a0, &a1)
+        if not self._is_local(a0, a1, c.saddr + 16 * i):
+            return
+        if fl & PF_FRAG_LATER:
+            if v6:
+                self.ctr[<int>C_Ip6OutTransmits] += 1
+                self.ctr[<int>C_Ip6OutOctets] += length
+            else:
+                self.ctr[<int>C_IpOutTransmits] += 1
+                self.ctr[<int>C_IpExtOutOctets] += length
+            return
+        if proto == 6 and (fl & PF_L4) and not (fl & PF_FRAG):
+            f = c.tcp_flags[i]
+            if (f & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK):
+                return
+            if s >= 0:
+                k = &self.dm.socks[s]
+            seq = c.tcp_seq[i]
+            plen = c.payload_len[i]
+            if f & TH_RST:
+                if k == NULL or k.state == TS_NEW_SYN_RECV or k.state == TS_TIME_WAIT:
+                    return
+                self.ctr[<int>C_TcpOutRsts] += 1
+                self.ctr[<int>C_TcpOutSegs] += 1
+            elif plen == 0 and not (f & (TH_SYN | TH_FIN)):
+                if k != NULL and (f & TH_ACK) and not (
+                        k.state != TS_NEW_SYN_RECV and (k.xflags & XF_HOST_SEEN)
+                        and seq + 1 == k.snd_una):
+                    return
+                self.ctr[<int>C_TcpOutSegs] += 1
+            else:
+                end = seq + plen + ((f & TH_SYN) != 0) + ((f & TH_FIN) != 0)
+                # __tcp_transmit_skb: OutSegs only if after(end_seq, snd_nxt)
+                if k != NULL and k.state != TS_NEW_SYN_RECV and (
+                        k.state == TS_TIME_WAIT or (k.xflags & XF_HOST_SEEN)) \
+                        and not seq_after(end, k.snd_nxt):
+                    self.ctr[<int>C_TcpRetransSegs] += 1
+                else:
+                    self.ctr[<int>C_TcpOutSegs] += 1
+        elif proto == 1 and not v6 and (fl & PF_L4):
+            t = c.icmp_type[i]
+            if t == 0 or (t == 3 and c.icmp_code[i] == 3):
+                return
+            self.ctr[<int>C_IcmpOutMsgs] += 1
+            if t == 3:
+                self.ctr[<int>C_IcmpOutDestUnreachs] += 1
+        elif proto == 17 and not v6:
+            self.ctr[<int>C_UdpOutDatagrams] += 1
+        self._ip_out(v6, length)
+
     cdef void _outbound(self, Py_ssize_t i, bint v6, uint64_t s0, uint64_t s1,
                         uint64_t d0, uint64_t d1) noexcept nogil:
         cdef Batch* c = &self.b
@@ -4317,12 +4527,14 @@ cdef class Engine:
         cdef Sock* k
         cdef Cookie* ck
         if c.ip_proto[i] != 6 or not (c.flags[i] & PF_L4) or (c.flags[i] & PF_FRAG):
+            self._host_tx(i, v6, -1)
             return
         sp = c.sport[i]
         dp = c.dport[i]
         f = c.tcp_flags[i]
         h = tuple_hash(self.dm.seed, s0, s1, d0, d1, sp, dp)
         s = demux_find(&self.dm, s0, s1, d0, d1, sp, dp, <uint32_t>h)
+        self._host_tx(i, v6, s)
         if s >= 0:
             k = &self.dm.socks[s]
             v.conn_id[i] = k.conn_id

@@ -249,7 +249,10 @@ cdef enum Counter:
     C_TcpExtPAWSTimewait = 105
     C_TcpExtTSEcrRejected = 106
     C_TcpExtTCPACKSkippedPAWS = 107
-    C__COUNT = 108
+    C_Ip6OutRequests = 108
+    C_Ip6OutOctets = 109
+    C_Ip6OutTransmits = 110
+    C__COUNT = 111
 
 cdef enum CtStat:
     CTSTAT_FOUND = 0
