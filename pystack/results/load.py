@@ -1,0 +1,65 @@
+"""Read an output folder back: pystack.load(path).
+
+Every table comes back as a pandas DataFrame: addresses as strings, enums as
+categoricals (dictionary-encoded in the files), timestamps as
+datetime64[ns] (UTC).  The files are plain Arrow IPC / Parquet:
+pd.read_feather, pd.read_parquet, polars and DuckDB read them directly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+from pystack.results import schema as S
+from pystack.results.writer import INCOMPLETE_MARKER
+
+
+class Results(dict):
+    """table name -> DataFrame, plus .run (run.json) and attribute access."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def run_info(path: str) -> dict:
+    p = os.path.join(path, "run.json")
+    if not os.path.isfile(p):
+        raise FileNotFoundError(f"{path}: not a pystack output folder (no run.json)")
+    with open(p) as f:
+        return json.load(f)
+
+
+def table_path(path: str, table: str, info: dict | None = None) -> str:
+    info = info or run_info(path)
+    return os.path.join(path, info["tables"][table]["file"])
+
+
+def read_arrow(path: str, table: str, info: dict | None = None, columns=None):
+    """One table as a pyarrow.Table."""
+    p = table_path(path, table, info)
+    if p.endswith(".parquet"):
+        import pyarrow.parquet as pq
+        return pq.read_table(p, columns=columns)
+    import pyarrow.ipc as ipc
+    with ipc.open_file(p) as r:
+        t = r.read_all()
+    return t.select(columns) if columns else t
+
+
+def load(path: str, tables=None) -> Results:
+    """The tables of an output folder as pandas DataFrames (``.run`` holds
+    run.json).  tables: names to load (default: all)."""
+    info = run_info(path)
+    if os.path.exists(os.path.join(path, INCOMPLETE_MARKER)) or not info.get("complete", False):
+        warnings.warn(f"{path}: the run was interrupted; tables end at the last finished batch",
+                      stacklevel=2)
+    out = Results()
+    for name in tables or S.TABLE_ORDER:
+        t = read_arrow(path, name, info)
+        out[name] = t.to_pandas()
+    out.run = info
+    return out

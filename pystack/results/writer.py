@@ -1,0 +1,408 @@
+"""Write a replay's tables into an output folder, batch by batch.
+
+    folder = OutputFolder("out", fmt="arrow", force=False)
+    w = ResultWriter(folder, replay, counter_interval_ns=1_000_000_000)
+    for rb in capture:
+        replay.step(rb, on_batch=w.on_batch, collect=False)
+        if stop_requested: break                     # SIGTERM / Ctrl-C: flag only
+    result = replay.finish()
+    w.finish(result, run_info)                       # or w.abort(run_info)
+
+Columns come from the schema table (pystack.results.schema): numpy views of
+the engine's preallocated columns wrapped zero-copy where the dtypes agree,
+enumerations dictionary-encoded with fixed dictionaries (the same in every
+batch), addresses mapped to ids by pystack._core.addrtable and turned into
+strings through a per-batch dictionary (Python touches only addresses never
+seen before).  Nothing holds the capture: each batch's rows are written when
+the batch is done (Parquet: row groups of about 64 Ki rows).
+
+The folder is built as a hidden sibling (.NAME.partial-PID) and renamed to
+NAME when complete; an existing NAME is replaced only with force (and only
+when it is a pystack output or empty).  An interrupted run is closed
+cleanly at a batch boundary and renamed to NAME.incomplete with an
+INCOMPLETE marker: every table holds the rows of the batches finished.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pyarrow as pa
+
+from pystack.results import schema as S
+
+FORMATS = ("arrow", "parquet")
+DEFAULT_FORMAT = "arrow"
+INCOMPLETE_MARKER = "INCOMPLETE"
+PARQUET_ROWS = 1 << 16
+
+
+class OutputExists(Exception):
+    """The output folder exists and --force was not given."""
+
+
+def _arrow_type(t: str):
+    if t in ("ts", "ts?"):
+        return pa.timestamp("ns")
+    if t in ("addr", "str"):
+        return pa.string()
+    if t.startswith("enum:"):
+        n = len(S.ENUMS[t[5:]])
+        return pa.dictionary(pa.int8() if n <= 127 else pa.int16(), pa.string())
+    return pa.from_numpy_dtype(np.dtype(t))
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    t = S.TABLES[table]
+    return pa.schema([pa.field(c.name, _arrow_type(c.type)) for c in t.columns],
+                     metadata={b"pystack.table": table.encode(),
+                               b"pystack.schema_version": str(S.SCHEMA_VERSION).encode()})
+
+
+_ENUM_DICTS = {name: pa.array(vals, pa.string()) for name, vals in S.ENUMS.items()}
+
+
+def enum_array(name: str, codes: np.ndarray):
+    d = _ENUM_DICTS[name]
+    if len(d) <= 127:
+        idx = codes.view(np.int8) if codes.dtype == np.uint8 else codes.astype(np.int8)
+    else:
+        idx = codes.astype(np.int16)
+    nulls = S.ENUM_NULL.get(name)
+    if nulls:
+        mask = codes == nulls[0]
+        for c in nulls[1:]:
+            mask |= codes == c
+        ia = pa.array(idx, mask=mask) if mask.any() else pa.array(idx)
+    else:
+        ia = pa.array(idx)
+    return pa.DictionaryArray.from_arrays(ia, d, safe=False)
+
+
+def ts_array(ns: np.ndarray, nullable: bool = False):
+    a = np.ascontiguousarray(ns, dtype=np.int64)
+    if nullable:
+        mask = a < 0
+        if mask.any():
+            return pa.array(a.view("datetime64[ns]"), mask=mask, type=pa.timestamp("ns"))
+    return pa.array(a.view("datetime64[ns]"), type=pa.timestamp("ns"))
+
+
+def format_addr(b16: bytes) -> str:
+    import ipaddress
+    if b16[:12] == b"\0" * 10 + b"\xff\xff":
+        return str(ipaddress.IPv4Address(b16[12:]))
+    return str(ipaddress.IPv6Address(b16))
+
+
+class AddrStrings:
+    """16-byte addresses -> string columns, through stable ids."""
+
+    def __init__(self):
+        from pystack._core.addrtable import AddrTable
+        self.table = AddrTable()
+        self.strs = np.empty(1024, object)
+        self.n = 0
+
+    def column(self, words: np.ndarray, valid: np.ndarray):
+        """words: uint64[n, 2]; valid: bool/uint8[n].  -> pa.string array."""
+        n = len(words)
+        ids = np.empty(n, np.int32)
+        new = self.table.encode(np.ascontiguousarray(words),
+                                np.ascontiguousarray(valid, dtype=np.uint8), ids)
+        if len(new):
+            need = self.n + len(new)
+            if need > len(self.strs):
+                grown = np.empty(max(need, 2 * len(self.strs)), object)
+                grown[:self.n] = self.strs[:self.n]
+                self.strs = grown
+            raw = words[new].tobytes()
+            for j in range(len(new)):
+                self.strs[self.n + j] = format_addr(raw[16 * j:16 * j + 16])
+            self.n = need
+        if n == 0:
+            return pa.array([], pa.string())
+        # per-batch dictionary: the ids this batch uses
+        none = ids < 0
+        safe = np.where(none, 0, ids) if none.any() else ids
+        used, local = np.unique(safe, return_inverse=True)
+        d = pa.array(self.strs[used], pa.string()) if self.n else pa.array([""], pa.string())
+        idx = pa.array(local.astype(np.int32), mask=none if none.any() else None)
+        return pa.DictionaryArray.from_arrays(idx, d, safe=False).dictionary_decode()
+
+
+class TableSink:
+    """One table file: Arrow IPC (file format) or Parquet (zstd)."""
+
+    def __init__(self, path: str, table: str, fmt: str, compression=None):
+        self.schema = arrow_schema(table)
+        self.fmt = fmt
+        self.rows = 0
+        self._pending: list = []
+        self._pending_rows = 0
+        if fmt == "arrow":
+            import pyarrow.ipc as ipc
+            opts = ipc.IpcWriteOptions(compression=compression)
+            self._w = ipc.new_file(path, self.schema, options=opts)
+        elif fmt == "parquet":
+            import pyarrow.parquet as pq
+            self._w = pq.ParquetWriter(path, self.schema, compression=compression or "zstd",
+                                       write_statistics=False)
+        else:
+            raise ValueError(f"unknown format {fmt!r}")
+
+    def write(self, arrays: list) -> None:
+        if not len(arrays[0]):
+            return
+        rb = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        self.rows += rb.num_rows
+        if self.fmt == "arrow":
+            self._w.write_batch(rb)
+            return
+        self._pending.append(rb)
+        self._pending_rows += rb.num_rows
+        if self._pending_rows >= PARQUET_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.fmt == "parquet" and self._pending:
+            self._w.write_table(pa.Table.from_batches(self._pending, schema=self.schema),
+                                row_group_size=max(self._pending_rows, 1))
+            self._pending = []
+            self._pending_rows = 0
+
+    def close(self) -> None:
+        self.flush()
+        self._w.close()
+
+
+def _is_ours(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "run.json")) or \
+        (os.path.isdir(path) and not os.listdir(path))
+
+
+class OutputFolder:
+    """The output folder, built aside and renamed into place."""
+
+    def __init__(self, out: str, fmt: str = DEFAULT_FORMAT, force: bool = False,
+                 compression=None):
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        self.out = os.path.abspath(out)
+        self.fmt = fmt
+        self.force = force
+        self.compression = compression
+        if os.path.lexists(self.out):
+            if not force:
+                raise OutputExists(f"{out} exists (use --force to replace it)")
+            if not os.path.isdir(self.out) or not _is_ours(self.out):
+                raise OutputExists(f"{out} exists and is not a pystack output folder; "
+                                   "not replacing it")
+        parent, name = os.path.split(self.out)
+        os.makedirs(parent or ".", exist_ok=True)
+        self.tmp = os.path.join(parent, f".{name}.partial-{os.getpid()}")
+        if os.path.exists(self.tmp):
+            shutil.rmtree(self.tmp)
+        os.mkdir(self.tmp)
+        self.sinks: dict = {}
+        self.ext = ".arrow" if fmt == "arrow" else ".parquet"
+
+    def sink(self, table: str) -> TableSink:
+        s = self.sinks.get(table)
+        if s is None:
+            s = TableSink(os.path.join(self.tmp, table + self.ext), table, self.fmt,
+                          self.compression)
+            self.sinks[table] = s
+        return s
+
+    def _close(self, run_info: dict) -> None:
+        for t in S.TABLE_ORDER:
+            self.sink(t)                    # every table exists, even empty
+        for s in self.sinks.values():
+            s.close()
+        run_info = dict(run_info)
+        run_info["tables"] = {t: {"file": t + self.ext, "rows": self.sinks[t].rows}
+                              for t in S.TABLE_ORDER}
+        with open(os.path.join(self.tmp, "run.json"), "w") as f:
+            json.dump(run_info, f, indent=2, sort_keys=False, default=str)
+            f.write("\n")
+
+    def complete(self, run_info: dict) -> str:
+        self._close(dict(run_info, complete=True))
+        if os.path.lexists(self.out):
+            shutil.rmtree(self.out)
+        os.rename(self.tmp, self.out)
+        return self.out
+
+    def abort(self, run_info: dict) -> str:
+        """Interrupted: close what was written, mark it, keep it aside."""
+        self._close(dict(run_info, complete=False))
+        with open(os.path.join(self.tmp, INCOMPLETE_MARKER), "w") as f:
+            f.write("this run was interrupted: the tables hold the batches finished before\n")
+        dest = self.out + ".incomplete"
+        if os.path.lexists(dest) and os.path.isdir(dest) and _is_ours(dest):
+            shutil.rmtree(dest)
+        os.rename(self.tmp, dest)
+        return dest
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _src(kind: str, name: str, rb, cols, v, n):
+    if kind == "rb":
+        return getattr(rb, name + "_arr")[:n]
+    if kind == "cols":
+        return cols.arrays[name][:n]
+    return v.arrays[name][:n]
+
+
+class ResultWriter:
+    """Streams a Replay's tables into an OutputFolder."""
+
+    def __init__(self, folder: OutputFolder, replay, counter_interval_ns: int = 10 ** 9,
+                 samples: bool = True):
+        self.folder = folder
+        self.replay = replay
+        self.engine = replay.engine
+        self.engine.enable_output(bool(samples), int(counter_interval_ns))
+        self.addrs = AddrStrings()
+        self.last_ts = None
+        self.packets = 0
+        self._pk = S.TABLES["packets"].columns
+        self._conn = S.TABLES["connections"].columns
+        self._smp = S.TABLES["samples"].columns
+        replay.record_sink = self.on_records
+        from pystack._core import engine as _e
+        self._drop_names = _e.CONN_DROP_REASONS
+        self._sock_states = S.ENUMS["sock_state"]
+
+    # --- per batch --------------------------------------------------------------
+    def on_batch(self, rb, cols, v) -> None:
+        n = cols.n
+        if n:
+            self.packets += n
+            t = int(rb.ts_arr[n - 1])
+            self.last_ts = t if self.last_ts is None else max(self.last_ts, t)
+            self.folder.sink("packets").write(self._packet_arrays(rb, cols, v, n))
+        self._drain()
+
+    def _packet_arrays(self, rb, cols, v, n) -> list:
+        out = []
+        valid = None
+        for c in self._pk:
+            kind, name = c.source.split(":")
+            a = _src(kind, name, rb, cols, v, n)
+            t = c.type
+            if t == "ts":
+                out.append(ts_array(a))
+            elif t.startswith("enum:"):
+                out.append(enum_array(t[5:], a))
+            elif t == "addr":
+                if valid is None:
+                    valid = cols.arrays["ip_ver"][:n] != 0
+                out.append(self.addrs.column(a.view(np.uint64), valid))
+            else:
+                out.append(pa.array(a))
+        return out
+
+    def _drain(self) -> None:
+        smp = self.engine.take_samples()
+        if len(smp["ts_ns"]):
+            self.folder.sink("samples").write(self._sample_arrays(smp))
+        ts, vals = self.engine.take_counter_snapshots()
+        if len(ts):
+            self.folder.sink("counters").write(self._counter_arrays(ts, vals, False))
+
+    def _sample_arrays(self, smp) -> list:
+        out = []
+        for c in self._smp:
+            a = smp[c.source.split(":")[1]]
+            if c.type == "ts":
+                out.append(ts_array(a))
+            elif c.type.startswith("enum:"):
+                out.append(enum_array(c.type[5:], a))
+            else:
+                out.append(pa.array(a))
+        return out
+
+    def _counter_arrays(self, ts, vals, final: bool) -> list:
+        m, k = vals.shape
+        return [ts_array(np.repeat(ts, k)),
+                enum_array("counter", np.tile(np.arange(k, dtype=np.int16), m)),
+                pa.array(vals.reshape(-1)),
+                pa.array(np.full(m * k, final))]
+
+    # --- connections --------------------------------------------------------------
+    def on_records(self, recs) -> None:
+        if recs is None or not len(recs):
+            return
+        self.folder.sink("connections").write(self._conn_arrays(recs))
+
+    def _conn_arrays(self, r) -> list:
+        n = len(r)
+        end_cap = self.last_ts if self.last_ts is not None else 0
+        calc = {}
+        picked = r["picked_up"] != 0
+        calc["syn_queue_ns"] = np.where(picked, 0, r["start_ns"] - r["req_ns"])
+        acq = r["acq_ns"]
+        until = np.where(r["accepted_ns"] >= 0, r["accepted_ns"],
+                         np.where(r["end_ns"] >= 0, r["end_ns"], end_cap))
+        calc["accept_queue_ns"] = np.where(acq >= 0, until - acq, -1)
+        # states: a handful of distinct bit sets; formatted once each
+        u, inv = np.unique(r["states"], return_inverse=True)
+        names = []
+        for bits in u.tolist():
+            names.append(",".join(self._sock_states[b] for b in (3, 1, 4, 5, 8, 9, 11, 6, 7)
+                                  if bits & (1 << b)))
+        calc["states"] = pa.DictionaryArray.from_arrays(
+            pa.array(inv.astype(np.int32).reshape(-1)), pa.array(names, pa.string())
+        ).dictionary_decode()
+        dbr = np.full(n, "", object)
+        for j in np.flatnonzero(r["drops"]).tolist():
+            row = r["drop_by"][j]
+            dbr[j] = " ".join(f"{self._drop_names[q]}:{int(row[q])}"
+                              for q in range(len(self._drop_names)) if row[q])
+        calc["drops_by_reason"] = pa.array(dbr, pa.string())
+        out = []
+        for c in self._conn:
+            kind, name = c.source.split(":")
+            if kind == "calc":
+                a = calc[name]
+                out.append(a if isinstance(a, pa.Array) else pa.array(a))
+                continue
+            if c.type == "addr":
+                w = np.empty((n, 2), np.uint64)
+                pre = "la" if name == "local" else "ra"
+                w[:, 0] = r[pre + "0"]
+                w[:, 1] = r[pre + "1"]
+                out.append(self.addrs.column(w, np.ones(n, np.uint8)))
+                continue
+            a = r[name]
+            if c.type in ("ts", "ts?"):
+                out.append(ts_array(a, c.type == "ts?"))
+            elif c.type.startswith("enum:"):
+                out.append(enum_array(c.type[5:], np.ascontiguousarray(a)))
+            elif c.type == "bool":
+                out.append(pa.array(a != 0))
+            else:
+                out.append(pa.array(np.ascontiguousarray(a).astype(c.type, copy=False)))
+        return out
+
+    # --- end ------------------------------------------------------------------------
+    def finish(self, result, run_info: dict) -> str:
+        self._end(result)
+        return self.folder.complete(run_info)
+
+    def abort(self, run_info: dict) -> str:
+        self._drain()
+        return self.folder.abort(run_info)
+
+    def _end(self, result) -> None:
+        self._drain()
+        from pystack import vocab
+        vals = np.array([[result.counters[k] for k in vocab.COUNTERS]], np.int64)
+        ts = np.array([self.last_ts if self.last_ts is not None else 0], np.int64)
+        self.folder.sink("counters").write(self._counter_arrays(ts, vals, True))
