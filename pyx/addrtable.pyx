@@ -11,7 +11,8 @@ them as dictionary deltas.
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, uint64_t, int32_t, int64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, realloc, free
+from libc.string cimport memcpy
 
 
 cdef inline uint64_t _mix(uint64_t a, uint64_t b) noexcept nogil:
@@ -27,6 +28,10 @@ cdef class AddrTable:
     cdef int32_t* vals          # -1 empty
     cdef uint64_t mask
     cdef readonly int64_t count
+    # the formatted address of each id (set_strings), for gather()
+    cdef int64_t* soff          # per id: start in sdata (soff[id + 1] its end)
+    cdef uint8_t* sdata
+    cdef int64_t id_cap, sdata_len, sdata_cap, nstr
 
     def __cinit__(self, int64_t slots=1 << 12):
         cdef int64_t n = 16, i
@@ -40,13 +45,21 @@ cdef class AddrTable:
             self.vals[i] = -1
         self.mask = n - 1
         self.count = 0
+        self.soff = NULL
+        self.sdata = NULL
+        self.id_cap = 0
+        self.sdata_len = 0
+        self.sdata_cap = 0
+        self.nstr = 0
 
     def __dealloc__(self):
         free(self.keys)
         free(self.vals)
+        free(self.soff)
+        free(self.sdata)
 
     cdef int _grow(self) except -1:
-        cdef uint64_t n = (self.mask + 1) * 2, i, p, h
+        cdef uint64_t n = (self.mask + 1) * 2, i, h
         cdef uint64_t* nk = <uint64_t*>calloc(2 * n, sizeof(uint64_t))
         cdef int32_t* nv = <int32_t*>calloc(n, sizeof(int32_t))
         if nk == NULL or nv == NULL:
@@ -74,13 +87,13 @@ cdef class AddrTable:
     def encode(self, words, valid, out):
         """words: uint64[n, 2] (the 16 address bytes of each row); valid:
         uint8[n] (0: no address, id -1); out: int32[n] ids.  Returns the
-        rows (int64) whose address was new, in id order."""
+        rows (int64) whose address was new, in id order: format them and
+        hand the strings to set_strings before gather()."""
         cdef const uint64_t[:, ::1] w = words
         cdef const uint8_t[::1] ok = valid
         cdef int32_t[::1] o = out
         cdef Py_ssize_t n = w.shape[0], i
         cdef uint64_t h, a, b
-        cdef int64_t first = self.count
         new = np.empty(n, np.int64)
         cdef int64_t[::1] nw = new
         cdef int64_t nn = 0
@@ -109,3 +122,67 @@ cdef class AddrTable:
                     h = (h + 1) & self.mask
                 o[i] = self.vals[h]
         return new[:nn]
+
+    def set_strings(self, list strs):
+        """The text of the next len(strs) ids (ASCII bytes), in id order."""
+        cdef bytes b
+        cdef Py_ssize_t L
+        cdef int64_t need = self.nstr + len(strs) + 1, cap
+        cdef void* p
+        if need > self.id_cap:
+            cap = max(need, 2 * self.id_cap, 1024)
+            p = realloc(self.soff, cap * sizeof(int64_t))
+            if p == NULL:
+                raise MemoryError()
+            self.soff = <int64_t*>p
+            self.id_cap = cap
+            if self.nstr == 0:
+                self.soff[0] = 0
+        for b in strs:
+            L = len(b)
+            if self.sdata_len + L > self.sdata_cap:
+                cap = max(self.sdata_len + L, 2 * self.sdata_cap, 1 << 16)
+                p = realloc(self.sdata, cap)
+                if p == NULL:
+                    raise MemoryError()
+                self.sdata = <uint8_t*>p
+                self.sdata_cap = cap
+            memcpy(self.sdata + self.sdata_len, <const char*>b, L)
+            self.sdata_len += L
+            self.nstr += 1
+            self.soff[self.nstr] = self.sdata_len
+
+    def gather(self, ids):
+        """Arrow string buffers for ids (int32[n], -1 null): (offsets
+        int32[n + 1], data uint8[...]) ; nulls are empty strings here (the
+        caller adds the validity bitmap)."""
+        cdef const int32_t[::1] g = ids
+        cdef Py_ssize_t n = g.shape[0], i
+        offsets = np.empty(n + 1, np.int32)
+        cdef int32_t[::1] of = offsets
+        cdef int64_t tot = 0, L
+        cdef int32_t x
+        if self.nstr == 0:
+            self.set_strings([])
+        for i in range(n):
+            x = g[i]
+            if x >= 0 and x >= self.nstr:
+                raise ValueError("gather: id without a string (set_strings first)")
+        with nogil:
+            of[0] = 0
+            for i in range(n):
+                x = g[i]
+                if x >= 0:
+                    tot += self.soff[x + 1] - self.soff[x]
+                of[i + 1] = <int32_t>tot
+        data = np.empty(max(tot, 1), np.uint8)
+        cdef uint8_t[::1] d = data
+        cdef int64_t pos = 0
+        with nogil:
+            for i in range(n):
+                x = g[i]
+                if x >= 0:
+                    L = self.soff[x + 1] - self.soff[x]
+                    memcpy(&d[pos], self.sdata + self.soff[x], L)
+                    pos += L
+        return offsets, data[:tot]
