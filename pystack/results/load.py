@@ -50,6 +50,17 @@ def read_arrow(path: str, table: str, info: dict | None = None, columns=None):
     return t.select(columns) if columns else t
 
 
+def _to_pandas(t, name: str):
+    """Addresses decoded to plain strings; enums stay categoricals."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    for c in S.TABLES[name].columns:
+        if c.type == "addr" and c.name in t.column_names:
+            i = t.column_names.index(c.name)
+            t = t.set_column(i, c.name, pc.cast(t.column(i), pa.string()))
+    return t.to_pandas()
+
+
 def load(path: str, tables=None) -> Results:
     """The tables of an output folder as pandas DataFrames (``.run`` holds
     run.json).  tables: names to load (default: all)."""
@@ -59,7 +70,6 @@ def load(path: str, tables=None) -> Results:
                       stacklevel=2)
     out = Results()
     for name in tables or S.TABLE_ORDER:
-        t = read_arrow(path, name, info)
-        out[name] = t.to_pandas()
+        out[name] = _to_pandas(read_arrow(path, name, info), name)
     out.run = info
     return out

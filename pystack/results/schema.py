@@ -14,7 +14,8 @@ Types
 ``ts``: int64 ns since the epoch -> Arrow timestamp[ns, UTC]; ``ts?``: the
 same with -1 meaning none (null).
 ``addr``: a 16-byte address (IPv4 as ::ffff:a.b.c.d) -> dictionary-encoded
-string ("192.0.2.1", "2001:db8::1"); null where the row has no IP header.
+string ("192.0.2.1", "2001:db8::1"), one dictionary per file (pystack.load
+decodes it to plain strings); null where the row has no IP header.
 ``enum:NAME``: a code -> dictionary-encoded string from ENUMS[NAME];
 codes listed in ENUM_NULL[NAME] are null.
 ``str``: dictionary-encoded string built by the writer.
@@ -84,7 +85,25 @@ def _enums() -> dict:
         "close_why": [e.CLOSE_WHY[c] for c in range(max(e.CLOSE_WHY) + 1)],
         "sample_kind": ["code0", "socket", "listener"],
         "counter": list(vocab.COUNTERS),
+        "conn_states": [",".join(states[b] for j, b in enumerate(STATE_BITS) if i & (1 << j))
+                        for i in range(1 << len(STATE_BITS))],
     }
+
+
+# the states a connection can pass through, in the order they are listed
+# (connections.states): SYN-RECV ESTAB FIN-WAIT-1 FIN-WAIT-2 CLOSE-WAIT
+# LAST-ACK CLOSING TIME-WAIT CLOSE (include/net/tcp_states.h numbers)
+STATE_BITS = (3, 1, 4, 5, 8, 9, 11, 6, 7)
+
+
+def states_index(bits):
+    """ConnRec.states (bit 1 << TCP state) -> index into ENUMS["conn_states"]."""
+    import numpy as np
+    bits = np.asarray(bits, np.uint32)
+    out = np.zeros(len(bits), np.int16)
+    for j, b in enumerate(STATE_BITS):
+        out |= (((bits >> b) & 1) << j).astype(np.int16)
+    return out
 
 
 ENUMS = _enums()
@@ -142,7 +161,7 @@ TABLES = {t.name: t for t in (
         C("syn_queue_ns", "int64", "calc:syn_queue_ns", "time from the SYN to the child (request sock in the SYN queue)"),
         C("accept_queue_ns", "int64", "calc:accept_queue_ns",
           "time in the accept queue (until accept(), or the end of the capture); -1 never queued"),
-        C("states", "str", "calc:states", "every socket state it was in (ss names, state order)"),
+        C("states", "enum:conn_states", "calc:states", "every socket state it was in (ss names, state order)"),
         C("state", "enum:sock_state", "rec:state", "state at the end of the capture"),
         C("why", "enum:close_why", "rec:why", "how it ended: FIN, RST, TW_OVERFLOW, OPEN (still open at the end)"),
         C("picked_up", "bool", "rec:picked_up", "established before the capture began"),
@@ -205,6 +224,10 @@ def render_markdown() -> str:
     for name, values in ENUMS.items():
         if name == "counter":
             out.append(f"- `{name}`: the names of `pystack/vocab.py` COUNTERS")
+            continue
+        if name == "conn_states":
+            out.append(f"- `{name}`: comma-separated lists of the sock_state names a "
+                       "connection passed through")
             continue
         if name == "reason":
             out.append(f"- `{name}`: the names of `pystack/vocab.py` DROP_REASONS")

@@ -47,7 +47,9 @@ class OutputExists(Exception):
 def _arrow_type(t: str):
     if t in ("ts", "ts?"):
         return pa.timestamp("ns")
-    if t in ("addr", "str"):
+    if t == "addr":
+        return pa.dictionary(pa.int32(), pa.string())
+    if t == "str":
         return pa.string()
     if t.startswith("enum:"):
         n = len(S.ENUMS[t[5:]])
@@ -101,29 +103,55 @@ _V4MAPPED = b"\0" * 10 + b"\xff\xff"
 
 
 class AddrStrings:
-    """16-byte addresses -> Arrow string columns, through stable ids; each
-    distinct address is formatted once per run."""
+    """16-byte addresses -> dictionary-encoded Arrow strings with one
+    dictionary for the whole run: ids are stable (first-seen order), each
+    distinct address is formatted once, and a batch's dictionary is a
+    zero-copy view of the strings so far (the IPC writer emits only the
+    new ones, as a dictionary delta).  The string buffers are numpy arrays
+    replaced (not reallocated in place) when they grow, so a dictionary
+    handed to Arrow stays valid."""
 
     def __init__(self):
         from pystack._core.addrtable import AddrTable
         self.table = AddrTable()
+        self.data = np.empty(1 << 16, np.uint8)
+        self.offs = np.zeros(1 << 12, np.int32)
+        self.k = 0
+        self.dict = pa.array([], pa.string())
+
+    def _append(self, strs: list) -> None:
+        blob = b"".join(strs)
+        lens = np.fromiter((len(x) for x in strs), np.int32, len(strs))
+        k2 = self.k + len(strs)
+        d0 = int(self.offs[self.k])
+        d2 = d0 + len(blob)
+        if k2 + 1 > len(self.offs):
+            grown = np.zeros(max(k2 + 1, 2 * len(self.offs)), np.int32)
+            grown[:self.k + 1] = self.offs[:self.k + 1]
+            self.offs = grown
+        if d2 > len(self.data):
+            grown = np.empty(max(d2, 2 * len(self.data)), np.uint8)
+            grown[:d0] = self.data[:d0]
+            self.data = grown
+        self.data[d0:d2] = np.frombuffer(blob, np.uint8)
+        self.offs[self.k + 1:k2 + 1] = d0 + np.cumsum(lens)
+        self.k = k2
+        self.dict = pa.StringArray.from_buffers(
+            self.k, pa.py_buffer(self.offs[:self.k + 1]), pa.py_buffer(self.data[:d2]))
 
     def column(self, words: np.ndarray, valid: np.ndarray):
-        """words: uint64[n, 2]; valid: bool/uint8[n].  -> pa.string array."""
+        """words: uint64[n, 2]; valid: bool/uint8[n] -> dictionary<int32, string>."""
         n = len(words)
         ids = np.empty(n, np.int32)
         new = self.table.encode(np.ascontiguousarray(words),
                                 np.ascontiguousarray(valid).view(np.uint8), ids)
         if len(new):
             raw = words[new].tobytes()
-            self.table.set_strings([format_addr(raw[k:k + 16]).encode()
-                                    for k in range(0, 16 * len(new), 16)])
-        offsets, data = self.table.gather(ids)
+            self._append([format_addr(raw[j:j + 16]).encode()
+                          for j in range(0, 16 * len(new), 16)])
         none = ids < 0
-        nulls = int(none.sum())
-        bitmap = pa.py_buffer(np.packbits(~none, bitorder="little")) if nulls else None
-        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data),
-                                           bitmap, nulls)
+        idx = pa.array(ids, mask=none) if none.any() else pa.array(ids)
+        return pa.DictionaryArray.from_arrays(idx, self.dict, safe=False)
 
 
 class TableSink:
@@ -137,7 +165,7 @@ class TableSink:
         self._pending_rows = 0
         if fmt == "arrow":
             import pyarrow.ipc as ipc
-            opts = ipc.IpcWriteOptions(compression=compression)
+            opts = ipc.IpcWriteOptions(compression=compression, emit_dictionary_deltas=True)
             # a 1 MiB buffer: one write() per MiB instead of one per Arrow
             # buffer (halves the writer's time)
             self._f = pa.output_stream(path, buffer_size=1 << 20)
@@ -275,7 +303,6 @@ class ResultWriter:
         replay.record_sink = self.on_records
         from pystack._core import engine as _e
         self._drop_names = _e.CONN_DROP_REASONS
-        self._sock_states = S.ENUMS["sock_state"]
 
     # --- per batch --------------------------------------------------------------
     def on_batch(self, rb, cols, v) -> None:
@@ -349,15 +376,7 @@ class ResultWriter:
         until = np.where(r["accepted_ns"] >= 0, r["accepted_ns"],
                          np.where(r["end_ns"] >= 0, r["end_ns"], end_cap))
         calc["accept_queue_ns"] = np.where(acq >= 0, until - acq, -1)
-        # states: a handful of distinct bit sets; formatted once each
-        u, inv = np.unique(r["states"], return_inverse=True)
-        names = []
-        for bits in u.tolist():
-            names.append(",".join(self._sock_states[b] for b in (3, 1, 4, 5, 8, 9, 11, 6, 7)
-                                  if bits & (1 << b)))
-        calc["states"] = pa.DictionaryArray.from_arrays(
-            pa.array(inv.astype(np.int32).reshape(-1)), pa.array(names, pa.string())
-        ).dictionary_decode()
+        calc["states"] = enum_array("conn_states", S.states_index(r["states"]))
         dbr = np.full(n, "", object)
         for j in np.flatnonzero(r["drops"]).tolist():
             row = r["drop_by"][j]
