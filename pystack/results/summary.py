@@ -147,13 +147,27 @@ def flag_text(f: int) -> str:
     return "|".join(n for b, n in _FLAG_NAMES if f & b) or "-"
 
 
+def _ns_text(ns: int) -> str:
+    import numpy as np
+    return str(np.datetime64(int(ns), "ns")).replace("T", " ")
+
+
+def _int_ts(t):
+    """Timestamps as int64 ns (Python datetimes stop at microseconds)."""
+    import pyarrow as pa
+    for i, f in enumerate(t.schema):
+        if pa.types.is_timestamp(f.type):
+            t = t.set_column(i, f.name, t.column(i).cast(pa.int64()))
+    return t
+
+
 def _row(path: str, table: str, info, column: str, value) -> dict | None:
     import pyarrow.compute as pc
     t = read_arrow(path, table, info)
     m = t.filter(pc.equal(t.column(column), value))
     if not m.num_rows:
         return None
-    return m.slice(0, 1).to_pylist()[0]
+    return _int_ts(m.slice(0, 1)).to_pylist()[0]
 
 
 def explain(path: str, frame: int) -> str:
@@ -164,7 +178,7 @@ def explain(path: str, frame: int) -> str:
     if p is None:
         raise KeyError(f"no frame {frame} in {path}")
     proto = {6: "TCP", 17: "UDP", 1: "ICMP", 58: "ICMPv6"}.get(p["proto"], f"proto {p['proto']}")
-    out = [f"frame {p['frame']}  {p['ts']}  interface {p['interface']}"]
+    out = [f"frame {p['frame']}  {_ns_text(p['ts'])}  interface {p['interface']}"]
     if p["ip_version"]:
         line = (f"parse       IPv{p['ip_version']} {proto} {p['src']}:{p['sport']} -> "
                 f"{p['dst']}:{p['dport']}")
@@ -185,15 +199,17 @@ def explain(path: str, frame: int) -> str:
         out.append(f"socket      listener {p['listener']} {lab}; socket state after: "
                    f"{p['sock_state'] or '-'}")
         # the listener's queues at this time (its last sample at or before)
-        t = read_arrow(path, "samples", info)
+        t = _int_ts(read_arrow(path, "samples", info))
         if t.num_rows:
             m = t.filter(pc.and_(pc.equal(t.column("listener"), p["listener"]),
                                  pc.and_(pc.equal(t.column("kind").cast("string"), "listener"),
                                          pc.less_equal(t.column("ts"), p["ts"]))))
             if m.num_rows:
                 last = m.slice(m.num_rows - 1, 1).to_pylist()[0]
+                when = "at this packet" if last["ts"] == p["ts"] else \
+                    f"since {_ns_text(last['ts'])}"
                 out.append(f"queues      SYN queue {last['syn_queue']}, accept queue "
-                           f"{last['accept_queue']} (after the last change, {last['ts']})")
+                           f"{last['accept_queue']} ({when})")
     elif p["sock_state"]:
         out.append(f"socket      state after: {p['sock_state']}")
     if p["conn_id"] >= 0:
@@ -212,7 +228,7 @@ def explain(path: str, frame: int) -> str:
         out.append(r)
     else:
         out.append("sent        nothing")
-    if p["conn_id"] >= 0 and p["direction"] in ("IN", "OUT"):
+    if p["conn_id"] >= 0 and (p["adv_win"] or p["rcv_queue"] or p["win_diff"]):
         w = f"window      receive queue {p['rcv_queue']:,} bytes, next ACK advertises {p['adv_win']:,}"
         if p["direction"] == "OUT" and p["win_diff"]:
             w += f"; captured window differs by {p['win_diff']:+,}"
