@@ -38,6 +38,7 @@ FORMATS = ("arrow", "parquet")
 DEFAULT_FORMAT = "arrow"
 INCOMPLETE_MARKER = "INCOMPLETE"
 PARQUET_ROWS = 1 << 16
+CHUNK_ROWS = 1 << 16
 
 
 class OutputExists(Exception):
@@ -301,6 +302,10 @@ class ResultWriter:
         self._conn = S.TABLES["connections"].columns
         self._smp = S.TABLES["samples"].columns
         replay.record_sink = self.on_records
+        self._recs: list = []
+        self._recs_n = 0
+        self._smps: list = []
+        self._smps_n = 0
         from pystack._core import engine as _e
         self._drop_names = _e.CONN_DROP_REASONS
 
@@ -336,7 +341,10 @@ class ResultWriter:
     def _drain(self) -> None:
         smp = self.engine.take_samples()
         if len(smp["ts_ns"]):
-            self.folder.sink("samples").write(self._sample_arrays(smp))
+            self._smps.append(smp)
+            self._smps_n += len(smp["ts_ns"])
+            if self._smps_n >= CHUNK_ROWS:
+                self._flush_samples()
         ts, vals = self.engine.take_counter_snapshots()
         if len(ts):
             self.folder.sink("counters").write(self._counter_arrays(ts, vals, False))
@@ -362,9 +370,26 @@ class ResultWriter:
 
     # --- connections --------------------------------------------------------------
     def on_records(self, recs) -> None:
+        # records and samples are converted in chunks of CHUNK_ROWS (bounded
+        # memory): Arrow's per-column cost is paid per chunk, not per batch
         if recs is None or not len(recs):
             return
-        self.folder.sink("connections").write(self._conn_arrays(recs))
+        self._recs.append(recs)
+        self._recs_n += len(recs)
+        if self._recs_n >= CHUNK_ROWS:
+            self._flush_records()
+
+    def _flush_records(self) -> None:
+        if self._recs:
+            recs = np.concatenate(self._recs) if len(self._recs) > 1 else self._recs[0]
+            self._recs, self._recs_n = [], 0
+            self.folder.sink("connections").write(self._conn_arrays(recs))
+
+    def _flush_samples(self) -> None:
+        if self._smps:
+            smp = {k: np.concatenate([d[k] for d in self._smps]) for k in self._smps[0]}
+            self._smps, self._smps_n = [], 0
+            self.folder.sink("samples").write(self._sample_arrays(smp))
 
     def _conn_arrays(self, r) -> list:
         n = len(r)
@@ -415,10 +440,14 @@ class ResultWriter:
 
     def abort(self, run_info: dict) -> str:
         self._drain()
+        self._flush_samples()
+        self._flush_records()
         return self.folder.abort(run_info)
 
     def _end(self, result) -> None:
         self._drain()
+        self._flush_samples()
+        self._flush_records()
         from pystack import vocab
         vals = np.array([[result.counters[k] for k in vocab.COUNTERS]], np.int64)
         ts = np.array([self.last_ts if self.last_ts is not None else 0], np.int64)
