@@ -4,4 +4,8 @@
     r = pystack.load("out")          # {"packets": DataFrame, "connections": ..., ...}
     r.packets, r.connections, r.samples, r.counters, r.run   # run.json
 """
-from pystack.results.load import load  # noqa: F401
+
+
+def load(path, tables=None):
+    from pystack.results.load import load as _load
+    return _load(path, tables)

@@ -149,7 +149,9 @@ TABLES = {t.name: t for t in (
         C("reply_wscale", "uint8", "v:reply_wscale", "window scale option of the reply (255 none)"),
         C("reply_mss", "uint16", "v:reply_mss", "MSS option of the reply (0 none)"),
     )),
-    Table("connections", "One row per TCP connection the host accepted (or picked up), in creation order.", (
+    Table("connections", "One row per TCP connection the host accepted (or picked up), written when it "
+          "ends (closed, or its TIME_WAIT is over); the ones still open at the end of the "
+          "capture last.", (
         C("conn_id", "int64", "rec:conn_id", "connection id (packets.conn_id)"),
         C("local", "addr", "rec:local", "host address"),
         C("lport", "uint16", "rec:lport", "host port"),
@@ -212,8 +214,9 @@ def render_markdown() -> str:
            "(`python -m pystack.results.schema --write`); do not edit.", "",
            f"Schema version {SCHEMA_VERSION}.  An output folder holds one file per table "
            "(`NAME.arrow` or `NAME.parquet`) and `run.json`.  Types: `ts` is a UTC timestamp "
-           "in ns (`ts?`: may be null), `addr` an address string, `enum:X` and `str` "
-           "dictionary-encoded strings (pandas categoricals).", ""]
+           "in ns (`ts?`: may be null), `addr` an address string (dictionary-encoded in the "
+           "file; `pystack.load` gives plain strings), `enum:X` a dictionary-encoded string "
+           "(pandas categorical), `str` a string.", ""]
     for name in TABLE_ORDER:
         t = TABLES[name]
         out += [f"## {name}", "", t.doc, "", "| column | type | meaning |", "| --- | --- | --- |"]
