@@ -15,6 +15,27 @@ from libc.stdlib cimport calloc, realloc, free
 from libc.string cimport memcpy
 
 
+cdef extern from "arpa/inet.h" nogil:
+    const char* inet_ntop(int af, const void* src, char* dst, unsigned int size)
+
+cdef extern from "sys/socket.h" nogil:
+    int AF_INET6
+
+
+cdef inline int _fmt_u8(char* o, unsigned int v) noexcept nogil:
+    if v >= 100:
+        o[0] = <char>(48 + v // 100)
+        o[1] = <char>(48 + (v // 10) % 10)
+        o[2] = <char>(48 + v % 10)
+        return 3
+    if v >= 10:
+        o[0] = <char>(48 + v // 10)
+        o[1] = <char>(48 + v % 10)
+        return 2
+    o[0] = <char>(48 + v)
+    return 1
+
+
 cdef inline uint64_t _mix(uint64_t a, uint64_t b) noexcept nogil:
     cdef uint64_t z = a * <uint64_t>0x9e3779b97f4a7c15ULL ^ b
     z = (z ^ (z >> 30)) * <uint64_t>0xbf58476d1ce4e5b9ULL
@@ -186,3 +207,45 @@ cdef class AddrTable:
                     memcpy(&d[pos], self.sdata + self.soff[x], L)
                     pos += L
         return offsets, data[:tot]
+
+
+def format_rows(words, rows):
+    """The text of the addresses of `rows` (uint64[n, 2] words, as in
+    encode): IPv4-mapped as dotted quads, others as inet_ntop(AF_INET6)
+    prints them.  Returns (blob bytes, lengths int32[len(rows)])."""
+    cdef const uint8_t[:, ::1] b = np.ascontiguousarray(words).view(np.uint8)
+    cdef const int64_t[::1] r = np.ascontiguousarray(rows, dtype=np.int64)
+    cdef Py_ssize_t n = r.shape[0], j, k, pos = 0
+    lens = np.empty(n, np.int32)
+    cdef int32_t[::1] ln = lens
+    out = bytearray(n * 46)
+    cdef char* o = out
+    cdef const uint8_t* a
+    cdef bint v4
+    cdef int m
+    with nogil:
+        for j in range(n):
+            a = &b[r[j], 0]
+            v4 = a[10] == 0xff and a[11] == 0xff
+            for k in range(10):
+                if a[k]:
+                    v4 = False
+            if v4:
+                m = _fmt_u8(o + pos, a[12])
+                o[pos + m] = 46
+                m += 1
+                m += _fmt_u8(o + pos + m, a[13])
+                o[pos + m] = 46
+                m += 1
+                m += _fmt_u8(o + pos + m, a[14])
+                o[pos + m] = 46
+                m += 1
+                m += _fmt_u8(o + pos + m, a[15])
+            else:
+                inet_ntop(AF_INET6, a, o + pos, 46)
+                m = 0
+                while o[pos + m]:
+                    m += 1
+            ln[j] = m
+            pos += m
+    return bytes(out[:pos]), lens

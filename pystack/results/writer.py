@@ -113,17 +113,16 @@ class AddrStrings:
     handed to Arrow stays valid."""
 
     def __init__(self):
-        from pystack._core.addrtable import AddrTable
+        from pystack._core.addrtable import AddrTable, format_rows
         self.table = AddrTable()
+        self._format = format_rows
         self.data = np.empty(1 << 16, np.uint8)
         self.offs = np.zeros(1 << 12, np.int32)
         self.k = 0
         self.dict = pa.array([], pa.string())
 
-    def _append(self, strs: list) -> None:
-        blob = b"".join(strs)
-        lens = np.fromiter((len(x) for x in strs), np.int32, len(strs))
-        k2 = self.k + len(strs)
+    def _append(self, blob: bytes, lens: np.ndarray) -> None:
+        k2 = self.k + len(lens)
         d0 = int(self.offs[self.k])
         d2 = d0 + len(blob)
         if k2 + 1 > len(self.offs):
@@ -147,9 +146,7 @@ class AddrStrings:
         new = self.table.encode(np.ascontiguousarray(words),
                                 np.ascontiguousarray(valid).view(np.uint8), ids)
         if len(new):
-            raw = words[new].tobytes()
-            self._append([format_addr(raw[j:j + 16]).encode()
-                          for j in range(0, 16 * len(new), 16)])
+            self._append(*self._format(words, new))
         none = ids < 0
         idx = pa.array(ids, mask=none) if none.any() else pa.array(ids)
         return pa.DictionaryArray.from_arrays(idx, self.dict, safe=False)

@@ -92,3 +92,29 @@ def test_every_source_names_a_real_column():
 
 def test_docs_are_rendered_from_the_schema():
     assert (ROOT / "docs" / "schema.md").read_text() == S.render_markdown()
+
+
+def test_address_text_matches_python():
+    """The C formatter of the address dictionary prints what Python's
+    ipaddress / inet_ntop print (IPv4-mapped addresses as dotted quads)."""
+    import ipaddress
+
+    import numpy as np
+
+    from pystack._core.addrtable import format_rows
+    from pystack.results.writer import format_addr
+    addrs = ["1.2.3.4", "255.255.255.255", "0.0.0.0", "10.0.100.9", "::1", "::",
+             "2001:db8::1", "fe80::1:2:3:4", "2001:db8:0:0:1::1", "::ffff:0:102:304"]
+    w = np.zeros((len(addrs), 16), np.uint8)
+    for i, a in enumerate(addrs):
+        ip = ipaddress.ip_address(a)
+        w[i] = np.frombuffer(b"\0" * 10 + b"\xff\xff" + ip.packed if ip.version == 4
+                             else ip.packed, np.uint8)
+    blob, lens = format_rows(w.view(np.uint64), np.arange(len(addrs)))
+    got, o = [], 0
+    for n in lens.tolist():
+        got.append(blob[o:o + n].decode())
+        o += n
+    assert got == [format_addr(bytes(r)) for r in w] == [
+        "1.2.3.4", "255.255.255.255", "0.0.0.0", "10.0.100.9", "::1", "::", "2001:db8::1",
+        "fe80::1:2:3:4", "2001:db8::1:0:0:1", "::ffff:0:102:304"]
