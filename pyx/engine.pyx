@@ -192,6 +192,15 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   peer's zero-window periods, max receive queue, host bytes in flight, the
   peer's last window, window comparisons / mismatches, divergences (total
   model-vs-capture disagreements on the connection), picked_up.
+* Output tables (pystack.results; Engine.enable_output): Verdicts.rcv_queue
+  (payload bytes queued and unread after the row); window/queue samples
+  (Sample, a row whenever a socket's receive queue, advertised window,
+  peer window or bytes in flight, or a listener's SYN / accept queue
+  changes, after rows, accepts and timers) and counter snapshots at every
+  interval boundary of capture time, both in preallocated buffers drained
+  once per batch (take_samples, take_counter_snapshots); ConnRec.states /
+  req_ns / acq_ns / accepted_ns for the connections table.  The host's send
+  queue is not modelled (open loop), so it is not sampled.
 * Pick-up (Replay(pickup=True), the default): a captured host ACK or data
   segment (no SYN/FIN/RST) on an unknown 4-tuple from a listening port
   creates an accepted ESTABLISHED child ("picked_up": the connection

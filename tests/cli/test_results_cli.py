@@ -136,3 +136,48 @@ def test_replay_without_output_keeps_the_old_summary(capsys):
     assert rc == 0
     assert capsys.readouterr().out.startswith("host        198.18.0.1; kernel profile 6.18")
     assert main(["replay", str(SAMPLES / "accept-overflow.pcap"), "--force"]) == 2
+
+
+def test_unreadable_capture_keeps_what_was_read(tmp_path, capsys):
+    import struct
+    data = bytearray((SAMPLES / "accept-overflow.pcap").read_bytes())
+    off = 24
+    for _ in range(10):
+        off += 16 + struct.unpack_from("<I", data, off + 8)[0]
+    struct.pack_into("<I", data, off + 8, 0x10000000)       # record 11: absurd caplen
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(bytes(data))
+    rc = main(["replay", str(bad), "--config", str(HOSTS / "accept-overflow.toml"),
+               "-o", str(tmp_path / "out"), "-q"])
+    assert rc == 1
+    cap = capsys.readouterr()
+    assert cap.out.startswith("packets     10: DELIVERED 6, DROPPED 1, SENT 3\n")
+    assert cap.err == (f"pystack: {bad}: byte 900: record claims 268435456 captured bytes "
+                       "(limit 262144)\n")
+    info = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert info["complete"] and info["error"] and info["tables"]["packets"]["rows"] == 10
+
+
+def test_progress_line():
+    import io
+
+    from pystack._core.capture import RecordBatch
+    from pystack.replay_cli import Progress
+    s = io.StringIO()
+    p = Progress([str(SAMPLES / "accept-overflow.pcap")], stream=s)
+    p._time = iter([101.0, 101.1]).__next__
+    p.t0 = 100.0
+    rb = RecordBatch.from_packets([b"\0" * 60] * 4, linktype=1, ts_ns=[0, 1, 2, 3])
+    rb.fileoff_arr[:4] = [24, 300, 600, 720]
+
+    class Cols:
+        n = 4
+    p(rb, Cols, None)
+    size = (SAMPLES / "accept-overflow.pcap").stat().st_size
+    frac = 720 / size
+    assert s.getvalue() == (f"\r[{'#' * int(frac * 30):<30}] {frac * 100:5.1f}%  4 packets  "
+                            f"0.00 M pkts/s  ETA {(1 - frac) / frac:5.1f} s ")
+    p(rb, Cols, None)                 # within 0.2 s of the last line: not redrawn
+    assert s.getvalue().count("\r") == 1
+    p.close()
+    assert s.getvalue().endswith("\r" + " " * 90 + "\r")
