@@ -299,6 +299,8 @@ class ResultWriter:
         self._conn = S.TABLES["connections"].columns
         self._smp = S.TABLES["samples"].columns
         replay.record_sink = self.on_records
+        self._plan = None
+        self._plan_key = None
         self._recs: list = []
         self._recs_n = 0
         self._smps: list = []
@@ -317,12 +319,26 @@ class ResultWriter:
         self._drain()
 
     def _packet_arrays(self, rb, cols, v, n) -> list:
+        if self._plan is None:
+            # per column: where its numpy column lives and how it converts
+            self._plan = []
+            for c in self._pk:
+                kind, name = c.source.split(":")
+                if kind == "rb":
+                    arr = name + "_arr"             # a new RecordBatch each batch
+                elif kind == "cols":
+                    arr = cols.arrays[name]
+                else:
+                    arr = v.arrays[name]
+                self._plan.append((c.type, arr))
+            self._plan_key = (id(cols), id(v))
+        elif self._plan_key != (id(cols), id(v)):
+            self._plan = None
+            return self._packet_arrays(rb, cols, v, n)
         out = []
         valid = None
-        for c in self._pk:
-            kind, name = c.source.split(":")
-            a = _src(kind, name, rb, cols, v, n)
-            t = c.type
+        for t, arr in self._plan:
+            a = getattr(rb, arr)[:n] if isinstance(arr, str) else arr[:n]
             if t == "ts":
                 out.append(ts_array(a))
             elif t.startswith("enum:"):
