@@ -44,8 +44,10 @@ def read_arrow(path: str, table: str, info: dict | None = None, columns=None):
     if p.endswith(".parquet"):
         import pyarrow.parquet as pq
         return pq.read_table(p, columns=columns)
+    import pyarrow as pa
     import pyarrow.ipc as ipc
-    with ipc.open_file(p) as r:
+    # memory-mapped: columns not asked for are never read
+    with ipc.open_file(pa.memory_map(p)) as r:
         t = r.read_all()
     return t.select(columns) if columns else t
 
