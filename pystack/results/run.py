@@ -74,11 +74,13 @@ class Hasher(threading.Thread):
 
 def versions() -> dict:
     import numpy
+    import pandas
     import pyarrow
 
     from pystack import __version__
     return {"pystack": __version__, "python": platform.python_version(),
-            "numpy": numpy.__version__, "pyarrow": pyarrow.__version__}
+            "numpy": numpy.__version__, "pyarrow": pyarrow.__version__,
+            "pandas": pandas.__version__}
 
 
 def replay_to_folder(replay, paths, out, fmt=DEFAULT_FORMAT, force=False,

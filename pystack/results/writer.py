@@ -415,12 +415,14 @@ class ResultWriter:
                          np.where(r["end_ns"] >= 0, r["end_ns"], end_cap))
         calc["accept_queue_ns"] = np.where(acq >= 0, until - acq, -1)
         calc["states"] = enum_array("conn_states", S.states_index(r["states"]))
-        dbr = np.full(n, "", object)
-        for j in np.flatnonzero(r["drops"]).tolist():
-            row = r["drop_by"][j]
-            dbr[j] = " ".join(f"{self._drop_names[q]}:{int(row[q])}"
-                              for q in range(len(self._drop_names)) if row[q])
-        calc["drops_by_reason"] = pa.array(dbr, pa.string())
+        # drops by reason: formatted once per distinct combination
+        u, inv = np.unique(np.ascontiguousarray(r["drop_by"]), axis=0, return_inverse=True)
+        texts = [" ".join(f"{self._drop_names[q]}:{int(row[q])}"
+                          for q in range(len(self._drop_names)) if row[q]) for row in u.tolist()]
+        dbr = pa.DictionaryArray.from_arrays(
+            pa.array(np.asarray(inv, np.int32).reshape(-1)),
+            pa.array(texts, pa.string())).dictionary_decode()
+        calc["drops_by_reason"] = dbr
         out = []
         for c in self._conn:
             kind, name = c.source.split(":")
