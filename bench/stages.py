@@ -249,6 +249,7 @@ register_target("bulk", "model", Bps=2.5e9)
                          "__pyx_pw_7pystack_5_core_6engine_*",
                          "__pyx_pw_7pystack_5_core_9addrtable_*"))
 def _replay_write(setup: Setup):
+    import atexit
     import shutil
     import tempfile
 
@@ -259,7 +260,10 @@ def _replay_write(setup: Setup):
         return None
     host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
     setup.state.bench_host = host
-    out = setup.option("out") or os.path.join(tempfile.gettempdir(), "pystack-bench-out")
+    out = setup.option("out")
+    if not out:
+        out = os.path.join(tempfile.gettempdir(), f"pystack-bench-out-{os.getpid()}")
+        atexit.register(shutil.rmtree, out, True)
     if os.path.exists(out):                 # the previous repetition's (untimed)
         shutil.rmtree(out)
     fmt = setup.option("format", DEFAULT_FORMAT)
