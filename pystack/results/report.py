@@ -63,10 +63,15 @@ def _plots(path: str, info: dict, top: int) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(9, 3.2))
         span = (pk["ts"].max() - pk["ts"].min()).total_seconds()
         freq = "1s" if span > 20 else ("100ms" if span > 2 else "10ms")
-        reasons = drops["reason"].astype(str).value_counts().index[:8]
+        import pandas as pd
+        reasons = list(drops["reason"].astype(str).value_counts().index[:8])
+        d = drops[drops["reason"].astype(str).isin(reasons)].assign(
+            reason=drops["reason"].astype(str))
+        grid = pd.date_range(pk["ts"].min().floor(freq), pk["ts"].max().ceil(freq), freq=freq)
+        counts = (d.groupby([pd.Grouper(key="ts", freq=freq), "reason"]).size()
+                  .unstack(fill_value=0).reindex(grid, fill_value=0))
         for r in reasons:
-            series = drops[drops["reason"] == r].set_index("ts").resample(freq).size()
-            ax.step(series.index, series.values, where="post", label=r)
+            ax.step(counts.index, counts[r].values, where="post", label=r)
         ax.set_ylabel(f"drops per {freq}")
         ax.set_title("Drops by reason over time")
         ax.legend(fontsize=8)
