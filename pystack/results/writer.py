@@ -394,7 +394,14 @@ class ResultWriter:
 
     def _flush_records(self) -> None:
         if self._recs:
-            recs = np.concatenate(self._recs) if len(self._recs) > 1 else self._recs[0]
+            if len(self._recs) > 1:
+                # as raw bytes: numpy copies a padded structured dtype field by field
+                dt = self._recs[0].dtype
+                raw = np.concatenate([x.view(np.dtype((np.void, dt.itemsize)))
+                                      for x in self._recs])
+                recs = raw.view(dt)
+            else:
+                recs = self._recs[0]
             self._recs, self._recs_n = [], 0
             self.folder.sink("connections").write(self._conn_arrays(recs))
 
@@ -415,13 +422,21 @@ class ResultWriter:
                          np.where(r["end_ns"] >= 0, r["end_ns"], end_cap))
         calc["accept_queue_ns"] = np.where(acq >= 0, until - acq, -1)
         calc["states"] = enum_array("conn_states", S.states_index(r["states"]))
-        # drops by reason: formatted once per distinct combination
-        u, inv = np.unique(np.ascontiguousarray(r["drop_by"]), axis=0, return_inverse=True)
-        texts = [" ".join(f"{self._drop_names[q]}:{int(row[q])}"
-                          for q in range(len(self._drop_names)) if row[q]) for row in u.tolist()]
-        dbr = pa.DictionaryArray.from_arrays(
-            pa.array(np.asarray(inv, np.int32).reshape(-1)),
-            pa.array(texts, pa.string())).dictionary_decode()
+        # drops by reason: formatted once per distinct combination, looked
+        # at only for the connections that had drops
+        idx = np.zeros(n, np.int32)
+        texts = [""]
+        m = np.flatnonzero(r["drops"])
+        if len(m):
+            nr = len(self._drop_names)
+            sub = np.ascontiguousarray(r["drop_by"][m]).view(np.dtype((np.void, 4 * nr))).ravel()
+            u, inv = np.unique(sub, return_inverse=True)
+            for row in np.frombuffer(u.tobytes(), np.uint32).reshape(-1, nr).tolist():
+                texts.append(" ".join(f"{self._drop_names[q]}:{row[q]}"
+                                      for q in range(nr) if row[q]))
+            idx[m] = np.asarray(inv, np.int32).reshape(-1) + 1
+        dbr = pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(texts, pa.string())
+                                             ).dictionary_decode()
         calc["drops_by_reason"] = dbr
         out = []
         for c in self._conn:
