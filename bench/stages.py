@@ -236,3 +236,44 @@ def _model(setup: Setup):
 register_target("synflood", "model", pps=3e6)
 register_target("mix", "model", pps=3e6)
 register_target("bulk", "model", Bps=2.5e9)
+
+
+# --------------------------------------------------------------------------
+# the model with every result table written (pystack.results)
+
+@register_stage("replay+write", parent="read",
+                doc="the model stage + every result table (packets, connections, samples, "
+                    "counters) written batch by batch into an output folder "
+                    "(--opt format=arrow|parquet, --opt out=DIR; inputs not hashed)",
+                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
+                         "__pyx_pw_7pystack_5_core_6engine_*",
+                         "__pyx_pw_7pystack_5_core_9addrtable_*"))
+def _replay_write(setup: Setup):
+    import atexit
+    import shutil
+    import tempfile
+
+    from pystack.replay import Replay
+    from pystack.results.writer import DEFAULT_FORMAT, OutputFolder, ResultWriter
+
+    if not setup.path:
+        return None
+    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
+    setup.state.bench_host = host
+    out = setup.option("out")
+    if not out:
+        out = os.path.join(tempfile.gettempdir(), f"pystack-bench-out-{os.getpid()}")
+        atexit.register(shutil.rmtree, out, True)
+    if os.path.exists(out):                 # the previous repetition's (untimed)
+        shutil.rmtree(out)
+    fmt = setup.option("format", DEFAULT_FORMAT)
+    r = Replay(host, checksum="auto", batch_size=setup.batch_size)
+    w = ResultWriter(OutputFolder(out, fmt=fmt, force=True), r)
+    setup.on_finish(lambda: w.finish(r.finish(), {"bench": True}))
+
+    def step(rb):
+        r.step(rb, on_batch=w.on_batch, collect=False)
+    return step
+
+
+register_target("mix", "replay+write", pps=2e6)

@@ -152,6 +152,108 @@ def accept_overflow_sample() -> list[tuple[float, bytes, int]]:
     return recs
 
 
+def synflood_sample() -> list[tuple[float, bytes, int]]:
+    """A SYN flood against 198.18.0.1:80 (listen backlog 16, tcp_syncookies=1)
+    with two real clients in the middle of it.
+
+    300 SYNs from spoofed sources (198.51.100.0/24 and 203.0.113.0/24, never
+    answering) arrive 1 ms apart.  The first 16 fill the SYN queue (request
+    socks; their SYN-ACKs are in the capture); from then on the queue is full
+    and the host answers with syncookies (TCPReqQFullDoCookies,
+    SyncookiesSent), no request sock.  Two clients connect at +100 ms and
+    +200 ms: each gets a cookie SYN-ACK and completes the handshake with an
+    ACK carrying the cookie (SyncookiesRecv, PassiveOpens) and sends a
+    request.  The capture ends at +0.6 s, before the first SYN-ACK
+    retransmission (1 s).
+    """
+    S, A, P = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK, dpkt.tcp.TH_PUSH
+    recs = []
+    for i in range(300):
+        src = bytes([198, 51, 100, i % 250 + 1]) if i < 250 else bytes([203, 0, 113, i - 249])
+        t = T0 + 0.001 * i
+        isn_c, isn_s = 3_000_000 + 7919 * i, 50_000_000 + 104_729 * i
+        recs.append((t, eth(tcp4(src, SERVER, 20000 + i, 80, S, isn_c, opts=SYN_OPTS)), 0))
+        recs.append((t + 0.00005, eth(tcp4(SERVER, src, 80, 20000 + i, S | A, isn_s, isn_c + 1,
+                                           opts=SYNACK_OPTS, win=65160), MAC_S, MAC_C), 0))
+    for j, at in enumerate((0.1003, 0.2003)):
+        c, cport = client(100 + j), 45000 + j
+        isn_c, isn_s = 8_000_000 * (j + 1), 900_000_000 + 12_345 * j
+        req = b"GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+        t = T0 + at
+        recs.append((t, eth(tcp4(c, SERVER, cport, 80, S, isn_c, opts=SYN_OPTS)), 0))
+        # cookie SYN-ACK: no SACK / window scale to keep, timestamps carry them
+        recs.append((t + 0.0001, eth(tcp4(SERVER, c, 80, cport, S | A, isn_s, isn_c + 1,
+                                          opts=SYNACK_OPTS, win=65160), MAC_S, MAC_C), 0))
+        recs.append((t + 0.0002, eth(tcp4(c, SERVER, cport, 80, A, isn_c + 1, isn_s + 1,
+                                          opts=TS_OPTS, win=502)), 0))
+        recs.append((t + 0.0003, eth(tcp4(c, SERVER, cport, 80, A | P, isn_c + 1, isn_s + 1,
+                                          req, opts=TS_OPTS, win=502)), 0))
+    recs.sort(key=lambda r: r[0])
+    return recs
+
+
+def _model_edge(recs, host_toml: str) -> int:
+    """The right edge (ack + window) of the last ACK the pystack model of
+    the host sent for these records (the sender respects it)."""
+    import sys
+    sys.path.insert(0, str(HERE.parent.parent))
+    from pystack.config import parse_host_config
+    from pystack.replay import Replay
+
+    res = Replay(parse_host_config(host_toml), checksum="verify").run_packets(
+        [f for _, f, _ in recs], ts_ns=[round(t * 1e9) for t, _, _ in recs])
+    r = res.replies
+    last = len(r["ack"]) - 1
+    return int(r["ack"][last]) + int(r["win"][last])
+
+
+def zero_window_sample() -> list[tuple[float, bytes, int]]:
+    """A slow reader with a small SO_RCVBUF: 198.18.0.1:9000 (SO_RCVBUF 4096,
+    so sk_rcvbuf 8192; the application reads 1000 bytes every second).
+
+    One client uploads 365-byte segments every 10 ms as far as the host's
+    window lets it (the window is the one the pystack model of
+    data/hosts/zero-window.toml advertises: the generator runs the model,
+    so this capture is consistent with the model, not measured on a
+    kernel).  The receive queue fills (each skb charges 365 + 576 bytes of
+    truesize): the last segment the window allowed finds the buffer full
+    (PROTO_MEM, TCPRcvQDrop), the host advertises a zero window, and the
+    client's RTO retransmissions of that segment (backing off) are dropped
+    (TCP_ZEROWINDOW) until the reader has drained enough.  Only the client's packets
+    and the host's SYN-ACK are in the capture (the model decides the host's
+    ACKs itself).
+    """
+    S, A, P = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK, dpkt.tcp.TH_PUSH
+    host = (HERE.parent / "hosts" / "zero-window.toml").read_text()
+    c, cport = client(200), 46000
+    isn_c, isn_s = 11_000_000, 77_000_000
+    opts = bytes.fromhex("020405b4")            # MSS 1460 only: no scaling, no timestamps
+    recs = [(T0, eth(tcp4(c, SERVER, cport, 9000, S, isn_c, opts=opts)), 0),
+            (T0 + 0.0001, eth(tcp4(SERVER, c, 9000, cport, S | A, isn_s, isn_c + 1, opts=opts,
+                                   win=4096), MAC_S, MAC_C), 0),
+            (T0 + 0.0002, eth(tcp4(c, SERVER, cport, 9000, A, isn_c + 1, isn_s + 1)), 0)]
+    seq = isn_c + 1
+    t = T0 + 0.01
+    seg = 365
+    for _ in range(40):
+        room = _model_edge(recs, host) - seq
+        if room <= 0:
+            break
+        n = min(seg, room)
+        last = (seq, n)
+        recs.append((t, eth(tcp4(c, SERVER, cport, 9000, A | P, seq, isn_s + 1, b"u" * n)), 0))
+        seq += n
+        t += 0.01
+    # the last segment was not acknowledged: the client's RTO retransmits it,
+    # backing off 0.2, 0.4, 0.8, 1.6 s
+    t0 = t
+    for dt in (0.2, 0.6, 1.4, 3.0):
+        recs.append((t0 + dt, eth(tcp4(c, SERVER, cport, 9000, A | P, last[0], isn_s + 1,
+                                       b"u" * last[1])), 0))
+    recs.sort(key=lambda r: r[0])
+    return recs
+
+
 def write_pcap(path: pathlib.Path, recs) -> None:
     with open(path, "wb") as f:
         w = dpkt.pcap.Writer(f, snaplen=65535, linktype=dpkt.pcap.DLT_EN10MB, nano=True)
@@ -166,7 +268,9 @@ def write_pcap(path: pathlib.Path, recs) -> None:
 def main() -> None:
     HERE.mkdir(parents=True, exist_ok=True)
     for name, recs in (("mixed.pcap", mixed_sample()),
-                       ("accept-overflow.pcap", accept_overflow_sample())):
+                       ("accept-overflow.pcap", accept_overflow_sample()),
+                       ("synflood-cookies.pcap", synflood_sample()),
+                       ("zero-window.pcap", zero_window_sample())):
         path = HERE / name
         write_pcap(path, recs)
         print(f"wrote {path} ({path.stat().st_size} bytes)")

@@ -71,7 +71,17 @@ def _add_replay(sub) -> None:
                    help="checksum policy (default: auto, which recognises offloaded checksums)")
     p.add_argument("--seed", type=int, default=0, help="seed of the model's random choices")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="do not print what was inferred")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar, do not print what was inferred")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="write the result tables (packets, connections, samples, counters) "
+                   "and run.json into the folder OUT")
+    p.add_argument("--format", choices=("arrow", "parquet"), default=None,
+                   help="table format with -o: arrow (Arrow IPC, the default: fastest) or "
+                   "parquet (zstd)")
+    p.add_argument("--force", action="store_true", help="replace an existing OUT folder")
+    p.add_argument("--counter-interval", type=float, default=1.0, metavar="SECONDS",
+                   help="capture-time interval of the counters time series (default 1 s)")
     p.set_defaults(func=_run_replay)
 
 
@@ -79,6 +89,92 @@ def _run_replay(args) -> int:
     from pystack import replay_cli
 
     return replay_cli.run(args)
+
+
+def _add_results(sub) -> None:
+    p = sub.add_parser("summary", help="print the summary of a replay -o folder again",
+                       description="Print packets by verdict, top drop reasons with their "
+                       "counters, listeners that overflowed and connections stalled at zero "
+                       "window, from a `pystack replay -o` folder.")
+    p.add_argument("folder", metavar="OUT")
+    p.add_argument("--top", type=int, default=10, metavar="N")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_run_summary)
+
+    p = sub.add_parser("explain", help="one packet's path through the model",
+                       description="Print what the model did with one packet: parse, "
+                       "checksum, direction, socket and queues, verdict and drop reason, "
+                       "what the model sent, the window.")
+    p.add_argument("folder", metavar="OUT")
+    p.add_argument("--frame", type=int, required=True, metavar="N", help="frame number (1-based)")
+    p.set_defaults(func=_run_explain)
+
+    p = sub.add_parser("diff", help="compare two replay -o folders (what-if)",
+                       description="Counters, drops by reason and connections whose fate "
+                       "changed between two runs.")
+    p.add_argument("a", metavar="OUT_A")
+    p.add_argument("b", metavar="OUT_B")
+    p.add_argument("--top", type=int, default=20, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_run_diff)
+
+    p = sub.add_parser("report", help="one self-contained HTML page with plots",
+                       description="Write an HTML report (queue depths, drops over time, "
+                       "stalled connections' windows, counters) from a replay -o folder.")
+    p.add_argument("folder", metavar="OUT")
+    p.add_argument("-o", "--output", required=True, metavar="REPORT.html")
+    p.add_argument("--force", action="store_true", help="replace an existing report file")
+    p.set_defaults(func=_run_report)
+
+
+def _folder(path: str) -> str:
+    import os
+    if not os.path.isfile(os.path.join(path, "run.json")):
+        if os.path.isdir(path + ".incomplete"):
+            raise UsageError(f"{path} does not exist; an interrupted run left {path}.incomplete")
+        raise UsageError(f"{path} is not a `pystack replay -o` folder (no run.json)")
+    return path
+
+
+def _run_summary(args) -> int:
+    from pystack.results import summary as S
+    s = S.summarize(_folder(args.folder), top=args.top)
+    if args.json:
+        json.dump(s, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(S.format_summary(s))
+    return 0
+
+
+def _run_explain(args) -> int:
+    from pystack.results import summary as S
+    try:
+        sys.stdout.write(S.explain(_folder(args.folder), args.frame))
+    except KeyError as e:
+        raise UsageError(str(e).strip("'\"")) from None
+    return 0
+
+
+def _run_diff(args) -> int:
+    from pystack.results import summary as S
+    d = S.diff(_folder(args.a), _folder(args.b), top=args.top)
+    if args.json:
+        json.dump(d, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(S.format_diff(d))
+    return 0
+
+
+def _run_report(args) -> int:
+    import os
+
+    from pystack.results.report import write_report
+    if os.path.exists(args.output) and not args.force:
+        raise UsageError(f"{args.output} exists (use --force to replace it)")
+    write_report(_folder(args.folder), args.output)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_inspect(sub)
     _add_replay(sub)
+    _add_results(sub)
     return ap
 
 

@@ -240,6 +240,9 @@ class Replay:
         self._events: list[dict] = []
         self._conn_chunks: list = []       # REC_DTYPE rows of finished connections
         self._collect = True
+        # pystack.results.writer: called with each batch's finished
+        # connection records (REC_DTYPE rows) and the open ones at the end
+        self.record_sink = None
 
     # --- configuration -------------------------------------------------------
     def _engine_params(self) -> dict:
@@ -379,9 +382,8 @@ class Replay:
         # connections finished in this batch: their engine records are freed
         # (memory bounded by live connections); kept here only when collecting
         self._collect = bool(collect)
-        fin = self.engine.take_finished(self._collect)
-        if fin is not None and len(fin):
-            self._conn_chunks.append(fin)
+        self._take_records(self.engine.take_finished(self._collect
+                                                     or self.record_sink is not None))
         if collect:
             chunk = {"frame": rb.frame_arr[:n].copy(), "ts_ns": rb.ts_arr[:n].copy()}
             for k, a in v.columns().items():
@@ -396,13 +398,20 @@ class Replay:
             ev = self.engine.finish(self._last_ts)
             if len(ev["ts_ns"]):
                 self._events.append(ev)
-        fin = self.engine.take_finished(self._collect)
-        if fin is not None and len(fin):
-            self._conn_chunks.append(fin)
-        if self._collect:
+        self._take_records(self.engine.take_finished(self._collect
+                                                     or self.record_sink is not None))
+        if self._collect or self.record_sink is not None:
             # connections still open at the end of the capture
-            self._conn_chunks.append(self.engine.open_records())
+            self._take_records(self.engine.open_records())
         return self._result()
+
+    def _take_records(self, recs) -> None:
+        if recs is None or not len(recs):
+            return
+        if self.record_sink is not None:
+            self.record_sink(recs)
+        if self._collect:
+            self._conn_chunks.append(recs)
 
     def run(self, paths, on_batch=None, collect=True) -> ReplayResult:
         from pystack.capture import open_capture

@@ -1,8 +1,9 @@
 """`pystack replay`: run captures through the stack model, print the kernel's view.
 
 The summary is built from per-batch numpy tallies (verdicts, drop reasons)
-and the engine's counters; no per-packet Python.  Writing the per-packet and
-per-connection tables (-o OUT) is not part of this command yet.
+and the engine's counters; no per-packet Python.  With -o OUT every result
+table is written into OUT (pystack.results) and the closing summary is read
+back from the folder (the same text `pystack summary OUT` prints).
 """
 from __future__ import annotations
 
@@ -118,6 +119,11 @@ def run(args) -> int:
                          "describe the host with --config")
     tally = Tally()
     replay = Replay(host, checksum=args.checksum, seed=args.seed)
+    if getattr(args, "output", None):
+        return _run_output(args, replay, inferred)
+    if getattr(args, "format", None) or getattr(args, "force", False):
+        from pystack.cli import UsageError
+        raise UsageError("--format and --force go with -o OUT")
     error = None
     try:
         with open_capture(args.captures, batch_size=PIPELINE_BATCH) as cap:
@@ -134,5 +140,90 @@ def run(args) -> int:
         sys.stdout.write(format_summary(s))
     if error:
         print(f"pystack: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+class Progress:
+    """A one-line progress bar on stderr (packets/s, ETA from the bytes read)."""
+
+    def __init__(self, paths, stream=None):
+        import os
+        import time
+        self.stream = stream or sys.stderr
+        self.sizes = [os.path.getsize(p) for p in paths]
+        self.total = max(sum(self.sizes), 1)
+        self.pos = [0] * len(paths)
+        self.packets = 0
+        self.t0 = time.perf_counter()
+        self.last = 0.0
+        self._time = time.perf_counter
+
+    def __call__(self, rb, cols, v):
+        n = cols.n
+        if not n:
+            return
+        self.packets += n
+        src = int(rb.src_arr[n - 1])
+        if 0 <= src < len(self.pos):
+            self.pos[src] = max(self.pos[src], int(rb.fileoff_arr[n - 1]))
+        now = self._time()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        el = now - self.t0
+        frac = min(sum(self.pos) / self.total, 1.0)
+        rate = self.packets / el if el > 0 else 0
+        eta = el * (1 - frac) / frac if frac > 0 else 0
+        bar = "#" * int(frac * 30)
+        self.stream.write(f"\r[{bar:<30}] {frac * 100:5.1f}%  {self.packets:,} packets  "
+                          f"{rate / 1e6:.2f} M pkts/s  ETA {eta:5.1f} s ")
+        self.stream.flush()
+
+    def close(self):
+        if self.last:
+            self.stream.write("\r" + " " * 90 + "\r")
+            self.stream.flush()
+
+
+def _run_output(args, replay, inferred) -> int:
+    import signal
+
+    from pystack.cli import UsageError
+    from pystack.results import summary as S
+    from pystack.results.run import StopFlag, replay_to_folder
+    from pystack.results.writer import DEFAULT_FORMAT, OutputExists
+
+    if args.counter_interval <= 0:
+        raise UsageError("--counter-interval must be positive")
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        progress = Progress(args.captures)
+    extra = {"command": ["pystack"] + list(sys.argv[1:]),
+             "inferred_host": inferred.describe() if inferred else None}
+    with StopFlag() as stop:
+        try:
+            path, result, info = replay_to_folder(
+                replay, args.captures, args.output, fmt=args.format or DEFAULT_FORMAT,
+                force=args.force, counter_interval_ns=int(args.counter_interval * 1e9),
+                on_batch=progress, stop=stop, extra_info=extra)
+        except OutputExists as e:
+            raise UsageError(str(e)) from None
+        finally:
+            if progress:
+                progress.close()
+    if result is None:
+        print(f"pystack: interrupted; the batches finished so far are in {path}",
+              file=sys.stderr)
+        return 130 if stop.signum == signal.SIGINT else 128 + int(stop.signum or 15)
+    s = S.summarize(path)
+    if args.json:
+        json.dump(s, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(S.format_summary(s))
+        sys.stdout.write(f"written     {path}\n")
+    if info.get("error"):
+        print(f"pystack: {info['error']}", file=sys.stderr)
         return 1
     return 0

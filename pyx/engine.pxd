@@ -151,6 +151,11 @@ cdef struct ConnRec:
     int32_t link                    # free list / finished list (-1: end)
     int64_t rseq                    # creation order (the summary's row order)
     int64_t divs                    # model-vs-capture divergences on this connection
+    # output tables (pystack.results): appended, REC_DTYPE follows
+    uint32_t states                 # bit 1 << TS_*: every state the socket was in
+    int64_t req_ns                  # SYN arrival (request sock / cookie child creation)
+    int64_t acq_ns                  # entered the accept queue (-1: never)
+    int64_t accepted_ns             # accept()ed by the application model (-1: never)
 
 
 cdef struct TimerEnt:
@@ -228,6 +233,30 @@ cdef struct VOut:
     uint16_t* reply_mss
     uint32_t* adv_win
     int32_t* win_diff
+    uint32_t* rcv_queue
+
+
+# Window / queue time series (samples table, pystack.results): one entry per
+# change, in a preallocated buffer drained once per batch (Engine.take_samples)
+cdef enum:
+    SMP_SOCK = 1
+    SMP_LISTENER = 2
+
+cdef struct Sample:
+    int64_t ts
+    int64_t conn_id             # -1 for a listener sample
+    int32_t listener
+    uint8_t kind                # SMP_*
+    int64_t rcv_queue           # payload bytes queued, not yet read
+    uint32_t adv_win            # window the next ACK would advertise (bytes)
+    uint32_t peer_win           # the peer's last window (scaled)
+    int64_t inflight            # host bytes in flight (snd_nxt - snd_una)
+    int64_t syn_queue, accept_queue
+
+cdef struct SampleLast:
+    int64_t conn_id
+    int64_t rq, inflight
+    uint32_t adv, peer
 
 
 cdef class Verdicts:
@@ -249,6 +278,7 @@ cdef class Verdicts:
     cdef uint16_t* reply_mss
     cdef uint32_t* adv_win
     cdef int32_t* win_diff
+    cdef uint32_t* rcv_queue
 
 # The Engine class itself is defined in engine.pyx (its cdef methods are
 # private to the module).

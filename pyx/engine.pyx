@@ -232,6 +232,15 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   peer's zero-window periods, max receive queue, host bytes in flight, the
   peer's last window, window comparisons / mismatches, divergences (total
   model-vs-capture disagreements on the connection), picked_up.
+* Output tables (pystack.results; Engine.enable_output): Verdicts.rcv_queue
+  (payload bytes queued and unread after the row); window/queue samples
+  (Sample, a row whenever a socket's receive queue, advertised window,
+  peer window or bytes in flight, or a listener's SYN / accept queue
+  changes, after rows, accepts and timers) and counter snapshots at every
+  interval boundary of capture time, both in preallocated buffers drained
+  once per batch (take_samples, take_counter_snapshots); ConnRec.states /
+  req_ns / acq_ns / accepted_ns for the connections table.  The host's send
+  queue is not modelled (open loop), so it is not sampled.
 * Pick-up (Replay(pickup=True), the default): a captured host ACK or data
   segment (no SYN/FIN/RST) on an unknown 4-tuple from a listening port
   creates an accepted ESTABLISHED child ("picked_up": the connection
@@ -511,6 +520,7 @@ VERDICT_SPEC = (
     ("reply", np.uint8), ("reply_seq", np.uint32), ("reply_ack", np.uint32),
     ("reply_win", np.uint16), ("reply_flags", np.uint16), ("reply_wscale", np.uint8),
     ("reply_mss", np.uint16), ("adv_win", np.uint32), ("win_diff", np.int32),
+    ("rcv_queue", np.uint32),
 )
 
 DIRECTIONS = {"OTHER": DIR_OTHER, "IN": DIR_IN, "OUT": DIR_OUT, "FWD": DIR_FWD}
@@ -567,7 +577,10 @@ cdef object _rec_dtype():
          ("win_cmp", np.int64, <size_t>&r.win_cmp), ("win_diff", np.int64, <size_t>&r.win_diff),
          ("max_inflight", np.int64, <size_t>&r.max_inflight),
          ("peer_win", np.uint32, <size_t>&r.peer_win), ("rseq", np.int64, <size_t>&r.rseq),
-         ("divs", np.int64, <size_t>&r.divs)]
+         ("divs", np.int64, <size_t>&r.divs),
+         ("states", np.uint32, <size_t>&r.states), ("req_ns", np.int64, <size_t>&r.req_ns),
+         ("acq_ns", np.int64, <size_t>&r.acq_ns),
+         ("accepted_ns", np.int64, <size_t>&r.accepted_ns)]
     return np.dtype({"names": [t[0] for t in f], "formats": [t[1] for t in f],
                      "offsets": [t[2] - base for t in f], "itemsize": sizeof(ConnRec)})
 
@@ -596,7 +609,7 @@ def connection_dicts(recs):
         (conn_id, la0, la1, ra0, ra1, lport, rport, listener, family, state, why, picked_up,
          start_ns, end_ns, bytes_in, pkts_in, bytes_out, pkts_out, drops, drop_by, zw_advs,
          zw_ns, peer_zw, peer_zw_ns, max_rq, win_cmp, win_diff, max_inflight, peer_win, _rseq,
-         divs) = r
+         divs, states, req_ns, acq_ns, accepted_ns) = r
         out.append({
             "conn_id": conn_id, "local": _addr_str(la0, la1, family), "lport": lport,
             "remote": _addr_str(ra0, ra1, family), "rport": rport, "listener": listener,
@@ -643,6 +656,7 @@ cdef class Verdicts:
         self.reply_mss = <uint16_t*>_ptr(a, "reply_mss")
         self.adv_win = <uint32_t*>_ptr(a, "adv_win")
         self.win_diff = <int32_t*>_ptr(a, "win_diff")
+        self.rcv_queue = <uint32_t*>_ptr(a, "rcv_queue")
 
     def columns(self):
         """The valid rows of every column, as a dict of numpy views."""
@@ -767,6 +781,19 @@ cdef class Engine:
     cdef uint32_t tw_isn
     cdef int pickup
     cdef uint8_t dr_slot[256]
+    # output tables (pystack.results; enable_output): samples and counter
+    # snapshots in preallocated buffers, drained once per batch
+    cdef bint smp_on
+    cdef Sample* smp
+    cdef int64_t smp_n, smp_cap, smp_lost
+    cdef SampleLast* slast          # per sock index: the last emitted values
+    cdef int64_t slast_cap
+    cdef int64_t* lq_last           # per listener: last (syn_queue, accept_queue)
+    cdef bint ctr_on
+    cdef int64_t ctr_iv, ctr_next
+    cdef int64_t* csnap             # C__COUNT values per snapshot
+    cdef int64_t* csnap_ts
+    cdef int64_t csnap_n, csnap_cap
 
     def __cinit__(self):
         self.ls = NULL
@@ -783,6 +810,11 @@ cdef class Engine:
         self.dm.slots = NULL
         self.skb = NULL
         self.rec = NULL
+        self.smp = NULL
+        self.slast = NULL
+        self.lq_last = NULL
+        self.csnap = NULL
+        self.csnap_ts = NULL
 
     def __init__(self, addresses, listeners, dict params, uint64_t seed=0):
         """addresses: 16-byte host addresses (IPv4 as ::ffff:a.b.c.d).
@@ -1038,6 +1070,11 @@ cdef class Engine:
         free(self.uport_head)
         free(self.skb)
         free(self.rec)
+        free(self.smp)
+        free(self.slast)
+        free(self.lq_last)
+        free(self.csnap)
+        free(self.csnap_ts)
         if self.dm.slots != NULL:
             demux_release(&self.dm)
 
@@ -1065,11 +1102,15 @@ cdef class Engine:
             for i in range(n):
                 if i + AHEAD < n:
                     self._prefetch(i + AHEAD)
+                if self.ctr_on and ts[i] >= self.ctr_next:
+                    self._ctr_tick(ts[i])
                 self._run_timers(ts[i])
                 if ts[i] > self.now or not self.started:
                     self.now = ts[i]
                     self.started = True
                 self._row(i)
+                if self.smp_on and self.vo.listener[i] >= 0:
+                    self._smp_lis(self.vo.listener[i], self.now)
         v.n = n
         self.csum_err = NULL
         return self._take_events()
@@ -1120,6 +1161,7 @@ cdef class Engine:
         o.reply_mss = v.reply_mss
         o.adv_win = v.adv_win
         o.win_diff = v.win_diff
+        o.rcv_queue = v.rcv_queue
 
     def finish(self, int64_t until_ns):
         """Fire the timers due up to `until_ns` (the capture's last timestamp)."""
@@ -1192,6 +1234,8 @@ cdef class Engine:
                 raise MemoryError()
             self.heap = h
             self.heap_cap = cap
+        if self.smp_on or self.ctr_on:
+            self._reserve_output(n)
         return 0
 
     # ------------------------------------------------------------------
@@ -1463,11 +1507,15 @@ cdef class Engine:
 
     cdef void _run_timers(self, int64_t until) noexcept nogil:
         cdef TimerEnt e
+        cdef int32_t li
         while self.heap_n > 0 and self.heap[0].when <= until:
             e = self.heap[0]
             self._tcancel(e.kind, e.owner)
             if e.when > self.now:
                 self.now = e.when
+            li = -1
+            if self.smp_on and e.kind == TK_REQ:
+                li = self.dm.socks[e.owner].listener
             if e.kind == TK_REQ:
                 self._reqsk_timer(e.owner, e.when)
             elif e.kind == TK_ACCEPT:
@@ -1480,6 +1528,8 @@ cdef class Engine:
                 self._uread_timer(e.owner, e.when)
             else:
                 self._read_timer(e.owner, e.when)
+            if self.smp_on:
+                self._smp_timer(e.kind, e.owner, li, e.when)
 
     # --- request socks --------------------------------------------------
     cdef inline int64_t _reqsk_timeout(self, Sock* k) noexcept nogil:
@@ -1562,6 +1612,8 @@ cdef class Engine:
         cdef Sock* k = &self.dm.socks[s]
         k.flags |= SKF_IN_ACCEPTQ
         k.acceptq_ns = now
+        if k.rec >= 0:
+            self.rec[k.rec].acq_ns = now
         if L.app == APP_IMMEDIATE:
             # accept() at once: the queue never holds it past this packet
             L.ack_backlog += 1
@@ -1593,7 +1645,11 @@ cdef class Engine:
             demux_free(&self.dm, s)
             return
         k.accepted_ns = when
+        if k.rec >= 0:
+            self.rec[k.rec].accepted_ns = when
         self._read_start(s, when)
+        if self.smp_on and k.rec >= 0:
+            self._smp_sock(s, <uint32_t>(self._select_window(k, False) << k.rcv_wscale))
 
     cdef void _schedule_accept(self, int32_t li) noexcept nogil:
         """Time of the next accept() (head of the queue), per pystack.appmodel
@@ -1752,6 +1808,7 @@ cdef class Engine:
         v.reply_mss[i] = 0
         v.adv_win[i] = 0
         v.win_diff[i] = 0
+        v.rcv_queue[i] = 0
         if fl & PF_BAD_LINK:
             v.verdict[i] = V_UNMODELLED
             v.reason[i] = st
@@ -2765,6 +2822,10 @@ cdef class Engine:
         r.state = TS_ESTABLISHED
         r.start_ns = self.now
         r.end_ns = -1
+        r.states = (<uint32_t>1 << TS_ESTABLISHED) | (<uint32_t>1 << TS_SYN_RECV)
+        r.req_ns = k.created_ns
+        r.acq_ns = -1
+        r.accepted_ns = -1
         r.pkts_in = 1                   # the handshake-completing ACK
 
     cdef inline int64_t _truesize(self, uint32_t length) noexcept nogil:
@@ -3207,6 +3268,7 @@ cdef class Engine:
         k.state = st
         if k.rec >= 0:
             self.rec[k.rec].state = st
+            self.rec[k.rec].states |= <uint32_t>1 << st
 
     cdef void _purge(self, Sock* k) noexcept nogil:
         cdef int32_t e, nx
@@ -3684,6 +3746,9 @@ cdef class Engine:
                 self._read_arm(s)
         self.vo.adv_win[i] = self._select_window(k, False) << k.rcv_wscale
         self.vo.sock_state[i] = k.state
+        self.vo.rcv_queue[i] = <uint32_t>k.rq_bytes
+        if self.smp_on:
+            self._smp_sock(s, self.vo.adv_win[i])
 
     cdef void _syn_challenge(self, Py_ssize_t i, int32_t s, bint inerr) noexcept nogil:
         cdef Sock* k = &self.dm.socks[s]
@@ -4261,6 +4326,7 @@ cdef class Engine:
             model = <int64_t>w << k.rcv_wscale
             v.adv_win[i] = <uint32_t>model
             v.win_diff[i] = <int32_t>(cap - model)
+            v.rcv_queue[i] = <uint32_t>k.rq_bytes
             r.win_cmp += 1
             self.div[DV_WIN_CMP] += 1
             if cap != model:
@@ -4338,6 +4404,8 @@ cdef class Engine:
         k.xflags |= XF_HOST_SEEN | XF_ATO
         k.accepted_ns = self.now
         self.rec[k.rec].picked_up = 1
+        self.rec[k.rec].states = <uint32_t>1 << TS_ESTABLISHED
+        self.rec[k.rec].accepted_ns = self.now
         self.rec[k.rec].pkts_in = 0
         self.vo.conn_id[i] = k.conn_id
         self.vo.listener[i] = <int16_t>li
@@ -4577,3 +4645,196 @@ cdef class Engine:
             return
         if self.pickup and (f & TH_ACK) and not (f & (TH_SYN | TH_RST | TH_FIN)):
             self._pickup(i, v6, s0, s1, d0, d1, h)
+
+    # ------------------------------------------------------------------
+    # output tables (pystack.results): samples and counter snapshots
+    # ------------------------------------------------------------------
+    def enable_output(self, bint samples, int64_t counter_interval_ns):
+        """Emit window/queue samples at every change (take_samples) and
+        counter snapshots at every `counter_interval_ns` boundary of capture
+        time (take_counter_snapshots; 0 = none).  Call before the first batch."""
+        cdef int32_t i
+        self.smp_on = samples
+        if samples and self.lq_last == NULL:
+            self.lq_last = <int64_t*>malloc((2 * self.nls + 2) * sizeof(int64_t))
+            if self.lq_last == NULL:
+                raise MemoryError()
+            for i in range(2 * self.nls + 2):
+                self.lq_last[i] = 0
+        self.ctr_on = counter_interval_ns > 0
+        self.ctr_iv = counter_interval_ns
+        self.ctr_next = -1 if self.ctr_on else 0
+        self.smp_lost = 0
+
+    cdef int _reserve_output(self, Py_ssize_t n) except -1:
+        cdef int64_t cap, j
+        cdef void* p
+        if self.smp_on:
+            if self.slast_cap < self.dm.sock_cap:
+                cap = self.dm.sock_cap
+                p = realloc(self.slast, cap * sizeof(SampleLast))
+                if p == NULL:
+                    raise MemoryError()
+                self.slast = <SampleLast*>p
+                for j in range(self.slast_cap, cap):
+                    self.slast[j].conn_id = -1
+                self.slast_cap = cap
+            # every row touches at most one socket and one listener; a timer
+            # fire (bounded by the live timers, re-armed ones included in
+            # the headroom) at most one of each; beyond that: smp_lost
+            cap = 4 * n + 4 * self.heap_n + 1024
+            if cap > self.smp_cap:
+                p = realloc(self.smp, cap * sizeof(Sample))
+                if p == NULL:
+                    raise MemoryError()
+                self.smp = <Sample*>p
+                self.smp_cap = cap
+        if self.ctr_on and self.csnap_cap < n + 2:
+            cap = n + 2
+            p = realloc(self.csnap, cap * C__COUNT * sizeof(int64_t))
+            if p == NULL:
+                raise MemoryError()
+            self.csnap = <int64_t*>p
+            p = realloc(self.csnap_ts, cap * sizeof(int64_t))
+            if p == NULL:
+                raise MemoryError()
+            self.csnap_ts = <int64_t*>p
+            self.csnap_cap = cap
+        return 0
+
+    cdef void _smp_sock(self, int32_t s, uint32_t adv) noexcept nogil:
+        cdef Sock* k = &self.dm.socks[s]
+        cdef SampleLast* q
+        cdef Sample* o
+        cdef int64_t infl
+        if s >= self.slast_cap:
+            return
+        q = &self.slast[s]
+        infl = <int64_t><uint32_t>(k.snd_nxt - k.snd_una) if (k.xflags & XF_HOST_SEEN) else 0
+        if q.conn_id == k.conn_id and q.rq == k.rq_bytes and q.adv == adv \
+                and q.peer == k.snd_wnd and q.inflight == infl:
+            return
+        q.conn_id = k.conn_id
+        q.rq = k.rq_bytes
+        q.adv = adv
+        q.peer = k.snd_wnd
+        q.inflight = infl
+        if self.smp_n >= self.smp_cap:
+            self.smp_lost += 1
+            return
+        o = &self.smp[self.smp_n]
+        self.smp_n += 1
+        o.ts = self.now
+        o.conn_id = k.conn_id
+        o.listener = k.listener
+        o.kind = SMP_SOCK
+        o.rcv_queue = k.rq_bytes
+        o.adv_win = adv
+        o.peer_win = k.snd_wnd
+        o.inflight = infl
+        o.syn_queue = 0
+        o.accept_queue = 0
+
+    cdef void _smp_lis(self, int32_t li, int64_t ts) noexcept nogil:
+        cdef LSock* L
+        cdef Sample* o
+        if li < 0 or li >= self.ntcp:
+            return
+        L = &self.ls[li]
+        if self.lq_last[2 * li] == L.qlen and self.lq_last[2 * li + 1] == L.ack_backlog:
+            return
+        self.lq_last[2 * li] = L.qlen
+        self.lq_last[2 * li + 1] = L.ack_backlog
+        if self.smp_n >= self.smp_cap:
+            self.smp_lost += 1
+            return
+        o = &self.smp[self.smp_n]
+        self.smp_n += 1
+        o.ts = ts
+        o.conn_id = -1
+        o.listener = li
+        o.kind = SMP_LISTENER
+        o.rcv_queue = 0
+        o.adv_win = 0
+        o.peer_win = 0
+        o.inflight = 0
+        o.syn_queue = L.qlen
+        o.accept_queue = L.ack_backlog
+
+    cdef void _smp_timer(self, uint8_t kind, int32_t owner, int32_t li,
+                         int64_t when) noexcept nogil:
+        """After a timer fired: request expiry and accept() change a
+        listener's queues, application reads and delayed ACKs a socket's
+        receive queue and window."""
+        cdef Sock* k
+        if kind == TK_REQ:
+            self._smp_lis(li, when)
+        elif kind == TK_ACCEPT:
+            self._smp_lis(owner, when)
+        elif kind == TK_READ or kind == TK_DELACK:
+            k = &self.dm.socks[owner]
+            if k.rec >= 0 and k.state != TS_NEW_SYN_RECV and k.state != TS_TIME_WAIT:
+                self._smp_sock(owner, <uint32_t>(self._select_window(k, False) << k.rcv_wscale))
+
+    cdef void _ctr_tick(self, int64_t t) noexcept nogil:
+        """A counter snapshot at the last interval boundary B <= t: the
+        timers due before B run first, so the row holds the counters of
+        everything before B."""
+        cdef int64_t B = t - t % self.ctr_iv
+        if self.ctr_next < 0:
+            self.ctr_next = B + self.ctr_iv
+            return
+        self._run_timers(B - 1)
+        if self.csnap_n < self.csnap_cap:
+            memcpy(&self.csnap[self.csnap_n * C__COUNT], &self.ctr[0],
+                   C__COUNT * sizeof(int64_t))
+            self.csnap_ts[self.csnap_n] = B
+            self.csnap_n += 1
+        self.ctr_next = B + self.ctr_iv
+
+    def take_samples(self):
+        """The samples emitted since the last call, as numpy columns."""
+        cdef int64_t k, n = self.smp_n
+        out = {"ts_ns": np.empty(n, np.int64), "conn_id": np.empty(n, np.int64),
+               "listener": np.empty(n, np.int16), "kind": np.empty(n, np.uint8),
+               "rcv_queue": np.empty(n, np.int64), "adv_win": np.empty(n, np.uint32),
+               "peer_win": np.empty(n, np.uint32), "bytes_in_flight": np.empty(n, np.int64),
+               "syn_queue": np.empty(n, np.int64), "accept_queue": np.empty(n, np.int64)}
+        cdef int64_t[:] ts = out["ts_ns"]
+        cdef int64_t[:] cid = out["conn_id"]
+        cdef int16_t[:] lis = out["listener"]
+        cdef uint8_t[:] kd = out["kind"]
+        cdef int64_t[:] rq = out["rcv_queue"]
+        cdef uint32_t[:] adv = out["adv_win"]
+        cdef uint32_t[:] pw = out["peer_win"]
+        cdef int64_t[:] inf = out["bytes_in_flight"]
+        cdef int64_t[:] sq = out["syn_queue"]
+        cdef int64_t[:] aq = out["accept_queue"]
+        for k in range(n):
+            ts[k] = self.smp[k].ts
+            cid[k] = self.smp[k].conn_id
+            lis[k] = <int16_t>self.smp[k].listener
+            kd[k] = self.smp[k].kind
+            rq[k] = self.smp[k].rcv_queue
+            adv[k] = self.smp[k].adv_win
+            pw[k] = self.smp[k].peer_win
+            inf[k] = self.smp[k].inflight
+            sq[k] = self.smp[k].syn_queue
+            aq[k] = self.smp[k].accept_queue
+        self.smp_n = 0
+        return out
+
+    @property
+    def samples_lost(self):
+        return int(self.smp_lost)
+
+    def take_counter_snapshots(self):
+        """(ts_ns int64[m], values int64[m, C__COUNT]) taken since the last call."""
+        cdef int64_t n = self.csnap_n
+        ts = np.empty(n, np.int64)
+        vals = np.empty((n, C__COUNT), np.int64)
+        if n:
+            memcpy(cnp.PyArray_DATA(ts), self.csnap_ts, n * sizeof(int64_t))
+            memcpy(cnp.PyArray_DATA(vals), self.csnap, n * C__COUNT * sizeof(int64_t))
+        self.csnap_n = 0
+        return ts, vals

@@ -1,0 +1,484 @@
+"""Write a replay's tables into an output folder, batch by batch.
+
+    folder = OutputFolder("out", fmt="arrow", force=False)
+    w = ResultWriter(folder, replay, counter_interval_ns=1_000_000_000)
+    for rb in capture:
+        replay.step(rb, on_batch=w.on_batch, collect=False)
+        if stop_requested: break                     # SIGTERM / Ctrl-C: flag only
+    result = replay.finish()
+    w.finish(result, run_info)                       # or w.abort(run_info)
+
+Columns come from the schema table (pystack.results.schema): numpy views of
+the engine's preallocated columns wrapped zero-copy where the dtypes agree,
+enumerations dictionary-encoded with fixed dictionaries (the same in every
+batch), addresses mapped to ids by pystack._core.addrtable and turned into
+strings through a per-batch dictionary (Python touches only addresses never
+seen before).  Nothing holds the capture: each batch's rows are written when
+the batch is done (Parquet: row groups of about 64 Ki rows).
+
+The folder is built as a hidden sibling (.NAME.partial-PID) and renamed to
+NAME when complete; an existing NAME is replaced only with force (and only
+when it is a pystack output or empty).  An interrupted run is closed
+cleanly at a batch boundary and renamed to NAME.incomplete with an
+INCOMPLETE marker: every table holds the rows of the batches finished.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+
+import numpy as np
+import pyarrow as pa
+
+from pystack.results import schema as S
+
+FORMATS = ("arrow", "parquet")
+DEFAULT_FORMAT = "arrow"
+INCOMPLETE_MARKER = "INCOMPLETE"
+PARQUET_ROWS = 1 << 16
+CHUNK_ROWS = 1 << 16
+
+
+class OutputExists(Exception):
+    """The output folder exists and --force was not given."""
+
+
+def _arrow_type(t: str):
+    if t in ("ts", "ts?"):
+        return pa.timestamp("ns")
+    if t == "addr":
+        return pa.dictionary(pa.int32(), pa.string())
+    if t == "str":
+        return pa.string()
+    if t.startswith("enum:"):
+        n = len(S.ENUMS[t[5:]])
+        return pa.dictionary(pa.int8() if n <= 127 else pa.int16(), pa.string())
+    return pa.from_numpy_dtype(np.dtype(t))
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    t = S.TABLES[table]
+    return pa.schema([pa.field(c.name, _arrow_type(c.type)) for c in t.columns],
+                     metadata={b"pystack.table": table.encode(),
+                               b"pystack.schema_version": str(S.SCHEMA_VERSION).encode()})
+
+
+_ENUM_DICTS = {name: pa.array(vals, pa.string()) for name, vals in S.ENUMS.items()}
+
+
+def enum_array(name: str, codes: np.ndarray):
+    d = _ENUM_DICTS[name]
+    if len(d) <= 127:
+        idx = codes.view(np.int8) if codes.dtype == np.uint8 else codes.astype(np.int8)
+    else:
+        idx = codes.astype(np.int16)
+    nulls = S.ENUM_NULL.get(name)
+    if nulls:
+        mask = codes == nulls[0]
+        for c in nulls[1:]:
+            mask |= codes == c
+        ia = pa.array(idx, mask=mask) if mask.any() else pa.array(idx)
+    else:
+        ia = pa.array(idx)
+    return pa.DictionaryArray.from_arrays(ia, d, safe=False)
+
+
+def ts_array(ns: np.ndarray, nullable: bool = False):
+    a = np.ascontiguousarray(ns, dtype=np.int64)
+    if nullable:
+        mask = a < 0
+        if mask.any():
+            return pa.array(a.view("datetime64[ns]"), mask=mask, type=pa.timestamp("ns"))
+    return pa.array(a.view("datetime64[ns]"), type=pa.timestamp("ns"))
+
+
+def format_addr(b16: bytes) -> str:
+    if b16[:12] == _V4MAPPED:
+        return socket.inet_ntop(socket.AF_INET, b16[12:])
+    return socket.inet_ntop(socket.AF_INET6, b16)
+
+
+_V4MAPPED = b"\0" * 10 + b"\xff\xff"
+
+
+class AddrStrings:
+    """16-byte addresses -> dictionary-encoded Arrow strings with one
+    dictionary for the whole run: ids are stable (first-seen order), each
+    distinct address is formatted once, and a batch's dictionary is a
+    zero-copy view of the strings so far (the IPC writer emits only the
+    new ones, as a dictionary delta).  The string buffers are numpy arrays
+    replaced (not reallocated in place) when they grow, so a dictionary
+    handed to Arrow stays valid."""
+
+    def __init__(self):
+        from pystack._core.addrtable import AddrTable, format_rows
+        self.table = AddrTable()
+        self._format = format_rows
+        self.data = np.empty(1 << 16, np.uint8)
+        self.offs = np.zeros(1 << 12, np.int32)
+        self.k = 0
+        self.dict = pa.array([], pa.string())
+
+    def _append(self, blob: bytes, lens: np.ndarray) -> None:
+        k2 = self.k + len(lens)
+        d0 = int(self.offs[self.k])
+        d2 = d0 + len(blob)
+        if k2 + 1 > len(self.offs):
+            grown = np.zeros(max(k2 + 1, 2 * len(self.offs)), np.int32)
+            grown[:self.k + 1] = self.offs[:self.k + 1]
+            self.offs = grown
+        if d2 > len(self.data):
+            grown = np.empty(max(d2, 2 * len(self.data)), np.uint8)
+            grown[:d0] = self.data[:d0]
+            self.data = grown
+        self.data[d0:d2] = np.frombuffer(blob, np.uint8)
+        self.offs[self.k + 1:k2 + 1] = d0 + np.cumsum(lens)
+        self.k = k2
+        self.dict = pa.StringArray.from_buffers(
+            self.k, pa.py_buffer(self.offs[:self.k + 1]), pa.py_buffer(self.data[:d2]))
+
+    def column(self, words: np.ndarray, valid: np.ndarray):
+        """words: uint64[n, 2]; valid: bool/uint8[n] -> dictionary<int32, string>."""
+        n = len(words)
+        ids = np.empty(n, np.int32)
+        new = self.table.encode(np.ascontiguousarray(words),
+                                np.ascontiguousarray(valid).view(np.uint8), ids)
+        if len(new):
+            self._append(*self._format(words, new))
+        none = ids < 0
+        idx = pa.array(ids, mask=none) if none.any() else pa.array(ids)
+        return pa.DictionaryArray.from_arrays(idx, self.dict, safe=False)
+
+
+class TableSink:
+    """One table file: Arrow IPC (file format) or Parquet (zstd)."""
+
+    def __init__(self, path: str, table: str, fmt: str, compression=None):
+        self.schema = arrow_schema(table)
+        self.fmt = fmt
+        self.rows = 0
+        self._pending: list = []
+        self._pending_rows = 0
+        if fmt == "arrow":
+            import pyarrow.ipc as ipc
+            opts = ipc.IpcWriteOptions(compression=compression, emit_dictionary_deltas=True)
+            # a 1 MiB buffer: one write() per MiB instead of one per Arrow
+            # buffer (halves the writer's time)
+            self._f = pa.output_stream(path, buffer_size=1 << 20)
+            self._w = ipc.new_file(self._f, self.schema, options=opts)
+        elif fmt == "parquet":
+            import pyarrow.parquet as pq
+            self._w = pq.ParquetWriter(path, self.schema, compression=compression or "zstd",
+                                       write_statistics=False)
+        else:
+            raise ValueError(f"unknown format {fmt!r}")
+
+    def write(self, arrays: list) -> None:
+        if not len(arrays[0]):
+            return
+        rb = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        self.rows += rb.num_rows
+        if self.fmt == "arrow":
+            self._w.write_batch(rb)
+            return
+        self._pending.append(rb)
+        self._pending_rows += rb.num_rows
+        if self._pending_rows >= PARQUET_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.fmt == "parquet" and self._pending:
+            self._w.write_table(pa.Table.from_batches(self._pending, schema=self.schema),
+                                row_group_size=max(self._pending_rows, 1))
+            self._pending = []
+            self._pending_rows = 0
+
+    def close(self) -> None:
+        self.flush()
+        self._w.close()
+        if self.fmt == "arrow":
+            self._f.close()
+
+
+def _is_ours(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "run.json")) or \
+        (os.path.isdir(path) and not os.listdir(path))
+
+
+class OutputFolder:
+    """The output folder, built aside and renamed into place."""
+
+    def __init__(self, out: str, fmt: str = DEFAULT_FORMAT, force: bool = False,
+                 compression=None):
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        self.out = os.path.abspath(out)
+        self.fmt = fmt
+        self.force = force
+        self.compression = compression
+        if os.path.lexists(self.out):
+            if not force:
+                raise OutputExists(f"{out} exists (use --force to replace it)")
+            if not os.path.isdir(self.out) or not _is_ours(self.out):
+                raise OutputExists(f"{out} exists and is not a pystack output folder; "
+                                   "not replacing it")
+        parent, name = os.path.split(self.out)
+        os.makedirs(parent or ".", exist_ok=True)
+        self.tmp = os.path.join(parent, f".{name}.partial-{os.getpid()}")
+        if os.path.exists(self.tmp):
+            shutil.rmtree(self.tmp)
+        os.mkdir(self.tmp)
+        self.sinks: dict = {}
+        self.ext = ".arrow" if fmt == "arrow" else ".parquet"
+
+    def sink(self, table: str) -> TableSink:
+        s = self.sinks.get(table)
+        if s is None:
+            s = TableSink(os.path.join(self.tmp, table + self.ext), table, self.fmt,
+                          self.compression)
+            self.sinks[table] = s
+        return s
+
+    def _close(self, run_info: dict) -> None:
+        for t in S.TABLE_ORDER:
+            self.sink(t)                    # every table exists, even empty
+        for s in self.sinks.values():
+            s.close()
+        run_info = dict(run_info)
+        run_info["tables"] = {t: {"file": t + self.ext, "rows": self.sinks[t].rows}
+                              for t in S.TABLE_ORDER}
+        with open(os.path.join(self.tmp, "run.json"), "w") as f:
+            json.dump(run_info, f, indent=2, sort_keys=False, default=str)
+            f.write("\n")
+
+    def complete(self, run_info: dict) -> str:
+        self._close(dict(run_info, complete=True))
+        if os.path.lexists(self.out):
+            shutil.rmtree(self.out)
+        os.rename(self.tmp, self.out)
+        return self.out
+
+    def abort(self, run_info: dict) -> str:
+        """Interrupted: close what was written, mark it, keep it aside."""
+        self._close(dict(run_info, complete=False))
+        with open(os.path.join(self.tmp, INCOMPLETE_MARKER), "w") as f:
+            f.write("this run was interrupted: the tables hold the batches finished before\n")
+        dest = self.out + ".incomplete"
+        if os.path.lexists(dest) and os.path.isdir(dest) and _is_ours(dest):
+            shutil.rmtree(dest)
+        os.rename(self.tmp, dest)
+        return dest
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _src(kind: str, name: str, rb, cols, v, n):
+    if kind == "rb":
+        return getattr(rb, name + "_arr")[:n]
+    if kind == "cols":
+        return cols.arrays[name][:n]
+    return v.arrays[name][:n]
+
+
+class ResultWriter:
+    """Streams a Replay's tables into an OutputFolder."""
+
+    def __init__(self, folder: OutputFolder, replay, counter_interval_ns: int = 10 ** 9,
+                 samples: bool = True):
+        self.folder = folder
+        self.replay = replay
+        self.engine = replay.engine
+        self.engine.enable_output(bool(samples), int(counter_interval_ns))
+        self.addrs = AddrStrings()
+        self.last_ts = None
+        self.packets = 0
+        self._pk = S.TABLES["packets"].columns
+        self._conn = S.TABLES["connections"].columns
+        self._smp = S.TABLES["samples"].columns
+        replay.record_sink = self.on_records
+        self._plan = None
+        self._plan_key = None
+        self._recs: list = []
+        self._recs_n = 0
+        self._smps: list = []
+        self._smps_n = 0
+        from pystack._core import engine as _e
+        self._drop_names = _e.CONN_DROP_REASONS
+
+    # --- per batch --------------------------------------------------------------
+    def on_batch(self, rb, cols, v) -> None:
+        n = cols.n
+        if n:
+            self.packets += n
+            t = int(rb.ts_arr[n - 1])
+            self.last_ts = t if self.last_ts is None else max(self.last_ts, t)
+            self.folder.sink("packets").write(self._packet_arrays(rb, cols, v, n))
+        self._drain()
+
+    def _packet_arrays(self, rb, cols, v, n) -> list:
+        if self._plan is None:
+            # per column: where its numpy column lives and how it converts
+            self._plan = []
+            for c in self._pk:
+                kind, name = c.source.split(":")
+                if kind == "rb":
+                    arr = name + "_arr"             # a new RecordBatch each batch
+                elif kind == "cols":
+                    arr = cols.arrays[name]
+                else:
+                    arr = v.arrays[name]
+                self._plan.append((c.type, arr))
+            self._plan_key = (id(cols), id(v))
+        elif self._plan_key != (id(cols), id(v)):
+            self._plan = None
+            return self._packet_arrays(rb, cols, v, n)
+        out = []
+        valid = None
+        for t, arr in self._plan:
+            a = getattr(rb, arr)[:n] if isinstance(arr, str) else arr[:n]
+            if t == "ts":
+                out.append(ts_array(a))
+            elif t.startswith("enum:"):
+                out.append(enum_array(t[5:], a))
+            elif t == "addr":
+                if valid is None:
+                    valid = cols.arrays["ip_ver"][:n] != 0
+                out.append(self.addrs.column(a.view(np.uint64), valid))
+            else:
+                out.append(pa.array(a))
+        return out
+
+    def _drain(self) -> None:
+        smp = self.engine.take_samples()
+        if len(smp["ts_ns"]):
+            self._smps.append(smp)
+            self._smps_n += len(smp["ts_ns"])
+            if self._smps_n >= CHUNK_ROWS:
+                self._flush_samples()
+        ts, vals = self.engine.take_counter_snapshots()
+        if len(ts):
+            self.folder.sink("counters").write(self._counter_arrays(ts, vals, False))
+
+    def _sample_arrays(self, smp) -> list:
+        out = []
+        for c in self._smp:
+            a = smp[c.source.split(":")[1]]
+            if c.type == "ts":
+                out.append(ts_array(a))
+            elif c.type.startswith("enum:"):
+                out.append(enum_array(c.type[5:], a))
+            else:
+                out.append(pa.array(a))
+        return out
+
+    def _counter_arrays(self, ts, vals, final: bool) -> list:
+        m, k = vals.shape
+        return [ts_array(np.repeat(ts, k)),
+                enum_array("counter", np.tile(np.arange(k, dtype=np.int16), m)),
+                pa.array(vals.reshape(-1)),
+                pa.array(np.full(m * k, final))]
+
+    # --- connections --------------------------------------------------------------
+    def on_records(self, recs) -> None:
+        # records and samples are converted in chunks of CHUNK_ROWS (bounded
+        # memory): Arrow's per-column cost is paid per chunk, not per batch
+        if recs is None or not len(recs):
+            return
+        self._recs.append(recs)
+        self._recs_n += len(recs)
+        if self._recs_n >= CHUNK_ROWS:
+            self._flush_records()
+
+    def _flush_records(self) -> None:
+        if self._recs:
+            if len(self._recs) > 1:
+                # as raw bytes: numpy copies a padded structured dtype field by field
+                dt = self._recs[0].dtype
+                raw = np.concatenate([x.view(np.dtype((np.void, dt.itemsize)))
+                                      for x in self._recs])
+                recs = raw.view(dt)
+            else:
+                recs = self._recs[0]
+            self._recs, self._recs_n = [], 0
+            self.folder.sink("connections").write(self._conn_arrays(recs))
+
+    def _flush_samples(self) -> None:
+        if self._smps:
+            smp = {k: np.concatenate([d[k] for d in self._smps]) for k in self._smps[0]}
+            self._smps, self._smps_n = [], 0
+            self.folder.sink("samples").write(self._sample_arrays(smp))
+
+    def _conn_arrays(self, r) -> list:
+        n = len(r)
+        end_cap = self.last_ts if self.last_ts is not None else 0
+        calc = {}
+        picked = r["picked_up"] != 0
+        calc["syn_queue_ns"] = np.where(picked, 0, r["start_ns"] - r["req_ns"])
+        acq = r["acq_ns"]
+        until = np.where(r["accepted_ns"] >= 0, r["accepted_ns"],
+                         np.where(r["end_ns"] >= 0, r["end_ns"], end_cap))
+        calc["accept_queue_ns"] = np.where(acq >= 0, until - acq, -1)
+        calc["states"] = enum_array("conn_states", S.states_index(r["states"]))
+        # drops by reason: formatted once per distinct combination, looked
+        # at only for the connections that had drops
+        idx = np.zeros(n, np.int32)
+        texts = [""]
+        m = np.flatnonzero(r["drops"])
+        if len(m):
+            nr = len(self._drop_names)
+            sub = np.ascontiguousarray(r["drop_by"][m]).view(np.dtype((np.void, 4 * nr))).ravel()
+            u, inv = np.unique(sub, return_inverse=True)
+            for row in np.frombuffer(u.tobytes(), np.uint32).reshape(-1, nr).tolist():
+                texts.append(" ".join(f"{self._drop_names[q]}:{row[q]}"
+                                      for q in range(nr) if row[q]))
+            idx[m] = np.asarray(inv, np.int32).reshape(-1) + 1
+        dbr = pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(texts, pa.string())
+                                             ).dictionary_decode()
+        calc["drops_by_reason"] = dbr
+        out = []
+        for c in self._conn:
+            kind, name = c.source.split(":")
+            if kind == "calc":
+                a = calc[name]
+                out.append(a if isinstance(a, pa.Array) else pa.array(a))
+                continue
+            if c.type == "addr":
+                w = np.empty((n, 2), np.uint64)
+                pre = "la" if name == "local" else "ra"
+                w[:, 0] = r[pre + "0"]
+                w[:, 1] = r[pre + "1"]
+                out.append(self.addrs.column(w, np.ones(n, np.uint8)))
+                continue
+            a = r[name]
+            if c.type in ("ts", "ts?"):
+                out.append(ts_array(a, c.type == "ts?"))
+            elif c.type.startswith("enum:"):
+                out.append(enum_array(c.type[5:], np.ascontiguousarray(a)))
+            elif c.type == "bool":
+                out.append(pa.array(a != 0))
+            else:
+                out.append(pa.array(np.ascontiguousarray(a).astype(c.type, copy=False)))
+        return out
+
+    # --- end ------------------------------------------------------------------------
+    def finish(self, result, run_info: dict) -> str:
+        self._end(result)
+        return self.folder.complete(run_info)
+
+    def abort(self, run_info: dict) -> str:
+        self._drain()
+        self._flush_samples()
+        self._flush_records()
+        return self.folder.abort(run_info)
+
+    def _end(self, result) -> None:
+        self._drain()
+        self._flush_samples()
+        self._flush_records()
+        from pystack import vocab
+        vals = np.array([[result.counters[k] for k in vocab.COUNTERS]], np.int64)
+        ts = np.array([self.last_ts if self.last_ts is not None else 0], np.int64)
+        self.folder.sink("counters").write(self._counter_arrays(ts, vals, True))

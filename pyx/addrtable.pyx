@@ -1,0 +1,251 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Address dictionary for the output tables (pystack.results.writer).
+
+Models no kernel code.  Maps 16-byte addresses (IPv4 as ::ffff:a.b.c.d) to
+dense ids in first-seen order with an open-addressing table, so a batch's
+address columns become dictionary indices in one nogil pass; only addresses
+never seen before go back to Python (to be formatted once, for the
+dictionary).  Ids are stable for the whole run: the Arrow IPC writer emits
+them as dictionary deltas.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport uint8_t, uint64_t, int32_t, int64_t
+from libc.stdlib cimport calloc, realloc, free
+from libc.string cimport memcpy
+
+
+cdef extern from "arpa/inet.h" nogil:
+    const char* inet_ntop(int af, const void* src, char* dst, unsigned int size)
+
+cdef extern from "sys/socket.h" nogil:
+    int AF_INET6
+
+
+cdef inline int _fmt_u8(char* o, unsigned int v) noexcept nogil:
+    if v >= 100:
+        o[0] = <char>(48 + v // 100)
+        o[1] = <char>(48 + (v // 10) % 10)
+        o[2] = <char>(48 + v % 10)
+        return 3
+    if v >= 10:
+        o[0] = <char>(48 + v // 10)
+        o[1] = <char>(48 + v % 10)
+        return 2
+    o[0] = <char>(48 + v)
+    return 1
+
+
+cdef inline uint64_t _mix(uint64_t a, uint64_t b) noexcept nogil:
+    cdef uint64_t z = a * <uint64_t>0x9e3779b97f4a7c15ULL ^ b
+    z = (z ^ (z >> 30)) * <uint64_t>0xbf58476d1ce4e5b9ULL
+    z = (z ^ (z >> 27)) * <uint64_t>0x94d049bb133111ebULL
+    return z ^ (z >> 31)
+
+
+cdef class AddrTable:
+    """addr (2 x uint64) -> id; ids 0, 1, 2, ... in first-seen order."""
+    cdef uint64_t* keys         # 2 words per slot
+    cdef int32_t* vals          # -1 empty
+    cdef uint64_t mask
+    cdef readonly int64_t count
+    # the formatted address of each id (set_strings), for gather()
+    cdef int64_t* soff          # per id: start in sdata (soff[id + 1] its end)
+    cdef uint8_t* sdata
+    cdef int64_t id_cap, sdata_len, sdata_cap, nstr
+
+    def __cinit__(self, int64_t slots=1 << 12):
+        cdef int64_t n = 16, i
+        while n < slots:
+            n <<= 1
+        self.keys = <uint64_t*>calloc(2 * n, sizeof(uint64_t))
+        self.vals = <int32_t*>calloc(n, sizeof(int32_t))
+        if self.keys == NULL or self.vals == NULL:
+            raise MemoryError()
+        for i in range(n):
+            self.vals[i] = -1
+        self.mask = n - 1
+        self.count = 0
+        self.soff = NULL
+        self.sdata = NULL
+        self.id_cap = 0
+        self.sdata_len = 0
+        self.sdata_cap = 0
+        self.nstr = 0
+
+    def __dealloc__(self):
+        free(self.keys)
+        free(self.vals)
+        free(self.soff)
+        free(self.sdata)
+
+    cdef int _grow(self) except -1:
+        cdef uint64_t n = (self.mask + 1) * 2, i, h
+        cdef uint64_t* nk = <uint64_t*>calloc(2 * n, sizeof(uint64_t))
+        cdef int32_t* nv = <int32_t*>calloc(n, sizeof(int32_t))
+        if nk == NULL or nv == NULL:
+            free(nk)
+            free(nv)
+            raise MemoryError()
+        for i in range(n):
+            nv[i] = -1
+        for i in range(self.mask + 1):
+            if self.vals[i] < 0:
+                continue
+            h = _mix(self.keys[2 * i], self.keys[2 * i + 1]) & (n - 1)
+            while nv[h] >= 0:
+                h = (h + 1) & (n - 1)
+            nk[2 * h] = self.keys[2 * i]
+            nk[2 * h + 1] = self.keys[2 * i + 1]
+            nv[h] = self.vals[i]
+        free(self.keys)
+        free(self.vals)
+        self.keys = nk
+        self.vals = nv
+        self.mask = n - 1
+        return 0
+
+    def encode(self, words, valid, out):
+        """words: uint64[n, 2] (the 16 address bytes of each row); valid:
+        uint8[n] (0: no address, id -1); out: int32[n] ids.  Returns the
+        rows (int64) whose address was new, in id order: format them and
+        hand the strings to set_strings before gather()."""
+        cdef const uint64_t[:, ::1] w = words
+        cdef const uint8_t[::1] ok = valid
+        cdef int32_t[::1] o = out
+        cdef Py_ssize_t n = w.shape[0], i
+        cdef uint64_t h, a, b
+        new = np.empty(n, np.int64)
+        cdef int64_t[::1] nw = new
+        cdef int64_t nn = 0
+        # worst case every row is new: keep the load factor below 1/2
+        while (self.count + n) * 2 > <int64_t>(self.mask + 1):
+            self._grow()
+        with nogil:
+            for i in range(n):
+                if not ok[i]:
+                    o[i] = -1
+                    continue
+                a = w[i, 0]
+                b = w[i, 1]
+                h = _mix(a, b) & self.mask
+                while True:
+                    if self.vals[h] < 0:
+                        self.keys[2 * h] = a
+                        self.keys[2 * h + 1] = b
+                        self.vals[h] = <int32_t>self.count
+                        self.count += 1
+                        nw[nn] = i
+                        nn += 1
+                        break
+                    if self.keys[2 * h] == a and self.keys[2 * h + 1] == b:
+                        break
+                    h = (h + 1) & self.mask
+                o[i] = self.vals[h]
+        return new[:nn]
+
+    def set_strings(self, list strs):
+        """The text of the next len(strs) ids (ASCII bytes), in id order."""
+        cdef bytes b
+        cdef Py_ssize_t L
+        cdef int64_t need = self.nstr + len(strs) + 1, cap
+        cdef void* p
+        if need > self.id_cap:
+            cap = max(need, 2 * self.id_cap, 1024)
+            p = realloc(self.soff, cap * sizeof(int64_t))
+            if p == NULL:
+                raise MemoryError()
+            self.soff = <int64_t*>p
+            self.id_cap = cap
+            if self.nstr == 0:
+                self.soff[0] = 0
+        for b in strs:
+            L = len(b)
+            if self.sdata_len + L > self.sdata_cap:
+                cap = max(self.sdata_len + L, 2 * self.sdata_cap, 1 << 16)
+                p = realloc(self.sdata, cap)
+                if p == NULL:
+                    raise MemoryError()
+                self.sdata = <uint8_t*>p
+                self.sdata_cap = cap
+            memcpy(self.sdata + self.sdata_len, <const char*>b, L)
+            self.sdata_len += L
+            self.nstr += 1
+            self.soff[self.nstr] = self.sdata_len
+
+    def gather(self, ids):
+        """Arrow string buffers for ids (int32[n], -1 null): (offsets
+        int32[n + 1], data uint8[...]) ; nulls are empty strings here (the
+        caller adds the validity bitmap)."""
+        cdef const int32_t[::1] g = ids
+        cdef Py_ssize_t n = g.shape[0], i
+        offsets = np.empty(n + 1, np.int32)
+        cdef int32_t[::1] of = offsets
+        cdef int64_t tot = 0, L
+        cdef int32_t x
+        if self.nstr == 0:
+            self.set_strings([])
+        for i in range(n):
+            x = g[i]
+            if x >= 0 and x >= self.nstr:
+                raise ValueError("gather: id without a string (set_strings first)")
+        with nogil:
+            of[0] = 0
+            for i in range(n):
+                x = g[i]
+                if x >= 0:
+                    tot += self.soff[x + 1] - self.soff[x]
+                of[i + 1] = <int32_t>tot
+        data = np.empty(max(tot, 1), np.uint8)
+        cdef uint8_t[::1] d = data
+        cdef int64_t pos = 0
+        with nogil:
+            for i in range(n):
+                x = g[i]
+                if x >= 0:
+                    L = self.soff[x + 1] - self.soff[x]
+                    memcpy(&d[pos], self.sdata + self.soff[x], L)
+                    pos += L
+        return offsets, data[:tot]
+
+
+def format_rows(words, rows):
+    """The text of the addresses of `rows` (uint64[n, 2] words, as in
+    encode): IPv4-mapped as dotted quads, others as inet_ntop(AF_INET6)
+    prints them.  Returns (blob bytes, lengths int32[len(rows)])."""
+    cdef const uint8_t[:, ::1] b = np.ascontiguousarray(words).view(np.uint8)
+    cdef const int64_t[::1] r = np.ascontiguousarray(rows, dtype=np.int64)
+    cdef Py_ssize_t n = r.shape[0], j, k, pos = 0
+    lens = np.empty(n, np.int32)
+    cdef int32_t[::1] ln = lens
+    out = bytearray(n * 46)
+    cdef char* o = out
+    cdef const uint8_t* a
+    cdef bint v4
+    cdef int m
+    with nogil:
+        for j in range(n):
+            a = &b[r[j], 0]
+            v4 = a[10] == 0xff and a[11] == 0xff
+            for k in range(10):
+                if a[k]:
+                    v4 = False
+            if v4:
+                m = _fmt_u8(o + pos, a[12])
+                o[pos + m] = 46
+                m += 1
+                m += _fmt_u8(o + pos + m, a[13])
+                o[pos + m] = 46
+                m += 1
+                m += _fmt_u8(o + pos + m, a[14])
+                o[pos + m] = 46
+                m += 1
+                m += _fmt_u8(o + pos + m, a[15])
+            else:
+                inet_ntop(AF_INET6, a, o + pos, 46)
+                m = 0
+                while o[pos + m]:
+                    m += 1
+            ln[j] = m
+            pos += m
+    return bytes(out[:pos]), lens
