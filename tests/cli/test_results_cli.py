@@ -98,6 +98,8 @@ def test_diff_what_if(tmp_path, capsys):
     assert main(["diff", str(a), str(b)]) == 0
     assert capsys.readouterr().out.splitlines() == [
         f"A = {a}", f"B = {b}",
+        # one SYN-ACK (60 bytes) fewer, one RST (40 bytes) more
+        "counter     IpExtOutOctets: 180 -> 160 (-20)",
         "counter     TcpPassiveOpens: 3 -> 2 (-1)",
         "counter     TcpCurrEstab: 3 -> 2 (-1)",
         "counter     TcpOutRsts: 0 -> 1 (+1)",
