@@ -108,6 +108,10 @@ COUNTERS: tuple[str, ...] = (
     "Icmp6InEchoReplies", "Icmp6OutDestUnreachs", "Icmp6OutEchoReplies",
     # Udp6 transmit side (udp_v6_send_skb: UDP_MIB_OUTDATAGRAMS)
     "Udp6OutDatagrams",
+    # Icmp6 per-type message counters (ICMP6MSGIN/OUT_INC_STATS; snmp6 prints
+    # the non-zero ones) of the types the model counts
+    "Icmp6InType1", "Icmp6InType128", "Icmp6InType129", "Icmp6OutType1",
+    "Icmp6OutType129",
 )
 
 # Parse and checksum statuses that are not drop reasons.

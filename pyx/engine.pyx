@@ -181,12 +181,14 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   no options), request-sock / TIME_WAIT ACKs (tcp_v4_send_ack: timestamps iff
   ts_recent != 0), full-socket ACKs (tcp_established_options: timestamps,
   SACK blocks for the out-of-order ranges and a pending D-SACK), ICMP port
-  unreachables (icmp_send: at most 576 bytes) and echo replies.  The captured
+  unreachables (icmp_send: at most 576 bytes; IPv6 icmp6_send: at most
+  1280) and echo replies (IPv4 and IPv6).  The captured
   host packets of kinds the model never builds are counted when seen
   (Engine._host_tx): data / FIN (OutSegs for new sequence space, RetransSegs
   otherwise, as __tcp_transmit_skb), a RST on a full socket
   (tcp_send_active_reset: OutRsts), probes, segments of 4-tuples the model
-  does not hold, UDP (OutDatagrams), other ICMP, fragments.
+  does not hold, UDP (OutDatagrams / Udp6OutDatagrams), other ICMP and
+  ICMPv6 (OutMsgs + the type's counter when kept), fragments.
 * Host segments (OUT, open loop): snd_nxt from their sequence space (from
   the first seen one if the SYN-ACK was not captured), the host's FIN
   (ESTABLISHED -> FIN_WAIT1, CLOSE_WAIT -> LAST_ACK), a host RST -> tcp_done
@@ -294,6 +296,20 @@ Open-loop replay decisions (documented approximations)
   ICMP_CSUM), type > NR_ICMP_TYPES (InErrors), InDestUnreachs, InEchos and
   the echo reply (icmp_echo_ignore_all; not rate limited: type 0 is not in
   icmp_ratemask): IcmpOutMsgs + IcmpOutEchoReps.
+* net/ipv6/udp.c __udp6_lib_rcv -> icmpv6_send(DEST_UNREACH, PORT_UNREACH)
+  and net/ipv6/icmp.c icmpv6_rcv / icmpv6_echo_reply (Engine._icmp6_rcv,
+  _icmp6_port_unreach, _icmp6_xmit_allowed): Udp6NoPorts, then the ICMPv6
+  error unless the destination is multicast / not PACKET_HOST or the source
+  unspecified; Icmp6InMsgs / InCsumErrors / InErrors / per-type In
+  counters; echo requests answered unless net.ipv6.icmp.echo_ignore_all.
+  Rate limits (6.18.44): types in net.ipv6.icmp.ratemask (default
+  0-1,3-127: errors, not echo replies) pass the shared icmp_global_allow
+  bucket (refusal: IcmpOutRateLimitGlobal, the IPv4 counter, as the kernel
+  counts it) and the IPv6 inet_peer bucket of net.ipv6.icmp.ratelimit
+  (100 ms, burst 6x; refusal: Icmp6OutRateLimitHost); loopback: no limit.
+  The verdicts reply column carries R_ICMP_PORT_UNREACH / R_ICMP_ECHO_REPLY
+  for both families (the packet's family says which).  Checked against the
+  real kernel: tests/udp/data/icmp6-host (record.py there).
 
 Open-loop replay decisions (documented approximations)
 -------------------------------------------------------
@@ -366,7 +382,11 @@ Fast Open, MD5/AO, IP options, routing and martians, netfilter, ECN
 negotiation (SYN-ACK ECE); UDP: udp_mem / UdpMemErrors (PROTO_MEM),
 skb_condense, SO_RCVBUF changes after bind, connected / multicast /
 encapsulation sockets, read-log rows filtered by client (TCP only), the
-socket drop counter (sk_drops); ICMPv6 (delivered only) and ICMPv6 errors; ICMP protocol
+socket drop counter (sk_drops); ICMPv6 other than echo / port
+unreachable (NDP, MLD, ping sockets, errors to upper layers: delivered
+only), ICMPv6 errors other than port unreachable, Ip6OutNoRoutes of an
+unroutable ICMPv6 reply, kernels before the icmpv6_xrlim_allow prefix fix
+(tmo >> ((128 - plen) >> 5), 1000 ms default); ICMP protocol
 unreachable for unknown protocols; IGMP (delivered only); transmit side:
 GSO / TSO super-packets in a capture (counted as one segment, not
 tcp_skb_pcount), the SACK block bookkeeping of tcp_sack_new_ofo_skb (blocks =
@@ -2130,10 +2150,13 @@ cdef class Engine:
         t = c.icmp_type[i]
         if t == 1:
             self.ctr[<int>C_Icmp6InDestUnreachs] += 1
+            self.ctr[<int>C_Icmp6InType1] += 1
         elif t == 129:
             self.ctr[<int>C_Icmp6InEchoReplies] += 1
+            self.ctr[<int>C_Icmp6InType129] += 1
         elif t == 128:
             self.ctr[<int>C_Icmp6InEchos] += 1
+            self.ctr[<int>C_Icmp6InType128] += 1
             if (self.icmp6_echo_ignore_all or not self._icmp6_xmit_allowed(
                     129, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i))):
                 self._drop(i, DR_NOT_SPECIFIED)
@@ -2143,6 +2166,7 @@ cdef class Engine:
             # extension headers) + the request's whole ICMPv6 message
             self.ctr[<int>C_Icmp6OutMsgs] += 1
             self.ctr[<int>C_Icmp6OutEchoReplies] += 1
+            self.ctr[<int>C_Icmp6OutType129] += 1
             self._ip_out(True, 40 + <int64_t>c.l4_len[i])
             v.reply[i] = R_ICMP_ECHO_REPLY
         v.verdict[i] = V_DELIVERED
@@ -2348,6 +2372,7 @@ cdef class Engine:
             return
         self.ctr[<int>C_Icmp6OutMsgs] += 1
         self.ctr[<int>C_Icmp6OutDestUnreachs] += 1
+        self.ctr[<int>C_Icmp6OutType1] += 1
         q = <int64_t>c.ip_len[i] - c.l4_len[i] + 8 + c.payload_len[i]
         self._ip_out(True, 48 + (q if q < 1232 else 1232))
         self.vo.reply[i] = R_ICMP_PORT_UNREACH
@@ -4704,6 +4729,7 @@ cdef class Engine:
             self.ctr[<int>C_Icmp6OutMsgs] += 1
             if t == 1:
                 self.ctr[<int>C_Icmp6OutDestUnreachs] += 1
+                self.ctr[<int>C_Icmp6OutType1] += 1
         elif proto == 17:
             self.ctr[<int>C_Udp6OutDatagrams if v6 else <int>C_UdpOutDatagrams] += 1
         self._ip_out(v6, length)

@@ -263,7 +263,12 @@ cdef enum Counter:
     C_Icmp6OutDestUnreachs = 119
     C_Icmp6OutEchoReplies = 120
     C_Udp6OutDatagrams = 121
-    C__COUNT = 122
+    C_Icmp6InType1 = 122
+    C_Icmp6InType128 = 123
+    C_Icmp6InType129 = 124
+    C_Icmp6OutType1 = 125
+    C_Icmp6OutType129 = 126
+    C__COUNT = 127
 
 cdef enum CtStat:
     CTSTAT_FOUND = 0
