@@ -12,7 +12,15 @@ after, the client sends (Python sockets, fixed times):
 * 12 echo requests of 56 bytes, 5 ms apart (type 129 is not in ratemask).
 
 Writes capture.pcap and truth.json (non-zero counter deltas) next to it.
-Usage: python record.py   (as root; takes ~4 s)
+
+`python record.py global` records global/: net.ipv4.icmp_msgs_burst 10 on
+the server, 60 client addresses fd00:18::100.. (static neighbours) each
+sending one UDP datagram to a closed port within ~6 ms, then 198.18.0.2
+sends one IPv4 datagram to a closed port of 198.18.0.1: the ICMPv6 errors
+drain the netns bucket that the IPv4 error then finds empty.  The kernel
+takes a random 0-2 credits per message, so only the relations are exact.
+
+Usage: python record.py [global]   (as root; takes ~5 s)
 """
 import json
 import os
@@ -66,7 +74,28 @@ for k in range(12):
 '''
 
 
+CLIENT_GLOBAL = r'''
+import socket, time, sys
+S = sys.argv[1]; t0 = float(sys.argv[2])
+socks = []
+for k in range(60):
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.bind(("fd00:18::%x" % (0x100 + k), 40000))
+    socks.append(u)
+v4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+v4.bind(("198.18.0.2", 40000))
+d = t0 - time.time()
+if d > 0: time.sleep(d)
+for u in socks:
+    u.sendto(b"g" * 20, (S, 9999))
+v4.sendto(b"g" * 20, ("198.18.0.1", 9999))
+'''
+
+
 def main():
+    glob = sys.argv[1:] == ["global"]
+    out = os.path.join(HERE, "global") if glob else HERE
+    os.makedirs(out, exist_ok=True)
     for ns in (NS_S, NS_C):
         sh(f"ip netns del {ns}", check=False)
     try:
@@ -86,8 +115,18 @@ def main():
             mac[ns] = nx(ns, "cat /sys/class/net/eth0/address").strip()
         nx(NS_S, f"ip -6 neigh add {C} lladdr {mac[NS_C]} dev eth0 nud permanent")
         nx(NS_C, f"ip -6 neigh add {S} lladdr {mac[NS_S]} dev eth0 nud permanent")
+        if glob:
+            nx(NS_S, "sysctl -qw net.ipv4.icmp_msgs_burst=10")
+            nx(NS_S, "ip addr add 198.18.0.1/24 dev eth0")
+            nx(NS_C, "ip addr add 198.18.0.2/24 dev eth0")
+            nx(NS_S, f"ip neigh add 198.18.0.2 lladdr {mac[NS_C]} dev eth0 nud permanent")
+            nx(NS_C, f"ip neigh add 198.18.0.1 lladdr {mac[NS_S]} dev eth0 nud permanent")
+            for k in range(60):
+                a = "fd00:18::%x" % (0x100 + k)
+                nx(NS_C, f"ip -6 addr add {a}/64 dev eth0 nodad")
+                nx(NS_S, f"ip -6 neigh add {a} lladdr {mac[NS_C]} dev eth0 nud permanent")
         time.sleep(3.0)                 # unsolicited MLD reports are over
-        pcap = os.path.join(HERE, "capture.pcap")
+        pcap = os.path.join(out, "capture.pcap")
         td = subprocess.Popen(["ip", "netns", "exec", NS_S, "tcpdump", "-i", "eth0", "-n",
                                "--immediate-mode", "-s", "0",
                                "--time-stamp-precision=nano", "-w", pcap],
@@ -95,7 +134,8 @@ def main():
         time.sleep(1.0)
         before = counters(NS_S)
         t0 = time.time() + 0.2
-        subprocess.run(["ip", "netns", "exec", NS_C, sys.executable, "-c", CLIENT, S,
+        subprocess.run(["ip", "netns", "exec", NS_C, sys.executable, "-c",
+                        CLIENT_GLOBAL if glob else CLIENT, S,
                         repr(t0)], check=True)
         time.sleep(0.5)
         after = counters(NS_S)
@@ -107,8 +147,9 @@ def main():
             "net.ipv6.icmp.ratelimit", "net.ipv6.icmp.ratemask",
             "net.ipv6.icmp.echo_ignore_all", "net.ipv4.icmp_msgs_per_sec",
             "net.ipv4.icmp_msgs_burst")}
-        with open(os.path.join(HERE, "truth.json"), "w") as f:
+        with open(os.path.join(out, "truth.json"), "w") as f:
             json.dump({"kernel": os.uname().release, "server": S, "client": C,
+                       "server4": "198.18.0.1" if glob else None,
                        "sysctls": sysctls, "deltas": dict(sorted(deltas.items()))},
                       f, indent=1)
             f.write("\n")
