@@ -341,7 +341,10 @@ class HostConfig:
         out += ["", "[sysctl]"]
         for name, ch in self.sysctls.changed().items():
             v = ch["value"]
-            val = f"[{', '.join(str(x) for x in v)}]" if isinstance(v, list) else str(v)
+            if isinstance(v, list):
+                val = f"[{', '.join(str(x) for x in v)}]"
+            else:       # a bitmap comes as its ranges text ("0-1,3-127")
+                val = q(v) if isinstance(v, str) else str(v)
             out.append(f"{q(name)} = {val}")
         for l in self.sorted_listeners():
             out += ["", "[[listen]]", f"address = {q(l.address)}", f"port = {l.port}",

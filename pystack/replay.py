@@ -274,6 +274,11 @@ class Replay:
             "icmp_ratelimit": sc.get("net.ipv4.icmp_ratelimit"),
             "icmp_msgs_per_sec": sc.get("net.ipv4.icmp_msgs_per_sec"),
             "icmp_msgs_burst": sc.get("net.ipv4.icmp_msgs_burst"),
+            "icmp6_echo_ignore_all": sc.get("net.ipv6.icmp.echo_ignore_all"),
+            "icmp6_ratelimit": sc.get("net.ipv6.icmp.ratelimit"),
+            # the 256-bit ratemask as four u64 words (bit n of word n >> 6)
+            "icmp6_ratemask": tuple((sc.get("net.ipv6.icmp.ratemask") >> (64 * k))
+                                    & 0xFFFFFFFFFFFFFFFF for k in range(4)),
             "tcp_app_win": sc.get("net.ipv4.tcp_app_win"),
             "tcp_rfc1337": sc.get("net.ipv4.tcp_rfc1337"),
             "tcp_max_tw_buckets": sc.get("net.ipv4.tcp_max_tw_buckets"),

@@ -23,8 +23,12 @@ Vector sysctls written with fewer values than they hold update only the
 leading elements, as proc_dointvec does (``echo 8192 > tcp_rmem`` changes
 only tcp_rmem[0]).
 
+* ``proc_do_large_bitmap``: comma-separated bit numbers and ranges
+  ("0-1,3-127"), each < the bitmap length (256 for net.ipv6.icmp.ratemask);
+  held as one int whose bit n is set for n in the list.
+
 Sources: net/core/sysctl_net_core.c, net/ipv4/sysctl_net_ipv4.c,
-net/ipv4/devinet.c, net/netfilter/nf_conntrack_standalone.c.
+net/ipv4/devinet.c, net/ipv6/icmp.c, net/netfilter/nf_conntrack_standalone.c.
 """
 from __future__ import annotations
 
@@ -56,6 +60,9 @@ _HANDLER_LIMITS = {
     "proc_dointvec_jiffies": (0, JIFFIES_SEC_MAX),
     # do_proc_dointvec_ms_jiffies_conv: msecs_to_jiffies(v) > INT_MAX -> -EINVAL
     "proc_dointvec_ms_jiffies": (0, INT_MAX),
+    # proc_do_large_bitmap: a bitmap of ICMPV6_MSG_MAX + 1 bits, held here as
+    # one int (bit n = type n), written and printed as ranges ("0-1,3-127")
+    "proc_do_large_bitmap": (0, 2 ** 256 - 1),
 }
 
 
@@ -114,8 +121,47 @@ def _port_range_check(v: tuple[int, ...]) -> str | None:
 
 
 _IPV4 = "net/ipv4/sysctl_net_ipv4.c"
+_ICMP6 = "net/ipv6/icmp.c"
 _CORE = "net/core/sysctl_net_core.c"
 _CT = "net/netfilter/nf_conntrack_standalone.c"
+
+
+def bitmap_from_ranges(text: str, nbits: int = 256) -> int:
+    """kernel/sysctl.c proc_do_large_bitmap: "0-1,3-127" -> int with those
+    bits set; a bit >= nbits or a range whose end is below its start is
+    refused (-EINVAL), as is anything but digits, '-' and ','."""
+    bits = 0
+    txt = text.strip()
+    if not txt:
+        return 0
+    for part in txt.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise SysctlError(f"{text!r}: {part!r} is not a bit number or a range a-b")
+        a = int(m.group(1))
+        b = int(m.group(2)) if m.group(2) is not None else a
+        if a >= nbits or b >= nbits:
+            raise SysctlError(f"{text!r}: bit {max(a, b)} is beyond the bitmap "
+                              f"(0..{nbits - 1})")
+        if b < a:
+            raise SysctlError(f"{text!r}: range {part!r} ends before it starts")
+        bits |= ((1 << (b - a + 1)) - 1) << a
+    return bits
+
+
+def bitmap_to_ranges(bits: int) -> str:
+    """proc_do_large_bitmap's read side: "0-1,3-127"."""
+    out = []
+    n = 0
+    while bits >> n:
+        if (bits >> n) & 1:
+            a = n
+            while (bits >> (n + 1)) & 1:
+                n += 1
+            out.append(str(a) if a == n else f"{a}-{n}")
+        n += 1
+    return ",".join(out)
 
 
 def _ct_timeout(short: str, default: int, what: str) -> SysctlSpec:
@@ -160,6 +206,19 @@ _SPECS: tuple[SysctlSpec, ...] = (
                "global ICMP output token rate", min=0),
     SysctlSpec("net.ipv4.icmp_msgs_burst", 50, "proc_dointvec_minmax", _IPV4,
                "global ICMP output token bucket depth", min=0),
+    # --- net.ipv6.icmp --------------------------------------------------------
+    SysctlSpec("net.ipv6.icmp.echo_ignore_all", 0, "proc_dou8vec_minmax", _ICMP6,
+               "ignore all ICMPv6 echo requests", min=0, max=1),
+    # 100 ms since "ipv6: icmp: remove obsolete code in icmpv6_xrlim_allow()"
+    # (0201eedb69b2, in 6.18.y stable: the reference machine's 6.18.44 prints
+    # 100); before it 1000 ms, divided for routes wider than /128
+    SysctlSpec("net.ipv6.icmp.ratelimit", 100, "proc_dointvec_ms_jiffies", _ICMP6,
+               "per-destination minimum gap between rate-limited ICMPv6 messages",
+               unit="ms"),
+    SysctlSpec("net.ipv6.icmp.ratemask", (0b11 | (((1 << 125) - 1) << 3)),
+               "proc_do_large_bitmap", _ICMP6,
+               "ICMPv6 types subject to net.ipv6.icmp.ratelimit (and the shared "
+               "icmp_msgs_per_sec bucket); default 0-1,3-127"),
     # --- net.ipv4: TCP listener ----------------------------------------------
     SysctlSpec("net.ipv4.tcp_max_syn_backlog", 2048, "proc_dointvec", _IPV4,
                "without syncookies: drop SYNs once the SYN queue passes 3/4 of this "
@@ -339,6 +398,17 @@ def parse_value(spec: SysctlSpec, value, current: Sequence[int] | int | None = N
     shorter value updates only the leading elements of `current`.
     """
     raw = value
+    if spec.handler == "proc_do_large_bitmap":
+        if isinstance(value, str):
+            try:
+                return bitmap_from_ranges(value, spec.hi.bit_length())
+            except SysctlError as e:
+                raise SysctlError(f"{spec.name}: {e}") from None
+        if isinstance(value, bool) or not isinstance(value, int) \
+                or not spec.lo <= value <= spec.hi:
+            raise SysctlError(f"{spec.name}: {value!r} is neither a list of ranges "
+                              "(\"0-1,3-127\") nor a bitmap int")
+        return value
     if isinstance(value, str):
         toks: list = value.replace(",", " ").split()
         if not toks:
@@ -422,12 +492,20 @@ class Sysctls:
 
     def format(self, name: str) -> str:
         """The value as `sysctl NAME` prints it."""
+        if lookup(name, self.profile).handler == "proc_do_large_bitmap":
+            return bitmap_to_ranges(self.get(name))
         return format_value(self.get(name))
 
     def as_dict(self) -> dict:
         """All effective values, sorted by name; vectors as lists (JSON-ready)."""
-        return {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in sorted(self._values.items())}
+        return {k: self._json(k, v) for k, v in sorted(self._values.items())}
+
+    @staticmethod
+    def _json(name: str, v):
+        # bitmaps as the kernel prints them ("0-1,3-127"), vectors as lists
+        if SYSCTLS[name].handler == "proc_do_large_bitmap":
+            return bitmap_to_ranges(v)
+        return list(v) if isinstance(v, tuple) else v
 
     def changed(self) -> dict:
         """Sysctls that differ from the profile defaults:
@@ -436,8 +514,7 @@ class Sysctls:
         for k in sorted(self._values):
             v, d = self._values[k], self._defaults[k]
             if v != d:
-                out[k] = {"default": list(d) if isinstance(d, tuple) else d,
-                          "value": list(v) if isinstance(v, tuple) else v}
+                out[k] = {"default": self._json(k, d), "value": self._json(k, v)}
         return out
 
     def copy(self) -> "Sysctls":

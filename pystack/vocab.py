@@ -101,6 +101,17 @@ COUNTERS: tuple[str, ...] = (
     # Ip6 transmit side (/proc/net/snmp6; ip6_output.c: IPSTATS_MIB_OUTREQUESTS,
     # IPSTATS_MIB_OUTOCTETS and IPSTATS_MIB_OUTPKTS)
     "Ip6OutRequests", "Ip6OutOctets", "Ip6OutTransmits",
+    # Icmp6 (/proc/net/snmp6; net/ipv6/icmp.c icmpv6_rcv, icmp6_send,
+    # icmpv6_echo_reply; per-type msg counters as proc.c names them)
+    "Icmp6InMsgs", "Icmp6InErrors", "Icmp6OutMsgs", "Icmp6InCsumErrors",
+    "Icmp6OutRateLimitHost", "Icmp6InDestUnreachs", "Icmp6InEchos",
+    "Icmp6InEchoReplies", "Icmp6OutDestUnreachs", "Icmp6OutEchoReplies",
+    # Udp6 transmit side (udp_v6_send_skb: UDP_MIB_OUTDATAGRAMS)
+    "Udp6OutDatagrams",
+    # Icmp6 per-type message counters (ICMP6MSGIN/OUT_INC_STATS; snmp6 prints
+    # the non-zero ones) of the types the model counts
+    "Icmp6InType1", "Icmp6InType128", "Icmp6InType129", "Icmp6OutType1",
+    "Icmp6OutType129",
 )
 
 # Parse and checksum statuses that are not drop reasons.

@@ -29,8 +29,8 @@ cdef enum:
     R_SYNACK_COOKIE = 2
     R_RST = 3
     R_ACK = 4
-    R_ICMP_PORT_UNREACH = 5     # ICMP destination unreachable / port unreachable
-    R_ICMP_ECHO_REPLY = 6
+    R_ICMP_PORT_UNREACH = 5     # ICMP / ICMPv6 destination unreachable, port unreachable
+    R_ICMP_ECHO_REPLY = 6       # ICMP echo reply / ICMPv6 echo reply (129)
     # timer events only
     EV_SYNACK_RETRANS = 16
     EV_REQ_EXPIRED = 17

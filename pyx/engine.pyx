@@ -181,12 +181,14 @@ Established sockets (passively opened children; sheet 5, 7, 8.3)
   no options), request-sock / TIME_WAIT ACKs (tcp_v4_send_ack: timestamps iff
   ts_recent != 0), full-socket ACKs (tcp_established_options: timestamps,
   SACK blocks for the out-of-order ranges and a pending D-SACK), ICMP port
-  unreachables (icmp_send: at most 576 bytes) and echo replies.  The captured
+  unreachables (icmp_send: at most 576 bytes; IPv6 icmp6_send: at most
+  1280) and echo replies (IPv4 and IPv6).  The captured
   host packets of kinds the model never builds are counted when seen
   (Engine._host_tx): data / FIN (OutSegs for new sequence space, RetransSegs
   otherwise, as __tcp_transmit_skb), a RST on a full socket
   (tcp_send_active_reset: OutRsts), probes, segments of 4-tuples the model
-  does not hold, UDP (OutDatagrams), other ICMP, fragments.
+  does not hold, UDP (OutDatagrams / Udp6OutDatagrams), other ICMP and
+  ICMPv6 (OutMsgs + the type's counter when kept), fragments.
 * Host segments (OUT, open loop): snd_nxt from their sequence space (from
   the first seen one if the SYN-ACK was not captured), the host's FIN
   (ESTABLISHED -> FIN_WAIT1, CLOSE_WAIT -> LAST_ACK), a host RST -> tcp_done
@@ -294,6 +296,20 @@ Open-loop replay decisions (documented approximations)
   ICMP_CSUM), type > NR_ICMP_TYPES (InErrors), InDestUnreachs, InEchos and
   the echo reply (icmp_echo_ignore_all; not rate limited: type 0 is not in
   icmp_ratemask): IcmpOutMsgs + IcmpOutEchoReps.
+* net/ipv6/udp.c __udp6_lib_rcv -> icmpv6_send(DEST_UNREACH, PORT_UNREACH)
+  and net/ipv6/icmp.c icmpv6_rcv / icmpv6_echo_reply (Engine._icmp6_rcv,
+  _icmp6_port_unreach, _icmp6_xmit_allowed): Udp6NoPorts, then the ICMPv6
+  error unless the destination is multicast / not PACKET_HOST or the source
+  unspecified; Icmp6InMsgs / InCsumErrors / InErrors / per-type In
+  counters; echo requests answered unless net.ipv6.icmp.echo_ignore_all.
+  Rate limits (6.18.44): types in net.ipv6.icmp.ratemask (default
+  0-1,3-127: errors, not echo replies) pass the shared icmp_global_allow
+  bucket (refusal: IcmpOutRateLimitGlobal, the IPv4 counter, as the kernel
+  counts it) and the IPv6 inet_peer bucket of net.ipv6.icmp.ratelimit
+  (100 ms, burst 6x; refusal: Icmp6OutRateLimitHost); loopback: no limit.
+  The verdicts reply column carries R_ICMP_PORT_UNREACH / R_ICMP_ECHO_REPLY
+  for both families (the packet's family says which).  Checked against the
+  real kernel: tests/udp/data/icmp6-host (record.py there).
 
 Open-loop replay decisions (documented approximations)
 -------------------------------------------------------
@@ -366,7 +382,11 @@ Fast Open, MD5/AO, IP options, routing and martians, netfilter, ECN
 negotiation (SYN-ACK ECE); UDP: udp_mem / UdpMemErrors (PROTO_MEM),
 skb_condense, SO_RCVBUF changes after bind, connected / multicast /
 encapsulation sockets, read-log rows filtered by client (TCP only), the
-socket drop counter (sk_drops); ICMPv6 (delivered only) and ICMPv6 errors; ICMP protocol
+socket drop counter (sk_drops); ICMPv6 other than echo / port
+unreachable (NDP, MLD, ping sockets, errors to upper layers: delivered
+only), ICMPv6 errors other than port unreachable, Ip6OutNoRoutes of an
+unroutable ICMPv6 reply, kernels before the icmpv6_xrlim_allow prefix fix
+(tmo >> ((128 - plen) >> 5), 1000 ms default); ICMP protocol
 unreachable for unknown protocols; IGMP (delivered only); transmit side:
 GSO / TSO super-packets in a capture (counted as one segment, not
 tcp_skb_pcount), the SACK block bookkeeping of tcp_sack_new_ofo_skb (blocks =
@@ -427,10 +447,11 @@ cdef enum:
 
 
 cdef struct Peer:
-    # struct inet_peer: the per-destination ICMP token bucket
+    # struct inet_peer: the per-destination ICMP token bucket; v6: the entry
+    # belongs to net->ipv6.peers (inet_getpeer_v6), else net->ipv4.peers
     uint64_t a0, a1
     int64_t rate_tokens, rate_last
-    uint8_t used
+    uint8_t used, v6
 
 
 cdef extern from *:
@@ -729,6 +750,11 @@ cdef class Engine:
     cdef int icmp_echo_ignore_all, icmp_ratemask
     cdef int64_t icmp_ratelimit_j, icmp_msgs_per_sec, icmp_msgs_burst
     cdef int64_t icmp_credit, icmp_stamp_j
+    # ICMPv6 (net/ipv6/icmp.c): icmpv6_time in jiffies, the 256-bit ratemask;
+    # the global bucket (icmp_credit) is the one IPv4 uses
+    cdef int icmp6_echo_ignore_all
+    cdef int64_t icmp6_ratelimit_j
+    cdef uint64_t icmp6_ratemask[4]
     cdef Peer* peers
     cdef uint64_t peer_mask
     cdef PendDiv* pdv
@@ -953,6 +979,11 @@ cdef class Engine:
         self.icmp_msgs_per_sec = params.get("icmp_msgs_per_sec", 1000)
         self.icmp_msgs_burst = params.get("icmp_msgs_burst", 50)
         self.icmp_credit = 0
+        self.icmp6_echo_ignore_all = params.get("icmp6_echo_ignore_all", 0)
+        self.icmp6_ratelimit_j = params.get("icmp6_ratelimit", 100)
+        m6 = params.get("icmp6_ratemask", (0xFFFFFFFFFFFFFFFB, 0xFFFFFFFFFFFFFFFF, 0, 0))
+        for k in range(4):
+            self.icmp6_ratemask[k] = <uint64_t>m6[k]
         self.icmp_stamp_j = -(1 << 40)          # long ago: the first refill is full
         npeer = 1
         while npeer < params.get("peer_table", 1 << 12):
@@ -1961,49 +1992,50 @@ cdef class Engine:
             self._udp_rcv(i, st, fl, True, s0, s1, d0, d1)
             self.ctr[<int>C_Ip6InDelivers] += 1
         elif proto == 58:
-            # icmpv6_rcv: not modelled (delivered)
+            self._icmp6_rcv(i, st, s0, s1)
             self.ctr[<int>C_Ip6InDelivers] += 1
-            if st != 0:
-                self._drop(i, st)
-            else:
-                self.vo.verdict[i] = V_DELIVERED
         else:
             self.ctr[<int>C_Ip6InUnknownProtos] += 1
             self._drop(i, DR_IP_NOPROTO)
 
     # --- ICMP output rate limits -------------------------------------------
-    cdef bint _icmp_xmit_allowed(self, uint8_t type, uint64_t p0, uint64_t p1,
-                                 bint loopback) noexcept nogil:
-        """icmp.c __icmp_send: icmpv4_global_allow + icmpv4_xrlim_allow
-        (6.11+: random 0-2 credits consumed per message, seeded PRNG)."""
+    cdef bint _icmp_global_allow(self) noexcept nogil:
+        """icmp.c icmp_global_allow: the per-netns bucket shared by IPv4 and
+        IPv6 (icmp_msgs_per_sec / icmp_msgs_burst); refilled at most every
+        HZ/50, credit consumed later by icmp_global_consume."""
         cdef int64_t now_j = self.now // 1000000
-        cdef int64_t delta, incr, token
-        cdef Peer* pe
-        cdef uint64_t slot
-        if not ((1 << type) & self.icmp_ratemask) or loopback:
-            return True
-        # icmp_global_allow
+        cdef int64_t delta, incr
         if self.icmp_credit <= 0:
             delta = now_j - self.icmp_stamp_j
             if delta > 1000:
                 delta = 1000
             if delta < 1000 // 50:
-                self.ctr[<int>C_IcmpOutRateLimitGlobal] += 1
                 return False
             incr = self.icmp_msgs_per_sec * delta // 1000
             if incr == 0:
-                self.ctr[<int>C_IcmpOutRateLimitGlobal] += 1
                 return False
             self.icmp_stamp_j = now_j
             self.icmp_credit = self.icmp_credit + incr
             if self.icmp_credit > self.icmp_msgs_burst:
                 self.icmp_credit = self.icmp_msgs_burst
-        # inet_peer_xrlim_allow (direct-mapped peer table: an evicted peer
-        # comes back with a full bucket, as a new inet_peer would)
-        slot = mix64(p0 ^ mix64(p1 ^ self.dm.seed)) & self.peer_mask
+        return True
+
+    cdef bint _peer_xrlim_allow(self, uint64_t p0, uint64_t p1, bint v6,
+                                int64_t tmo) noexcept nogil:
+        """inetpeer.c inet_peer_xrlim_allow on the peer of (p0, p1) in the
+        family's base (direct-mapped table: an evicted peer comes back with a
+        full bucket, as a new inet_peer would); on success icmp_global_consume
+        takes a random 0-2 credits (6.11+, seeded PRNG)."""
+        cdef int64_t now_j = self.now // 1000000
+        cdef int64_t delta, token
+        cdef Peer* pe
+        cdef uint64_t slot
+        slot = mix64(p0 ^ mix64(p1 ^ self.dm.seed ^ (<uint64_t>0x6a09e667f3bcc909ULL
+                                                      if v6 else 0))) & self.peer_mask
         pe = &self.peers[slot]
-        if not pe.used or pe.a0 != p0 or pe.a1 != p1:
+        if not pe.used or pe.a0 != p0 or pe.a1 != p1 or pe.v6 != v6:
             pe.used = 1
+            pe.v6 = v6
             pe.a0 = p0
             pe.a1 = p1
             pe.rate_tokens = 0
@@ -2013,14 +2045,48 @@ cdef class Engine:
         if delta:
             pe.rate_last = now_j
             token += delta
-            if token > 6 * self.icmp_ratelimit_j:     # XRLIM_BURST_FACTOR
-                token = 6 * self.icmp_ratelimit_j
-        if token >= self.icmp_ratelimit_j:
-            pe.rate_tokens = token - self.icmp_ratelimit_j
+            if token > 6 * tmo:                   # XRLIM_BURST_FACTOR
+                token = 6 * tmo
+        if token >= tmo:
+            pe.rate_tokens = token - tmo
             self.icmp_credit -= self._rand32() % 3    # icmp_global_consume
             return True
         pe.rate_tokens = token
+        return False
+
+    cdef bint _icmp_xmit_allowed(self, uint8_t type, uint64_t p0, uint64_t p1,
+                                 bint loopback) noexcept nogil:
+        """icmp.c __icmp_send: icmpv4_global_allow + icmpv4_xrlim_allow
+        (6.11+: random 0-2 credits consumed per message, seeded PRNG)."""
+        if not ((1 << type) & self.icmp_ratemask) or loopback:
+            return True
+        if not self._icmp_global_allow():
+            self.ctr[<int>C_IcmpOutRateLimitGlobal] += 1
+            return False
+        if self._peer_xrlim_allow(p0, p1, False, self.icmp_ratelimit_j):
+            return True
         self.ctr[<int>C_IcmpOutRateLimitHost] += 1
+        return False
+
+    cdef bint _icmp6_xmit_allowed(self, uint8_t type, uint64_t p0, uint64_t p1,
+                                  bint loopback) noexcept nogil:
+        """net/ipv6/icmp.c (6.18.44) icmpv6_global_allow + icmpv6_xrlim_allow,
+        as icmp6_send and icmpv6_echo_reply call them: a type outside
+        net.ipv6.icmp.ratemask (icmpv6_mask_allow) or a loopback device skips
+        both (apply_ratelimit stays false); the global bucket is the IPv4 one
+        and its refusals count Icmp (ICMP_MIB_RATELIMITGLOBAL), not Icmp6; the
+        per-peer bucket uses icmpv6_time as is (0201eedb69b2 dropped the
+        shift for routes wider than /128; older kernels are not modelled) and
+        counts Icmp6OutRateLimitHost.  ip6_route_output failing
+        (Ip6OutNoRoutes) is not modelled: the peer is taken as routable."""
+        if not ((self.icmp6_ratemask[type >> 6] >> (type & 63)) & 1) or loopback:
+            return True
+        if not self._icmp_global_allow():
+            self.ctr[<int>C_IcmpOutRateLimitGlobal] += 1
+            return False
+        if self._peer_xrlim_allow(p0, p1, True, self.icmp6_ratelimit_j):
+            return True
+        self.ctr[<int>C_Icmp6OutRateLimitHost] += 1
         return False
 
     cdef void _icmp_rcv(self, Py_ssize_t i, uint8_t st, uint64_t s0, uint64_t s1) noexcept nogil:
@@ -2057,6 +2123,53 @@ cdef class Engine:
                 # whole ICMP message
                 self._ip_out(False, 20 + <int64_t>c.l4_len[i])
                 v.reply[i] = R_ICMP_ECHO_REPLY
+
+    cdef void _icmp6_rcv(self, Py_ssize_t i, uint8_t st, uint64_t s0, uint64_t s1) noexcept nogil:
+        """net/ipv6/icmp.c icmpv6_rcv: Icmp6InMsgs; checksum
+        (skb_checksum_validate: Icmp6InCsumErrors + Icmp6InErrors, ICMP_CSUM);
+        pskb_pull of the 8-byte header (Icmp6InErrors, NOT_SPECIFIED); the
+        per-type In counter (ICMP6MSGIN_INC_STATS); an echo request answered
+        by icmpv6_echo_reply unless net.ipv6.icmp.echo_ignore_all, under the
+        rate limits when type 129 is in ratemask (not by default): a refused
+        or ignored request is freed with reason NOT_SPECIFIED (icmpv6_rcv's
+        initial reason).  Other types (ndisc_rcv, ping_rcv, icmpv6_notify)
+        are taken as delivered: not modelled further."""
+        cdef Batch* c = &self.b
+        cdef VOut* v = &self.vo
+        cdef uint8_t t
+        self.ctr[<int>C_Icmp6InMsgs] += 1
+        if self.csum_err[i]:
+            self.ctr[<int>C_Icmp6InCsumErrors] += 1
+            self.ctr[<int>C_Icmp6InErrors] += 1
+            self._drop(i, DR_ICMP_CSUM)
+            return
+        if st != 0:
+            self.ctr[<int>C_Icmp6InErrors] += 1
+            self._drop(i, st)
+            return
+        t = c.icmp_type[i]
+        if t == 1:
+            self.ctr[<int>C_Icmp6InDestUnreachs] += 1
+            self.ctr[<int>C_Icmp6InType1] += 1
+        elif t == 129:
+            self.ctr[<int>C_Icmp6InEchoReplies] += 1
+            self.ctr[<int>C_Icmp6InType129] += 1
+        elif t == 128:
+            self.ctr[<int>C_Icmp6InEchos] += 1
+            self.ctr[<int>C_Icmp6InType128] += 1
+            if (self.icmp6_echo_ignore_all or not self._icmp6_xmit_allowed(
+                    129, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i))):
+                self._drop(i, DR_NOT_SPECIFIED)
+                return
+            # icmpv6_echo_reply -> ip6_append_data / __ip6_make_skb:
+            # Icmp6OutMsgs + Icmp6OutEchoReplies; a 40-byte IPv6 header (no
+            # extension headers) + the request's whole ICMPv6 message
+            self.ctr[<int>C_Icmp6OutMsgs] += 1
+            self.ctr[<int>C_Icmp6OutEchoReplies] += 1
+            self.ctr[<int>C_Icmp6OutType129] += 1
+            self._ip_out(True, 40 + <int64_t>c.l4_len[i])
+            v.reply[i] = R_ICMP_ECHO_REPLY
+        v.verdict[i] = V_DELIVERED
 
     # --- UDP ------------------------------------------------------------------
     cdef void _udp_enqueue(self, Py_ssize_t i, int32_t li, bint v6) noexcept nogil:
@@ -2225,7 +2338,8 @@ cdef class Engine:
         self.ctr[<int>C_Udp6NoPorts if v6 else <int>C_UdpNoPorts] += 1
         self._drop(i, DR_NO_SOCKET)
         if v6:
-            return                               # ICMPv6 errors: not modelled
+            self._icmp6_port_unreach(i, s0, s1)
+            return
         # icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH)
         if self._icmp_xmit_allowed(3, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
             self.ctr[<int>C_IcmpOutMsgs] += 1
@@ -2237,6 +2351,31 @@ cdef class Engine:
             q = <int64_t>c.ip_len[i] - c.l4_len[i] + 8 + c.payload_len[i]
             self._ip_out(False, 28 + (q if q < 548 else 548))
             v.reply[i] = R_ICMP_PORT_UNREACH
+
+    cdef void _icmp6_port_unreach(self, Py_ssize_t i, uint64_t s0, uint64_t s1) noexcept nogil:
+        """__udp6_lib_rcv -> icmpv6_send(ICMPV6_DEST_UNREACH,
+        ICMPV6_PORT_UNREACH) -> icmp6_send: nothing for a multicast
+        destination or a packet not for this host (pkt_type != PACKET_HOST),
+        nor for an unspecified source (a multicast source never gets here:
+        ip6_rcv_core drops it); then the rate limits of type 1.  The reply:
+        IPv6 header + ICMPv6 header + the offending packet from its IPv6
+        header (extension headers included; the UDP part trimmed to the UDP
+        length by __udp6_lib_rcv), at most IPV6_MIN_MTU - 40 - 8 = 1232
+        bytes.  Icmp6OutMsgs + Icmp6OutDestUnreachs (__ip6_make_skb)."""
+        cdef Batch* c = &self.b
+        cdef int64_t q
+        if c.daddr[16 * i] == 0xff or c.pkt_type[i] != PKTTYPE_HOST:
+            return
+        if s0 == 0 and s1 == 0:
+            return
+        if not self._icmp6_xmit_allowed(1, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
+            return
+        self.ctr[<int>C_Icmp6OutMsgs] += 1
+        self.ctr[<int>C_Icmp6OutDestUnreachs] += 1
+        self.ctr[<int>C_Icmp6OutType1] += 1
+        q = <int64_t>c.ip_len[i] - c.l4_len[i] + 8 + c.payload_len[i]
+        self._ip_out(True, 48 + (q if q < 1232 else 1232))
+        self.vo.reply[i] = R_ICMP_PORT_UNREACH
 
     # --- TCP ----------------------------------------------------------------
     cdef void _send_reset(self, Py_ssize_t i) noexcept nogil:
@@ -4581,8 +4720,18 @@ cdef class Engine:
             self.ctr[<int>C_IcmpOutMsgs] += 1
             if t == 3:
                 self.ctr[<int>C_IcmpOutDestUnreachs] += 1
-        elif proto == 17 and not v6:
-            self.ctr[<int>C_UdpOutDatagrams] += 1
+        elif proto == 58 and v6 and (fl & PF_L4):
+            # the model's own replies (icmpv6_echo_reply, icmp6_send port
+            # unreachable) are counted where it sends them
+            t = c.icmp_type[i]
+            if t == 129 or (t == 1 and c.icmp_code[i] == 4):
+                return
+            self.ctr[<int>C_Icmp6OutMsgs] += 1
+            if t == 1:
+                self.ctr[<int>C_Icmp6OutDestUnreachs] += 1
+                self.ctr[<int>C_Icmp6OutType1] += 1
+        elif proto == 17:
+            self.ctr[<int>C_Udp6OutDatagrams if v6 else <int>C_UdpOutDatagrams] += 1
         self._ip_out(v6, length)
 
     cdef void _outbound(self, Py_ssize_t i, bint v6, uint64_t s0, uint64_t s1,

@@ -252,7 +252,23 @@ cdef enum Counter:
     C_Ip6OutRequests = 108
     C_Ip6OutOctets = 109
     C_Ip6OutTransmits = 110
-    C__COUNT = 111
+    C_Icmp6InMsgs = 111
+    C_Icmp6InErrors = 112
+    C_Icmp6OutMsgs = 113
+    C_Icmp6InCsumErrors = 114
+    C_Icmp6OutRateLimitHost = 115
+    C_Icmp6InDestUnreachs = 116
+    C_Icmp6InEchos = 117
+    C_Icmp6InEchoReplies = 118
+    C_Icmp6OutDestUnreachs = 119
+    C_Icmp6OutEchoReplies = 120
+    C_Udp6OutDatagrams = 121
+    C_Icmp6InType1 = 122
+    C_Icmp6InType128 = 123
+    C_Icmp6InType129 = 124
+    C_Icmp6OutType1 = 125
+    C_Icmp6OutType129 = 126
+    C__COUNT = 127
 
 cdef enum CtStat:
     CTSTAT_FOUND = 0

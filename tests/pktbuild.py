@@ -212,3 +212,10 @@ def icmp_echo4(src, dst, ident=1, seq=1, data=b"ping", bad_csum=False, type=8):
     ic = dpkt.icmp.ICMP(type=type, code=0,
                         data=dpkt.icmp.ICMP.Echo(id=ident, seq=seq, data=data))
     return eth(ipv4(src, dst, ic, bad_l4_csum=bad_csum))
+
+
+def icmp_echo6(src, dst, ident=1, seq=1, data=b"ping", bad_csum=False, type=128, hlim=64):
+    """ICMPv6 echo request (128) or reply (129) over IPv6."""
+    ic = dpkt.icmp6.ICMP6(type=type, code=0,
+                          data=dpkt.icmp6.ICMP6.Echo(id=ident, seq=seq, data=data))
+    return eth(ipv6(src, dst, ic, bad_l4_csum=bad_csum, hlim=hlim))

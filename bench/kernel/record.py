@@ -179,6 +179,11 @@ def _host_sysctls(ns, explicit: dict) -> dict:
         raw = N.read_sysctl(ns, name)
         if raw is None or raw == "":
             continue
+        if SYSCTLS[name].handler == "proc_do_large_bitmap":
+            # printed as ranges ("0-1,3-127"); host.toml takes the same text
+            if name in explicit or raw.strip() != base.format(name):
+                out[name] = raw.strip()
+            continue
         parts = raw.split()
         try:
             val = [int(x) for x in parts] if len(parts) > 1 else int(parts[0])

@@ -141,7 +141,7 @@ TABLES = {t.name: t for t in (
         C("rcv_queue", "uint32", "v:rcv_queue", "receive-queue bytes (unread) after the packet"),
         C("adv_win", "uint32", "v:adv_win", "window (bytes, scaled) the host's next ACK would advertise after it"),
         C("win_diff", "int32", "v:win_diff", "host packets: captured window - model's window (bytes)"),
-        C("reply", "enum:reply", "v:reply", "what the model sent in response (SYNACK, RST, ACK, ...)"),
+        C("reply", "enum:reply", "v:reply", "what the model sent in response (SYNACK, RST, ACK, ...; the ICMP kinds are ICMPv6 on IPv6 rows)"),
         C("reply_seq", "uint32", "v:reply_seq", "sequence number of the reply"),
         C("reply_ack", "uint32", "v:reply_ack", "acknowledgment number of the reply"),
         C("reply_win", "uint16", "v:reply_win", "window field of the reply"),

@@ -132,7 +132,9 @@ def test_toml_round_trip(tmp_path):
     cfg = load_host_config(EXAMPLE)
     cfg.sysctls.set("net.core.somaxconn", 128)
     cfg.sysctls.set("net.ipv4.tcp_rmem", "4096 65536 6291456")
+    cfg.sysctls.set("net.ipv6.icmp.ratemask", "0-1,3-127,129")
     text = cfg.to_toml()
+    assert '"net.ipv6.icmp.ratemask" = "0-1,3-127,129"' in text
     p = tmp_path / "again.toml"
     p.write_text(text)
     again = load_host_config(str(p))

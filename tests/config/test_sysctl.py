@@ -93,12 +93,19 @@ def test_every_table_entry_is_in_section_9():
     # and the GRE conntrack timeouts, which section 3.5 gives (30 s / 180 s)
     # and this machine has (/proc/sys/net/netfilter/nf_conntrack_gre_timeout
     # 30, _stream 180; CONFIG_NF_CT_PROTO_GRE=y) but section 9 does not list
+    # and net.ipv6.icmp.*, which section 9 does not list either: read on the
+    # reference machine in a fresh netns (sysctl net.ipv6.icmp: echo_ignore_all
+    # 0, ratelimit 100, ratemask 0-1,3-127)
     listed = set(_section9()) | {"net.ipv4.tcp_workaround_signed_windows",
                                  "net.netfilter.nf_conntrack_gre_timeout",
-                                 "net.netfilter.nf_conntrack_gre_timeout_stream"}
+                                 "net.netfilter.nf_conntrack_gre_timeout_stream",
+                                 "net.ipv6.icmp.echo_ignore_all",
+                                 "net.ipv6.icmp.ratelimit", "net.ipv6.icmp.ratemask"}
     for name in SYSCTLS:
         assert name in listed, name
     assert Sysctls().get("net.ipv4.tcp_workaround_signed_windows") == 0
+    assert Sysctls().format("net.ipv6.icmp.ratemask") == "0-1,3-127"
+    assert Sysctls().format("net.ipv6.icmp.ratelimit") == "100"
     assert Sysctls().get("net.netfilter.nf_conntrack_gre_timeout") == 30
     assert Sysctls().get("net.netfilter.nf_conntrack_gre_timeout_stream") == 180
 

@@ -38,12 +38,14 @@ def test_udp_checksum_and_length_errors():
     assert c["IcmpOutMsgs"] == 0
 
 
-def test_udp6_noports_counts_udp6_and_sends_nothing():
+def test_udp6_noports_counts_udp6_and_answers_with_icmpv6():
     h = host([udp_sock("::")])
     r = replay(h, [udp6("2001:db8::9", HOST6, 1, 53), udp6("2001:db8::9", HOST6, 1, 9)])
     assert r.packets["verdict"].tolist() == [1, 2]
+    assert r.packets["reply"].tolist() == [0, R_UNREACH]
     assert r.counters["Udp6NoPorts"] == 1 and r.counters["UdpNoPorts"] == 0
-    assert r.counters["IcmpOutMsgs"] == 0
+    # the reply is ICMPv6 (tests/udp/test_icmpv6_unreach.py), not ICMP
+    assert r.counters["IcmpOutMsgs"] == 0 and r.counters["Icmp6OutMsgs"] == 1
 
 
 def test_port_unreachable_per_host_rate_limit():
