@@ -101,6 +101,8 @@ COUNTERS: tuple[str, ...] = (
     # Ip6 transmit side (/proc/net/snmp6; ip6_output.c: IPSTATS_MIB_OUTREQUESTS,
     # IPSTATS_MIB_OUTOCTETS and IPSTATS_MIB_OUTPKTS)
     "Ip6OutRequests", "Ip6OutOctets", "Ip6OutTransmits",
+    # TcpExt: receive-queue skb coalescing (tcp_input.c tcp_try_coalesce)
+    "TcpExtTCPRcvCoalesce",
 )
 
 # Parse and checksum statuses that are not drop reasons.

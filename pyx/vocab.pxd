@@ -252,7 +252,8 @@ cdef enum Counter:
     C_Ip6OutRequests = 108
     C_Ip6OutOctets = 109
     C_Ip6OutTransmits = 110
-    C__COUNT = 111
+    C_TcpExtTCPRcvCoalesce = 111
+    C__COUNT = 112
 
 cdef enum CtStat:
     CTSTAT_FOUND = 0
