@@ -37,7 +37,7 @@ from typing import Any, Iterable
 
 from pystack.appmodel import (AppModel, AppModelError, ReadLog, parse_accept,
                               parse_read)
-from pystack.profile import KernelProfile, get_profile
+from pystack.profile import SKB_COALESCE_MODES, KernelProfile, get_profile
 from pystack.sysctl import SysctlError, Sysctls, canonical_name
 
 if sys.version_info >= (3, 11):
@@ -238,6 +238,9 @@ class HostConfig:
     # (veth, GRO, page-pool frags) that a pcap cannot show; None = the
     # profile's linear-skb default (KernelProfile.skb_truesize_overhead)
     skb_truesize_overhead: int | None = None
+    # how the driver builds those skbs, which decides tcp_try_coalesce
+    # (pystack.profile.SKB_COALESCE_MODES); None = "none": one skb per segment
+    skb_coalesce: str | None = None
     sysctls: Sysctls = field(default_factory=Sysctls)
     listeners: list = field(default_factory=list)
     source: str | None = None                        # config file, if any
@@ -318,6 +321,7 @@ class HostConfig:
                 "addresses": list(self.addresses),
                 "interfaces": list(self.interfaces),
                 "skb_truesize_overhead": self.skb_truesize_overhead,
+                "skb_coalesce": self.skb_coalesce,
                 "profile": self.profile.name,
                 "kernel_version": self.profile.version,
             },
@@ -337,6 +341,8 @@ class HostConfig:
             out.append(f"interfaces = [{', '.join(q(i) for i in self.interfaces)}]")
         if self.skb_truesize_overhead is not None:
             out.append(f"skb_truesize_overhead = {self.skb_truesize_overhead}")
+        if self.skb_coalesce is not None:
+            out.append(f"skb_coalesce = {q(self.skb_coalesce)}")
         out.append(f"profile = {q(self.profile.name)}")
         out += ["", "[sysctl]"]
         for name, ch in self.sysctls.changed().items():
@@ -487,7 +493,8 @@ class _Locator:
 
 # --- loading -----------------------------------------------------------------
 
-_HOST_KEYS = ("name", "addresses", "interfaces", "profile", "skb_truesize_overhead")
+_HOST_KEYS = ("name", "addresses", "interfaces", "profile", "skb_truesize_overhead",
+              "skb_coalesce")
 _LISTEN_KEYS = ("address", "port", "proto", "backlog", "rcvbuf", "sndbuf",
                 "reuseport_group", "ipv6only", "app")
 _APP_KEYS = ("accept", "read")
@@ -577,6 +584,12 @@ class _Loader:
                 raise self.err(("host",), "skb_truesize_overhead",
                                f"{ov} outside 0..65536 bytes")
             cfg.skb_truesize_overhead = ov
+        if "skb_coalesce" in host:
+            mode = self.typed(host["skb_coalesce"], str, ("host",), "skb_coalesce")
+            if mode not in SKB_COALESCE_MODES:
+                raise self.err(("host",), "skb_coalesce",
+                               f"{mode!r} is not one of {', '.join(SKB_COALESCE_MODES)}")
+            cfg.skb_coalesce = mode
         if prof_name is None and "profile" in host:
             prof_name = self.typed(host["profile"], str, ("host",), "profile")
         try:

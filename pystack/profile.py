@@ -28,6 +28,23 @@ from pystack import vocab
 
 NS_PER_S = 1_000_000_000
 
+# --- how the capture host's driver builds received skbs ------------------------
+#: skb_coalesce modes (HostConfig.skb_coalesce, Replay(coalesce=)); the engine's
+#: COALESCE_* codes in this order.  "none": every segment keeps its own skb
+#: (no tcp_try_coalesce); "frags": payload in a page frag (header-split / GRO
+#: frags NICs); "head": linear skbs whose page-frag head is stolen (build_skb /
+#: napi_alloc_skb); "veth": the sender's cloned skb (frags) that stays cloned
+#: -- not coalescable -- until the sender frees its original on the ACK.
+SKB_COALESCE_MODES = ("none", "frags", "head", "veth")
+#: "veth": time from the host's ACK to the sender freeing its original (the
+#: tail skb stops being cloned); a sender inside sendmsg owns its socket and
+#: takes the ACK only at release_sock (slow-reader recording: the second
+#: segment arrived 7 us after the ACK of the first and was not coalesced).
+VETH_CLONE_FREE_NS = 100_000
+#: "veth": the segments of one software-GSO skb arrive back to back (3-4 us
+#: apart in the slow-reader recording; separately sent skbs 20 us and more).
+VETH_GSO_GAP_NS = 10_000
+
 # --- tcp_can_ingest() variants (net/ipv4/tcp_input.c: tcp_can_ingest) -------
 #: <= 6.16, 7.0+, and 6.18.y after the stable backport of
 #: "tcp: give up on stronger sk_rcvbuf checks (for now)": rmem_alloc <= rcvbuf.
@@ -146,6 +163,9 @@ class KernelProfile:
     # include/linux/skbuff.h: struct skb_shared_info, 320 bytes on x86_64 with
     # MAX_SKB_FRAGS 17 (unconfirmed for this build; only used in truesize).
     skb_shared_info_size: int = 320
+    # include/linux/skbuff.h: MAX_SKB_FRAGS (CONFIG_MAX_SKB_FRAGS default 17):
+    # skb_try_coalesce stops when the tail skb's frags would pass it.
+    max_skb_frags: int = 17
 
     # include/net/tcp.h: TCP_TIMEOUT_INIT (1 s): request-sock SYN-ACK timer.
     tcp_timeout_init_ns: int = 1 * NS_PER_S
@@ -216,6 +236,21 @@ class KernelProfile:
         the default lower bound.
         """
         return data_size + self.skb_truesize_overhead
+
+    def skb_coalesce_keep(self, mode: str, truesize_overhead: int) -> int:
+        """Truesize of a coalesced skb that is freed, not carried over to the
+        tail (net/core/skbuff.c skb_try_coalesce: delta = from->truesize -
+        this): "head" (page-frag head stolen) SKB_DATA_ALIGN(sizeof(struct
+        sk_buff)); "frags" / "veth" (payload in frags, the head freed)
+        SKB_TRUESIZE(skb_end_offset(from)) = the skbs' truesize overhead;
+        "none": 0 (never coalesced)."""
+        if mode == "head":
+            return self.skb_data_align(self.sk_buff_size)
+        if mode in ("frags", "veth"):
+            return truesize_overhead
+        if mode == "none":
+            return 0
+        raise ValueError(f"unknown skb_coalesce mode {mode!r} (one of {', '.join(SKB_COALESCE_MODES)})")
 
     # --- rules ---------------------------------------------------------------
     def accept_queue_full(self, ack_backlog: int, max_ack_backlog: int) -> bool:

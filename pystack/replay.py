@@ -51,6 +51,7 @@ import numpy as np
 
 from pystack import vocab
 from pystack import profile as _profile
+from pystack.profile import SKB_COALESCE_MODES
 from pystack.appmodel import (AcceptDelay, AcceptImmediate, AcceptNever, AcceptRate,
                               ReadAsArrives, ReadChunk, ReadLog, ReadNever, ReadRate)
 from pystack.capture import PIPELINE_BATCH
@@ -189,7 +190,8 @@ class Replay:
     def __init__(self, host: HostConfig, checksum: str = "auto", seed: int = 0,
                  batch_size: int = PIPELINE_BATCH, mtu: int = 1500, cookie_table: int = 1 << 16,
                  event_capacity: int = 1 << 18, truesize=None, scaling_ratio: int | None = None,
-                 pickup: bool = True, scaling_ratio_update: bool = True):
+                 pickup: bool = True, scaling_ratio_update: bool = True,
+                 coalesce: str | None = None):
         """truesize: the skb truesize model, (mul, add) meaning truesize =
         len * mul / 256 + add; default (256, host.skb_truesize_overhead or
         profile.skb_truesize_overhead) =
@@ -201,6 +203,10 @@ class Replay:
         256 / truesize (truesize model above) at each new full-sized segment
         length and window_clamp follows (the kernel's behaviour); False keeps
         the ratio fixed.
+        coalesce: how the driver built the skbs, which decides receive-queue
+        coalescing (tcp_try_coalesce, TCPRcvCoalesce; one of
+        pystack.profile.SKB_COALESCE_MODES); default host.skb_coalesce or
+        "none" (every segment keeps its own skb and truesize).
         pickup: a captured host ACK/data segment on an unknown 4-tuple from a
         listening port creates an established connection (it predates the
         capture); see pyx/engine.pyx."""
@@ -223,6 +229,15 @@ class Replay:
             ov = host.skb_truesize_overhead
             truesize = (256, prof.skb_truesize_overhead if ov is None else ov)
         mul, add = truesize
+        if coalesce is None:
+            coalesce = host.skb_coalesce or "none"
+        if coalesce not in SKB_COALESCE_MODES:
+            raise ValueError(f"coalesce {coalesce!r} is not one of {', '.join(SKB_COALESCE_MODES)}")
+        params["coalesce_mode"] = SKB_COALESCE_MODES.index(coalesce)
+        params["coalesce_keep"] = int(prof.skb_coalesce_keep(coalesce, int(add)))
+        params["max_skb_frags"] = int(prof.max_skb_frags)
+        params["coalesce_clone_lag_ns"] = int(_profile.VETH_CLONE_FREE_NS)
+        params["coalesce_gso_gap_ns"] = int(_profile.VETH_GSO_GAP_NS)
         params["pickup"] = int(bool(pickup))
         params["truesize_mul"] = int(mul)
         params["truesize_add"] = int(add)

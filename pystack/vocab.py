@@ -112,6 +112,8 @@ COUNTERS: tuple[str, ...] = (
     # the non-zero ones) of the types the model counts
     "Icmp6InType1", "Icmp6InType128", "Icmp6InType129", "Icmp6OutType1",
     "Icmp6OutType129",
+    # TcpExt: receive-queue skb coalescing (tcp_input.c tcp_try_coalesce)
+    "TcpExtTCPRcvCoalesce",
 )
 
 # Parse and checksum statuses that are not drop reasons.

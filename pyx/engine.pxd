@@ -129,6 +129,10 @@ cdef struct SkbEnt:
     uint32_t truesize
     int32_t next
     uint8_t fin                 # OFO queue: the segment carries a FIN
+    uint8_t nfrags              # skb_shinfo(skb)->nr_frags (coalescing, MAX_SKB_FRAGS)
+    uint8_t uncl                # COALESCE_CLONE: known not cloned any more
+    int64_t acked_ns            # receive-queue tail: first host ACK covering it (-1: none)
+    int64_t gso_ns              # arrival of a segment without PSH (-1: PSH or OFO)
 
 
 cdef struct ConnRec:

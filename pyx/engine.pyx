@@ -265,9 +265,12 @@ Open-loop replay decisions (documented approximations)
   sent within ato of the last received data (tcp_event_data_sent,
   tcp_pingpong_thresh = 1), left by tcp_enter_quickack_mode and the delack
   timer.
-* No skb coalescing (tcp_try_coalesce / tcp_ooo_try_coalesce) and no
-  collapsing (tcp_collapse, TCPRcvCollapsed): every segment keeps its own
-  skb and truesize, so rmem_alloc is an upper bound of the kernel's.
+* skb coalescing (tcp_try_coalesce / skb_try_coalesce, TCPRcvCoalesce) as
+  the driver's skbs allow (coalesce_mode, host skb_coalesce: none = every
+  segment keeps its own skb, frags, head, veth clones; see _try_coalesce);
+  the tailroom copy only for zero-length (FIN) skbs.  No backlog coalescing
+  (tcp_add_backlog, TCPBacklogCoalesce: the socket lock is not modelled) and
+  no collapsing (tcp_collapse, TCPRcvCollapsed).
 * truesize is invisible in a pcap: the engine's linear model (truesize_mul,
   truesize_add) feeds rmem_alloc and scaling_ratio (scaling_ratio_update=0
   keeps the initial ratio fixed).  tcp_mem / memory pressure
@@ -418,7 +421,7 @@ from pystack._core.capture cimport RecordBatch
 from pystack._core.parse cimport (PacketColumns, PF_TRUNCATED, PF_IPV4, PF_IPV6, PF_FRAG,
                                   PF_L4, PF_FRAG_LATER, PF_TCP_MSS, PF_TCP_WSCALE, PF_TCP_SACKOK,
                                   PF_TCP_TS, PF_NOT_IP, PF_BAD_LINK, TH_FIN, TH_SYN,
-                                  TH_RST, TH_ACK, PKTTYPE_HOST, PKTTYPE_OTHERHOST,
+                                  TH_RST, TH_ACK, TH_PSH, PKTTYPE_HOST, PKTTYPE_OTHERHOST,
                                   PKTTYPE_OUTGOING)
 from pystack._core.demux cimport (Demux, Sock, demux_init, demux_reserve, demux_release,
                                   demux_find, demux_new, demux_insert, demux_remove,
@@ -511,6 +514,15 @@ cdef enum:
     RB_PRE_616 = 0          # 6.12: rcvwin = 2*copied + 16*advmss + grow
     RB_618 = 1              # 6.16 series + 6.18 "fix too slow tcp_rcvbuf_grow()"
     RB_7X = 2               # 7.x: grow term scaled down below tcp_rcvbuf_low_rtt
+
+# coalesce_mode: how the capture host's driver built the received skbs, which
+# decides whether and at what truesize cost skb_try_coalesce merges them
+cdef enum:
+    COALESCE_NONE = 0       # one skb per segment, never merged (the fixed model)
+    COALESCE_FRAGS = 1      # payload in one page frag, small head: head freed
+    COALESCE_HEAD = 2       # linear skb, page-frag head (build_skb): head stolen
+    COALESCE_CLONE = 3      # veth: a clone of the sender's skb (frags), cloned
+                            # until the sender frees its original
 
 # close reasons (ConnRec.why, CLOSE_WHY)
 cdef enum:
@@ -801,6 +813,8 @@ cdef class Engine:
     cdef int tcp_app_win, rfc1337, fin_exception, seq_variant, ingest_variant, tcp_sack_on
     cdef int paws_tw_ctr, paws_old_ack, paws_tsecr, paws_tw_reason
     cdef int64_t rmem2, tsz_mul, tsz_add
+    cdef int co_mode               # COALESCE_*: how the driver built the skbs
+    cdef int64_t co_keep, co_max_frags, co_lag_ns, co_gso_gap_ns
     cdef int64_t scaling_ratio
     cdef int moderate_rcvbuf, rcvbuf_variant, ratio_update, clamp_setter
     cdef int64_t rcvbuf_low_rtt_us
@@ -1008,6 +1022,11 @@ cdef class Engine:
         self.rmem2 = params.get("tcp_rmem2", 33554432)
         self.tsz_mul = params.get("truesize_mul", 256)
         self.tsz_add = params.get("truesize_add", 576)
+        self.co_mode = params.get("coalesce_mode", COALESCE_NONE)
+        self.co_keep = params.get("coalesce_keep", 0)
+        self.co_max_frags = params.get("max_skb_frags", 17)
+        self.co_lag_ns = params.get("coalesce_clone_lag_ns", 100000)
+        self.co_gso_gap_ns = params.get("coalesce_gso_gap_ns", 10000)
         self.scaling_ratio = params.get("scaling_ratio", 128)
         self.moderate_rcvbuf = params.get("tcp_moderate_rcvbuf", 1)
         self.rcvbuf_variant = params.get("rcvbuf_variant", RB_618)
@@ -3253,6 +3272,10 @@ cdef class Engine:
         cdef int64_t cur, nw
         cdef int64_t ws = k.rcv_wscale
         cdef ConnRec* r = &self.rec[k.rec]
+        if commit and k.rq_tail >= 0 and self.skb[k.rq_tail].acked_ns < 0:
+            # the sender frees its original of these bytes when this ACK
+            # reaches it (COALESCE_CLONE: the tail skb stops being cloned)
+            self.skb[k.rq_tail].acked_ns = self.now
         if k.xflags & XF_NOMEM:
             if commit:
                 k.rcv_wnd = 0
@@ -4013,18 +4036,25 @@ cdef class Engine:
                 self._cdrop(i, k, DR_PROTO_MEM)
                 return
             # sk_forced_mem_schedule: accepted anyway
-        # tcp_queue_rcv (no coalescing: one skb per segment)
-        e = self._skb_get()
-        self.skb[e].seq = k.rcv_nxt
-        self.skb[e].fin = 0
-        self.skb[e].end_seq = data_end
-        self.skb[e].truesize = <uint32_t>ts
-        if k.rq_tail >= 0:
-            self.skb[k.rq_tail].next = e
+        # tcp_queue_rcv: into the tail skb if it can take it, else a new skb
+        if k.rq_tail >= 0 and self._try_coalesce(k, k.rq_tail, seq, data_end, ts, plen):
+            pass
         else:
-            k.rq_head = e
-        k.rq_tail = e
-        k.rmem_alloc += ts
+            e = self._skb_get()
+            self.skb[e].seq = k.rcv_nxt
+            self.skb[e].fin = 0
+            self.skb[e].end_seq = data_end
+            self.skb[e].truesize = <uint32_t>ts
+            self.skb[e].nfrags = <uint8_t>self._skb_nfrags(plen)
+            self.skb[e].uncl = 0
+            self.skb[e].acked_ns = -1
+            self.skb[e].gso_ns = -1 if (i < 0 or (self.b.tcp_flags[i] & TH_PSH)) else self.now
+            if k.rq_tail >= 0:
+                self.skb[k.rq_tail].next = e
+            else:
+                k.rq_head = e
+            k.rq_tail = e
+            k.rmem_alloc += ts
         if seq_after(data_end, k.rcv_nxt):
             k.rq_bytes += <uint32_t>(data_end - k.rcv_nxt)
         k.rcv_nxt = end_seq
@@ -4042,6 +4072,74 @@ cdef class Engine:
                 return
             if k.ofo_head < 0:
                 k.xflags |= XF_ACK_NOW
+
+    cdef inline int _skb_nfrags(self, uint32_t plen) noexcept nogil:
+        # nr_frags of a freshly received skb: frag-built skbs carry their
+        # payload in one page frag (a segment crossing a page boundary would
+        # need two: not visible in a pcap), linear ones none
+        if (self.co_mode == COALESCE_FRAGS or self.co_mode == COALESCE_CLONE) and plen:
+            return 1
+        return 0
+
+    cdef bint _try_coalesce(self, Sock* k, int32_t to, uint32_t seq, uint32_t data_end,
+                            int64_t ts, uint32_t plen) noexcept nogil:
+        """tcp_input.c tcp_try_coalesce + net/core/skbuff.c skb_try_coalesce
+        (6.18): the receive-queue tail `to` absorbs the in-order segment
+        [seq, data_end) of truesize ts.  rmem_alloc grows by delta only, the
+        segment's skb is freed (kfree_skb_partial).  to.truesize += delta:
+        delta = 0 when the bytes fit to's tailroom (only len 0 here: the
+        tailroom of a received skb is not visible), ts - SKB_TRUESIZE(
+        skb_end_offset(from)) when from's payload is in frags (co_keep = the
+        head's truesize), ts - SKB_DATA_ALIGN(sizeof(struct sk_buff)) when
+        from's page-frag head is stolen (co_keep), refused when to is cloned
+        (skb_cloned) or the frags would pass MAX_SKB_FRAGS.
+        COALESCE_CLONE (veth, tx/gso off): TCP always builds GSO skbs; a
+        single-segment skb goes out as tcp_transmit_skb's skb_clone and
+        stays cloned until the sender frees its original on the ACK (taken
+        here as co_lag_ns after the host's first ACK covering to), while
+        the segments of a multi-segment skb are private skbs of
+        skb_segment (validate_xmit_skb): to counts as one when from follows
+        it within co_gso_gap_ns and to carries no PSH (tcp_gso_segment
+        keeps PSH for the last segment only).  Measured on veth (6.18):
+        with sk_rcvbuf 8192 (window 2896, 1-segment skbs) the first three
+        segments stay separate skbs (r = 3 x 2280) although the first was
+        ACKed 7 us before the second arrived; with SO_RCVBUF 32768 the two
+        segments of one 2896-byte send merge (r = 832 + 2896).  Not modelled: pp_recycle / readable / zcopy /
+        decrypted / MPTCP mismatches (never for one plain TCP flow)."""
+        cdef SkbEnt* t = &self.skb[to]
+        cdef int nf
+        cdef int64_t delta
+        if self.co_mode == COALESCE_NONE or t.end_seq != seq:
+            return False
+        if self.co_mode == COALESCE_CLONE and not t.uncl:
+            if t.acked_ns >= 0 and self.now - t.acked_ns >= self.co_lag_ns:
+                pass                            # the sender has freed its original
+            elif t.gso_ns >= 0 and self.now - t.gso_ns <= self.co_gso_gap_ns:
+                pass                            # to and from: one GSO skb split in software
+            else:
+                return False
+            t.uncl = 1
+        if plen == 0:
+            delta = 0                           # len <= skb_tailroom(to)
+            nf = 0
+        elif self.co_mode == COALESCE_HEAD:
+            nf = 1
+            if t.nfrags + nf >= self.co_max_frags:
+                return False
+            delta = ts - self.co_keep
+        else:
+            nf = 1
+            if t.nfrags + nf > self.co_max_frags:
+                return False
+            delta = ts - self.co_keep
+        if delta < plen:
+            delta = plen                        # WARN_ON_ONCE(delta < len)
+        t.nfrags += nf
+        t.truesize += <uint32_t>delta
+        t.end_seq = data_end
+        k.rmem_alloc += delta
+        self.ctr[<int>C_TcpExtTCPRcvCoalesce] += 1
+        return True
 
     cdef void _event_data_recv(self, Sock* k, uint32_t plen, int64_t ts) noexcept nogil:
         """tcp_event_data_recv: ACK scheduled, tcp_measure_rcv_mss (large
@@ -4131,14 +4229,23 @@ cdef class Engine:
                 continue
             dend = end - fin
             self.skb[e].next = -1
-            self.skb[e].seq = k.rcv_nxt
-            self.skb[e].end_seq = dend
-            self.skb[e].fin = 0
-            if k.rq_tail >= 0:
-                self.skb[k.rq_tail].next = e
+            if k.rq_tail >= 0 and self._try_coalesce(k, k.rq_tail, self.skb[e].seq, dend,
+                                                     self.skb[e].truesize,
+                                                     <uint32_t>(dend - self.skb[e].seq)):
+                # kfree_skb_partial: the OFO skb was charged in full
+                k.rmem_alloc -= self.skb[e].truesize
+                self._skb_put(e)
             else:
-                k.rq_head = e
-            k.rq_tail = e
+                self.skb[e].seq = k.rcv_nxt
+                self.skb[e].end_seq = dend
+                self.skb[e].fin = 0
+                self.skb[e].acked_ns = -1
+                self.skb[e].gso_ns = -1
+                if k.rq_tail >= 0:
+                    self.skb[k.rq_tail].next = e
+                else:
+                    k.rq_head = e
+                k.rq_tail = e
             if seq_after(dend, k.rcv_nxt):
                 k.rq_bytes += <uint32_t>(dend - k.rcv_nxt)
             k.rcv_nxt = end
@@ -4148,7 +4255,10 @@ cdef class Engine:
 
     cdef void _data_queue_ofo(self, Py_ssize_t i, int32_t s, uint32_t seq, uint32_t end_seq,
                               uint32_t plen, bint fin) noexcept nogil:
-        """tcp_input.c tcp_data_queue_ofo (no coalescing)."""
+        """tcp_input.c tcp_data_queue_ofo; tcp_ooo_try_coalesce into the
+        entry it follows without overlap (the ooo_last_skb shortcut and the
+        rbtree walk alike; the tcp_grow_window of coalesce_done is not
+        modelled, as for queued OFO skbs)."""
         cdef Sock* k = &self.dm.socks[s]
         cdef int64_t ts = self._truesize(plen)
         cdef int32_t e, p, prev, nx
@@ -4181,16 +4291,26 @@ cdef class Engine:
                 self.skb[prev].end_seq = dend
                 self.skb[prev].fin = fin
                 self.skb[prev].truesize = <uint32_t>ts
+                self.skb[prev].nfrags = <uint8_t>self._skb_nfrags(plen)
+                self.skb[prev].uncl = 0
                 k.rmem_alloc += ts
                 e = prev
                 self._ofo_merge_right(k, e)
                 self._ofo_rcvbuf_grow(k)
                 return
+        if prev >= 0 and not self.skb[prev].fin \
+                and self._try_coalesce(k, prev, seq, dend, ts, plen):
+            # coalesce_done: kfree_skb_partial, no merge with what follows
+            self.skb[prev].fin = fin
+            self._ofo_rcvbuf_grow(k)
+            return
         e = self._skb_get()
         self.skb[e].seq = seq
         self.skb[e].end_seq = dend
         self.skb[e].fin = fin
         self.skb[e].truesize = <uint32_t>ts
+        self.skb[e].nfrags = <uint8_t>self._skb_nfrags(plen)
+        self.skb[e].uncl = 0
         self.skb[e].next = p
         if prev >= 0:
             self.skb[prev].next = e

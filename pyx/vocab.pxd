@@ -268,7 +268,8 @@ cdef enum Counter:
     C_Icmp6InType129 = 124
     C_Icmp6OutType1 = 125
     C_Icmp6OutType129 = 126
-    C__COUNT = 127
+    C_TcpExtTCPRcvCoalesce = 127
+    C__COUNT = 128
 
 cdef enum CtStat:
     CTSTAT_FOUND = 0

@@ -208,13 +208,19 @@ def _toml_value(v):
 # veth with GRO off: every received segment is an skb of truesize payload +
 # 832 (ss -m on the slow reader: r=6840 for 3 x 1448 bytes; 1832 for 1000)
 VETH_SKB_TRUESIZE_OVERHEAD = 832
+# ... with the payload in frags: tcp_try_coalesce appends a segment to the
+# tail skb for its len only (slow reader: r 4560 -> 6008 after a read freed
+# one skb), but not while the tail is the sender's skb_clone (single-segment
+# skbs until the sender takes the ACK; GSO-split segments are private)
+VETH_SKB_COALESCE = "veth"
 
 
 def write_host_toml(path, sc, sysctls, reads_file, server_ip):
     lines = [f"# Server of scenario {sc.name!r}, recorded by `python -m bench.kernel record`.",
              f"# {sc.doc}", "[host]", f'name = "{sc.name}"',
              f"addresses = {json.dumps(sc.host_addresses or [server_ip])}", 'profile = "6.18"',
-             f"skb_truesize_overhead = {VETH_SKB_TRUESIZE_OVERHEAD}", ""]
+             f"skb_truesize_overhead = {VETH_SKB_TRUESIZE_OVERHEAD}",
+             f'skb_coalesce = "{VETH_SKB_COALESCE}"', ""]
     if sysctls:
         lines.append("[sysctl]")
         for k, v in sorted(sysctls.items()):

@@ -205,6 +205,9 @@ TABLES = {t.name: t for t in (
     )),
 )}
 
+# enumerations whose values grow with the model: int16 dictionary indices
+GROWING_ENUMS = ("counter", "reason", "conn_states")
+
 TABLE_ORDER = ("packets", "connections", "samples", "counters")
 
 

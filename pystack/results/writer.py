@@ -53,8 +53,12 @@ def _arrow_type(t: str):
     if t == "str":
         return pa.string()
     if t.startswith("enum:"):
-        n = len(S.ENUMS[t[5:]])
-        return pa.dictionary(pa.int8() if n <= 127 else pa.int16(), pa.string())
+        # the vocabularies that grow with the model (counters, drop reasons,
+        # state lists) get int16 indices from the start, so that adding a
+        # name never changes a column's type; the small fixed ones int8
+        name = t[5:]
+        wide = name in S.GROWING_ENUMS or len(S.ENUMS[name]) > 127
+        return pa.dictionary(pa.int16() if wide else pa.int8(), pa.string())
     return pa.from_numpy_dtype(np.dtype(t))
 
 

@@ -46,7 +46,7 @@ EXPECTED = {
         ("bytes_in_flight", pa.int64()), ("syn_queue", pa.int64()),
         ("accept_queue", pa.int64()),
     ],
-    "counters": [("ts", TS), ("counter", D8), ("value", pa.int64()), ("final", pa.bool_())],
+    "counters": [("ts", TS), ("counter", D16), ("value", pa.int64()), ("final", pa.bool_())],
 }
 
 
