@@ -184,7 +184,7 @@ def _execute(jobs, workers, dask, progress):
 
 def sweep(captures, config=None, vary=None, out=None, *, grid=None, sysctl=(), listen=(),
           app=(), profile=None, checksum="auto", seed=0, counter_interval=1.0, workers=None,
-          dask=None, force=False, progress=None):
+          dask=None, force=False, progress=None, _kill_once=None):
     """Replay `captures` once per point of the cross product of the axes
     (`vary`: {"net.core.somaxconn": [128, 1024], ...} or ["NAME=V1,V2", ...];
     `grid`: a TOML file with a [vary] table) and write the dataset into
@@ -192,7 +192,8 @@ def sweep(captures, config=None, vary=None, out=None, *, grid=None, sysctl=(), l
     overrides (as the replay flags), applied before each point's settings.
     workers: processes of the local pool (default: the machine's cores; 1 =
     in this process); dask: a scheduler address, "local:N" or a Client.
-    Returns the comparison table as a pandas DataFrame."""
+    Returns the comparison table as a pandas DataFrame.  (_kill_once: fault
+    injection for the tests, see Job.kill_once.)"""
     import pandas as pd
     if out is None:
         raise SweepError("give an output location (out=..., -o OUT)")
@@ -203,7 +204,8 @@ def sweep(captures, config=None, vary=None, out=None, *, grid=None, sysctl=(), l
     points = expand(axes)
     text, cpath = _read_config(config)
     jobs = [Job(caps, p, str(out), "point", axes, text, cpath, profile, tuple(sysctl),
-                tuple(listen), tuple(app), checksum, int(seed), int(counter_interval * 1e9))
+                tuple(listen), tuple(app), checksum, int(seed), int(counter_interval * 1e9),
+                _kill_once)
             for p in points]
     # a point that cannot be built fails here, before anything is written
     from pystack.whatif.job import build_host

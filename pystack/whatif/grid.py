@@ -103,7 +103,7 @@ def parse_axis(name: str, values) -> Axis:
                 if not os.path.isfile(v):
                     raise SweepError(f"axis rules: no such ruleset file {v}")
         return Axis(name, name, None, None, vals)
-    if "." in name and not name.startswith(("listen", "app")):
+    if ("." in name or "/" in name) and not name.startswith(("listen", "app")):
         try:
             cname = canonical_name(name)
         except (SysctlError, KeyError, ValueError) as e:
