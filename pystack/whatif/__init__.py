@@ -212,6 +212,8 @@ def sweep(captures, config=None, vary=None, out=None, *, grid=None, sysctl=(), l
     if text is not None:
         for j in jobs:
             build_host(j)
+    from pystack.whatif.executors import check_dask_spec
+    check_dask_spec(dask)
     fs, root = _prepare(str(out), force)
     rows, how, secs = _execute(jobs, workers, dask, progress)
     pdf = pd.DataFrame([{"point": p.id, **p.as_dict(), "label": p.label()} for p in points],
@@ -260,6 +262,8 @@ def fleet(captures, config_dir, out=None, *, profile=None, checksum="auto", seed
         text, cpath = _read_config(cfg)
         jobs.append(Job([c], Point(name, ()), str(out), "host", [], text, cpath, profile,
                         (), (), (), checksum, int(seed), int(counter_interval * 1e9)))
+    from pystack.whatif.executors import check_dask_spec
+    check_dask_spec(dask)
     fs, root = _prepare(str(out), force)
     rows, how, secs = _execute(jobs, workers, dask, progress)
     hdf = pd.DataFrame([{"host": j.point.id, "capture": j.captures[0], "config": j.config_file}

@@ -56,6 +56,22 @@ def run_pool(jobs, workers: int, on_done=None) -> list:
     return rows
 
 
+def check_dask_spec(spec) -> None:
+    """Reject a malformed --dask value before anything is written."""
+    if spec is None or not isinstance(spec, str):
+        return
+    if spec.startswith("local:"):
+        try:
+            n = int(spec[6:])
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise SweepError(f"--dask {spec!r}: expected local:N with N >= 1")
+    elif "://" not in spec:
+        raise SweepError(f"--dask {spec!r}: expected a scheduler address "
+                         "(tcp://HOST:8786) or local:N")
+
+
 def dask_client(spec):
     """(client, closer) from a Client, ``local:N`` (a LocalCluster of N
     single-threaded worker processes) or a scheduler address."""
@@ -67,24 +83,17 @@ def dask_client(spec):
     if isinstance(spec, Client):
         return spec, lambda: None
     spec = str(spec)
+    check_dask_spec(spec)
     if spec.startswith("local:"):
-        try:
-            n = int(spec[6:])
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise SweepError(f"--dask {spec!r}: expected local:N with N >= 1")
+        n = int(spec[6:])
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         client = Client(cluster)
 
         def close():
             client.close()
             cluster.close()
         return client, close
-    if "://" not in spec:
-        raise SweepError(f"--dask {spec!r}: expected a scheduler address "
-                         "(tcp://HOST:8786) or local:N")
     try:
         client = Client(spec, timeout="30s")
     except OSError as e:
