@@ -163,23 +163,34 @@ def comparison_frame(points_df, rows: list, key: str):
 # --- running ------------------------------------------------------------------------
 
 def _execute(jobs, workers, dask, progress):
+    """Run the jobs; meanwhile this process hashes the inputs once (for
+    sweep.json) instead of every job hashing them again."""
+    from pystack.results.run import Hasher
     from pystack.whatif import executors as X
+    hasher = Hasher(sorted({c for j in jobs for c in j.captures}))
     t0 = time.perf_counter()
     if dask is not None:
         client, close = X.dask_client(dask)
+        hasher.start()
         try:
             rows = X.run_dask(jobs, client, progress)
         finally:
             close()
         how = f"dask {dask if isinstance(dask, str) else 'client'}"
     elif workers == 1:
+        hasher.start()
         rows = X.run_serial(jobs, progress)
         how = "serial"
     else:
         n = workers or X.default_workers()
-        rows = X.run_pool(jobs, n, progress)
+        # the pool forks its workers first; the hashing thread starts after
+        rows = X.run_pool(jobs, n, progress, started=hasher.start)
         how = f"process pool of {min(n, len(jobs))}"
-    return rows, how, time.perf_counter() - t0
+    secs = time.perf_counter() - t0
+    hasher.join()
+    inputs = [{"path": p, "size": os.path.getsize(p), "sha256": (hasher.result or {}).get(p)}
+              for p in hasher.paths]
+    return rows, how, secs, inputs
 
 
 def sweep(captures, config=None, vary=None, out=None, *, grid=None, sysctl=(), listen=(),
@@ -215,10 +226,10 @@ def sweep(captures, config=None, vary=None, out=None, *, grid=None, sysctl=(), l
     from pystack.whatif.executors import check_dask_spec
     check_dask_spec(dask)
     fs, root = _prepare(str(out), force)
-    rows, how, secs = _execute(jobs, workers, dask, progress)
+    rows, how, secs, inputs = _execute(jobs, workers, dask, progress)
     pdf = pd.DataFrame([{"point": p.id, **p.as_dict(), "label": p.label()} for p in points],
                        columns=["point", *[a.name for a in axes], "label"])
-    meta = {"kind": "sweep", "captures": caps, "config": cpath,
+    meta = {"kind": "sweep", "captures": caps, "inputs": inputs, "config": cpath,
             "axes": {a.name: list(a.values) for a in axes}, "points": len(points),
             "base": {"sysctl": list(sysctl), "listen": list(listen), "app": list(app),
                      "profile": profile, "checksum": checksum, "seed": seed},
@@ -265,9 +276,9 @@ def fleet(captures, config_dir, out=None, *, profile=None, checksum="auto", seed
     from pystack.whatif.executors import check_dask_spec
     check_dask_spec(dask)
     fs, root = _prepare(str(out), force)
-    rows, how, secs = _execute(jobs, workers, dask, progress)
+    rows, how, secs, inputs = _execute(jobs, workers, dask, progress)
     hdf = pd.DataFrame([{"host": j.point.id, "capture": j.captures[0], "config": j.config_file}
                         for j in jobs], columns=["host", "capture", "config"])
-    meta = {"kind": "fleet", "captures": caps, "config_dir": os.path.abspath(config_dir),
+    meta = {"kind": "fleet", "captures": caps, "inputs": inputs, "config_dir": os.path.abspath(config_dir),
             "hosts": len(jobs), "executor": how, "seconds": round(secs, 3)}
     return _finish(fs, root, "host", hdf, rows, meta)

@@ -28,7 +28,7 @@ def run_serial(jobs, on_done=None) -> list:
     return rows
 
 
-def run_pool(jobs, workers: int, on_done=None) -> list:
+def run_pool(jobs, workers: int, on_done=None, started=None) -> list:
     """A process pool of `workers` processes (fork while this process has no
     other thread, else forkserver: forking a threaded process can deadlock)."""
     import concurrent.futures as cf
@@ -37,12 +37,16 @@ def run_pool(jobs, workers: int, on_done=None) -> list:
 
     n = max(1, min(int(workers), len(jobs)))
     if n == 1:
+        if started:
+            started()
         return run_serial(jobs, on_done)
     method = "fork" if threading.active_count() == 1 and \
         "fork" in mp.get_all_start_methods() else "forkserver"
     rows = [None] * len(jobs)
     with cf.ProcessPoolExecutor(n, mp_context=mp.get_context(method)) as ex:
         futs = {ex.submit(run_job, j): i for i, j in enumerate(jobs)}
+        if started:         # the workers exist now: threads may start
+            started()
         try:
             for f in cf.as_completed(futs):
                 i = futs[f]

@@ -30,6 +30,8 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from pystack.whatif.grid import Point, SweepError, apply_point
 
 FILE = "part-0.parquet"
@@ -96,17 +98,56 @@ def make_replay(host, job: Job, seed: int, rules):
 
 
 class _Batches:
-    """on_batch: the verdict/reason tally and the test's fault injection."""
+    """on_batch: the verdict/reason tally, the SYNs to the host and the
+    connection records (numpy, per batch; nothing is read back from the
+    files), and the tests' fault injection."""
 
-    def __init__(self, kill_once):
+    def __init__(self, replay, kill_once):
+        from pystack._core import engine as E
         from pystack.replay_cli import Tally
+        self.replay = replay
         self.tally = Tally()
         self.kill_once = kill_once
         self.n = 0
+        self.dir_in = E.DIRECTIONS["IN"]
+        self.rst = {v: k for k, v in E.CLOSE_WHY.items()}["RST"]
+        self.syns: list = []
+        self.nsyn = 0
+        self.recs: list = []
 
     def __call__(self, rb, cols, v):
+        if self.n == 0:
+            # the ResultWriter installed its record sink before the first
+            # batch; records are taken after on_batch, so none is missed
+            sink = self.replay.record_sink
+
+            def tee(recs):
+                self.recs.append(np.stack([recs["ra0"], recs["ra1"], recs["la0"], recs["la1"],
+                                           (recs["rport"].astype(np.uint64) << 16)
+                                           | recs["lport"], recs["picked_up"],
+                                           recs["why"], recs["max_rq"].astype(np.uint64)],
+                                          axis=1).astype(np.uint64))
+                if sink is not None:
+                    sink(recs)
+            self.replay.record_sink = tee
+        n = cols.n
         self.tally.add(rb, cols, v)
         self.n += 1
+        if n:
+            a = cols.arrays
+            m = (a["ip_proto"][:n] == 6) & ((a["tcp_flags"][:n] & 0x12) == 0x02) & \
+                (v.arrays["direction"][:n] == self.dir_in)
+            k = int(m.sum())
+            if k:
+                src = a["saddr"][:n][m].view(np.uint64).reshape(k, 2)
+                dst = a["daddr"][:n][m].view(np.uint64).reshape(k, 2)
+                port = (a["sport"][:n][m].astype(np.uint64) << 16) | a["dport"][:n][m]
+                self.syns.append(np.column_stack([src, dst, port]))
+                self.nsyn += k
+                if self.nsyn > 1 << 20:         # bounded by distinct 4-tuples
+                    u = np.unique(_rows(np.concatenate(self.syns)))
+                    self.syns = [u.view(np.uint64).reshape(-1, 5)]
+                    self.nsyn = len(u)
         if self.kill_once and self.n == 1:
             try:
                 fd = os.open(self.kill_once, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -116,6 +157,21 @@ class _Batches:
             os.close(fd)
             import signal
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def fates(self) -> dict:
+        """conn_attempts: distinct 4-tuples of SYNs to the host;
+        conn_established: of those, the ones that became a child socket;
+        conn_reset: children that ended by RST; conn_failed = attempts never
+        established + reset; rcv_queue_max: the largest receive queue."""
+        syns = np.concatenate(self.syns) if self.syns else np.zeros((0, 5), np.uint64)
+        recs = np.concatenate(self.recs) if self.recs else np.zeros((0, 8), np.uint64)
+        attempts = np.unique(_rows(syns))
+        kids = np.unique(_rows(recs[recs[:, 5] == 0, :5]))
+        est = len(np.intersect1d(attempts, kids, assume_unique=True))
+        reset = int((recs[recs[:, 5] == 0, 6] == self.rst).sum())
+        return {"conn_attempts": len(attempts), "conn_established": est,
+                "conn_reset": reset, "conn_failed": len(attempts) - est + reset,
+                "rcv_queue_max": int(recs[:, 7].max()) if len(recs) else 0}
 
 
 def run_job(job: Job) -> dict:
@@ -135,15 +191,17 @@ def run_job(job: Job) -> dict:
         tmp = stage_root = tempfile.mkdtemp(prefix="pystack-sweep-")
     stage = os.path.join(stage_root, f"{job.point.id}-{token}")
     try:
-        batches = _Batches(job.kill_once)
+        batches = _Batches(replay, job.kill_once)
+        # the inputs' sha256 is computed once, by the client, into sweep.json
         extra = {"sweep": {"key": job.key, "id": job.point.id,
-                           "settings": job.point.as_dict()}}
+                           "settings": job.point.as_dict(), "inputs_sha256": "../../sweep.json"}}
         path, result, info = replay_to_folder(
             replay, job.captures, stage, fmt="parquet", force=False,
-            counter_interval_ns=job.counter_interval_ns, on_batch=batches, extra_info=extra)
+            counter_interval_ns=job.counter_interval_ns, on_batch=batches, extra_info=extra,
+            hash_inputs=False)
         if info.get("error"):
             raise SweepError(f"{job.part}: {info['error']}")
-        row = comparison_row(job, batches.tally, result, path)
+        row = comparison_row(job, batches, result)
         info = dict(info, tables={t: {"file": f"../../{t}/{job.part}/{FILE}",
                                       "rows": info_rows(path, t)} for t in S.TABLE_ORDER},
                     complete=True)
@@ -218,10 +276,17 @@ def _commit_fsspec(fs, root: str, staged: str, job: Job, info: dict) -> None:
 
 # --- the comparison row -------------------------------------------------------------
 
-def comparison_row(job: Job, tally, result, folder: str) -> dict:
+def _rows(x):
+    """(k, 5) uint64 -> one 40-byte void value per row (for unique/intersect)."""
+    x = np.ascontiguousarray(x, np.uint64)
+    return x.view(np.dtype((np.void, 40))).ravel()
+
+
+def comparison_row(job: Job, batches: _Batches, result) -> dict:
     """packets by verdict, drops by reason, failed connections, max queue depths."""
     from pystack import vocab
     from pystack.replay import names
+    tally = batches.tally
     vnames = names()["verdict"]
     row = {job.key: job.point.id, "packets": int(tally.verdicts.sum())}
     by_name = {vnames[c]: int(k) for c, k in enumerate(tally.verdicts) if c in vnames}
@@ -230,45 +295,9 @@ def comparison_row(job: Job, tally, result, folder: str) -> dict:
     for c, k in enumerate(tally.reasons):
         if k:
             row["drop_" + vocab.DROP_REASONS[c]] = int(k)
-    row.update(connection_fates(folder))
+    row.update(batches.fates())
     tcp = [l for l in result.listeners if l.get("proto", "tcp") == "tcp"]
     row["syn_queue_max"] = max((int(l["syn_queue_max"]) for l in tcp), default=0)
     row["accept_queue_max"] = max((int(l["accept_queue_max"]) for l in tcp), default=0)
     row["listen_overflows"] = int(result.counters.get("TcpExtListenOverflows", 0))
     return row
-
-
-def connection_fates(folder: str) -> dict:
-    """conn_attempts: distinct 4-tuples of SYNs to the host; conn_established:
-    of those, the ones that became a child socket; conn_reset: children that
-    ended by RST; conn_failed = attempts never established + reset;
-    rcv_queue_max: the largest receive queue of any connection."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-    import pyarrow as pa
-
-    key = ["src", "sport", "dst", "dport"]
-    p = pq.read_table(os.path.join(folder, "packets.parquet"),
-                      columns=["direction", "proto", "tcp_flags"] + key)
-    syn = pc.and_(pc.equal(p.column("proto"), 6),
-                  pc.equal(pc.bit_wise_and(p.column("tcp_flags"), 0x12), 0x02))
-    syn = pc.and_(syn, pc.equal(p.column("direction").cast(pa.string()), "IN"))
-    s = p.filter(syn).select(key)
-    s = pa.table([pc.cast(s.column(c), pa.string()) if c in ("src", "dst") else s.column(c)
-                  for c in key], names=["remote", "rport", "local", "lport"])
-    attempts = s.group_by(s.column_names).aggregate([])
-    c = pq.read_table(os.path.join(folder, "connections.parquet"),
-                      columns=["remote", "rport", "local", "lport", "picked_up", "why",
-                               "max_rcv_queue"])
-    kids = c.filter(pc.invert(c.column("picked_up")))
-    kids = pa.table([pc.cast(kids.column(n), pa.string()) if n in ("remote", "local")
-                     else kids.column(n) for n in ("remote", "rport", "local", "lport")],
-                    names=["remote", "rport", "local", "lport"])
-    kids = kids.group_by(kids.column_names).aggregate([])
-    est = attempts.join(kids, ["remote", "rport", "local", "lport"], join_type="inner").num_rows
-    reset = int(pc.sum(pc.equal(c.column("why").cast(pa.string()), "RST")).as_py() or 0)
-    mrq = pc.max(c.column("max_rcv_queue")).as_py() if c.num_rows else 0
-    return {"conn_attempts": attempts.num_rows, "conn_established": est,
-            "conn_reset": reset, "conn_failed": attempts.num_rows - est + reset,
-            "rcv_queue_max": int(mrq or 0)}
-

@@ -40,6 +40,9 @@ def test_layout(swept):
     meta = json.loads((out / "sweep.json").read_text())
     assert meta["kind"] == "sweep" and meta["points"] == 4 and meta["executor"] == "serial"
     assert meta["axes"] == {"net.core.somaxconn": ["1", "128"], "listen.backlog": ["2", "5"]}
+    import hashlib
+    assert meta["inputs"] == [{"path": CAP, "size": os.path.getsize(CAP), "sha256": hashlib.sha256(
+        pathlib.Path(CAP).read_bytes()).hexdigest()}]
 
 
 def test_points_parquet(swept):
