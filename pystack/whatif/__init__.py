@@ -214,15 +214,24 @@ def sweep(captures, config=None, vary=None, out=None, *, grid=None, sysctl=(), l
         raise SweepError("nothing to vary: give --vary NAME=V1,V2 or --grid FILE")
     points = expand(axes)
     text, cpath = _read_config(config)
+    if text is None:
+        # no config: the host is inferred once, here, and every point starts
+        # from the same inferred config
+        from pystack.capture import PIPELINE_BATCH
+        from pystack.replay_cli import infer_host
+        inferred = infer_host(caps, PIPELINE_BATCH).result()
+        if not inferred.addresses:
+            raise SweepError("no host address: nothing in the capture answered a SYN; "
+                             "describe the host with --config")
+        text = inferred.to_toml()
     jobs = [Job(caps, p, str(out), "point", axes, text, cpath, profile, tuple(sysctl),
                 tuple(listen), tuple(app), checksum, int(seed), int(counter_interval * 1e9),
                 _kill_once)
             for p in points]
     # a point that cannot be built fails here, before anything is written
     from pystack.whatif.job import build_host
-    if text is not None:
-        for j in jobs:
-            build_host(j)
+    for j in jobs:
+        build_host(j)
     from pystack.whatif.executors import check_dask_spec
     check_dask_spec(dask)
     fs, root = _prepare(str(out), force)

@@ -190,3 +190,21 @@ def test_rules_axis_is_passed_to_replay(tmp_path, monkeypatch):
                        str(tmp_path / "out"), workers=1)
     assert list(df["rules"]) == [str(a), str(b), str(a), str(b)]
     assert seen == [(1, str(a)), (1, str(b)), (128, str(a)), (128, str(b))]
+
+
+def test_inferred_host_once_for_every_point(tmp_path):
+    """Without a config the host is inferred once from the capture; each
+    point's tables equal `pystack replay` (inferred host) with the same flags."""
+    out = tmp_path / "inf"
+    df = pystack.sweep(CAP, None, {"net.core.somaxconn": [1, 4096],
+                                   "app.accept": ["immediate", "never"]}, str(out), workers=1)
+    # inferred: a listener on :5000 whose application accepts at once; only
+    # an application that never accepts, behind somaxconn=1, overflows
+    assert list(df["listen_overflows"]) == [0, 8, 0, 0]
+    assert list(df["DROPPED"]) == [3, 9, 4, 4]
+    seq = tmp_path / "seq"
+    assert main(["replay", CAP, "--sysctl", "net.core.somaxconn=1", "--app", "5000:accept=never",
+                 "--format", "parquet", "-q", "-o", str(seq)]) == 0
+    for t in TABLES:
+        assert (out / t / "point=p001" / "part-0.parquet").read_bytes() == \
+            (seq / f"{t}.parquet").read_bytes(), t
