@@ -123,7 +123,8 @@ def main(argv=None) -> int:
           "takes cores from both runs)")
     print(f"ratio       {ratio:7.2f}   (target <= {TARGET}) "
           f"{'ok' if ratio <= TARGET else 'MISSED'}")
-    print(f"identical   {'yes, every table of every point' if not bad else 'NO: ' + ', '.join(bad)}")
+    same = "yes, every table of every point" if not bad else "NO: " + ", ".join(bad)
+    print(f"identical   {same}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"trace": path, "packets": packets, "points": n, "sequential_s": t_seq,

@@ -28,7 +28,7 @@ import time
 
 from pystack.whatif.grid import (Axis, Point, SweepError, expand, load_grid,  # noqa: F401
                                 parse_axis, parse_vary, rules_supported)
-from pystack.whatif.job import FILE, RUNS, STAGING, VERDICTS, Job, _fs
+from pystack.whatif.job import RUNS, STAGING, VERDICTS, Job, _fs
 
 MARKER = "INCOMPLETE"
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -116,14 +116,13 @@ def _write_parquet(fs, path: str, df) -> None:
 
 
 def _finish(fs, root: str, key: str, points_df, rows: list, meta: dict):
-    import pandas as pd
-
     from pystack.results import schema as S
     ids = [r[key] for r in rows]
     # every point committed exactly once: runs/ID and each table's partition
     for t in list(S.TABLE_ORDER) + [RUNS]:
         d = f"{root}/{t}"
-        names = (os.listdir(d) if fs is None else [p.rsplit("/", 1)[-1] for p in fs.ls(d, detail=False)])
+        names = (os.listdir(d) if fs is None
+                 else [p.rsplit("/", 1)[-1] for p in fs.ls(d, detail=False)])
         want = ids if t == RUNS else [f"{key}={i}" for i in ids]
         have = sorted(n for n in names if not n.startswith((".", "_")))
         if have != sorted(want):
@@ -288,6 +287,7 @@ def fleet(captures, config_dir, out=None, *, profile=None, checksum="auto", seed
     rows, how, secs, inputs = _execute(jobs, workers, dask, progress)
     hdf = pd.DataFrame([{"host": j.point.id, "capture": j.captures[0], "config": j.config_file}
                         for j in jobs], columns=["host", "capture", "config"])
-    meta = {"kind": "fleet", "captures": caps, "inputs": inputs, "config_dir": os.path.abspath(config_dir),
+    meta = {"kind": "fleet", "captures": caps, "inputs": inputs,
+            "config_dir": os.path.abspath(config_dir),
             "hosts": len(jobs), "executor": how, "seconds": round(secs, 3)}
     return _finish(fs, root, "host", hdf, rows, meta)

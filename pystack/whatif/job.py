@@ -67,7 +67,7 @@ class Job:
 
 def build_host(job: Job):
     """The point's HostConfig, seed and ruleset path."""
-    from pystack.config import HostConfig, apply_overrides, parse_host_config
+    from pystack.config import apply_overrides, parse_host_config
     base_dir = os.path.dirname(job.config_file) if job.config_file else None
     if job.config_text is not None:
         host = parse_host_config(job.config_text, job.config_file or "<config>", base_dir,

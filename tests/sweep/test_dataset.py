@@ -186,7 +186,7 @@ def test_rules_axis_is_passed_to_replay(tmp_path, monkeypatch):
     a, b = tmp_path / "a.save", tmp_path / "b.save"
     for f in (a, b):
         f.write_text("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")
-    df = pystack.sweep(CAP, CFG, [f"net.core.somaxconn=1,128", f"rules={a},{b}"],
+    df = pystack.sweep(CAP, CFG, ["net.core.somaxconn=1,128", f"rules={a},{b}"],
                        str(tmp_path / "out"), workers=1)
     assert list(df["rules"]) == [str(a), str(b), str(a), str(b)]
     assert seen == [(1, str(a)), (1, str(b)), (128, str(a)), (128, str(b))]
