@@ -72,6 +72,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.split("\n\n")[0])
     ap.add_argument("--trace", default="mix", help="trace name or pcap path (default mix)")
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--traces", metavar="DIR", default=None,
+                    help="where generated traces live (default bench/traces)")
     ap.add_argument("--workers", type=int, default=None, help="pool size (default: cores)")
     ap.add_argument("--dask", default=None, help="run the sweep on Dask (local:N or address)")
     ap.add_argument("--keep", metavar="DIR", help="write the outputs under DIR and keep them")
@@ -80,7 +82,7 @@ def main(argv=None) -> int:
 
     import pystack
     if args.trace in gen.TRACES:
-        path, meta = gen.generate(args.trace, args.scale, log=None)
+        path, meta = gen.generate(args.trace, args.scale, args.traces, log=None)
     else:
         path, meta = args.trace, gen.load_meta(args.trace) or {}
     packets = meta.get("packets")

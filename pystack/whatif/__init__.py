@@ -73,6 +73,14 @@ def _captures(captures) -> list:
 
 # --- the output dataset ------------------------------------------------------------
 
+def _location(out) -> str:
+    """The output as the jobs see it: an absolute path (workers may run
+    elsewhere in the file tree) or the fsspec URL."""
+    out = str(out)
+    fs, root = _fs(out)
+    return root if fs is None else out
+
+
 def _prepare(out: str, force: bool):
     fs, root = _fs(out)
     if fs is None:
@@ -134,6 +142,11 @@ def _finish(fs, root: str, key: str, points_df, rows: list, meta: dict):
     text = json.dumps(meta, indent=2, default=str) + "\n"
     if fs is None:
         shutil.rmtree(os.path.join(root, STAGING), ignore_errors=True)
+        # what attempts killed in the middle of a commit left hidden
+        for t in list(S.TABLE_ORDER) + [RUNS]:
+            for n in os.listdir(os.path.join(root, t)):
+                if n.startswith("."):
+                    shutil.rmtree(os.path.join(root, t, n), ignore_errors=True)
         with open(os.path.join(root, "sweep.json"), "w") as f:
             f.write(text)
         os.unlink(os.path.join(root, MARKER))
@@ -223,7 +236,7 @@ def sweep(captures, config=None, vary=None, out=None, *, grid=None, sysctl=(), l
             raise SweepError("no host address: nothing in the capture answered a SYN; "
                              "describe the host with --config")
         text = inferred.to_toml()
-    jobs = [Job(caps, p, str(out), "point", axes, text, cpath, profile, tuple(sysctl),
+    jobs = [Job(caps, p, _location(out), "point", axes, text, cpath, profile, tuple(sysctl),
                 tuple(listen), tuple(app), checksum, int(seed), int(counter_interval * 1e9),
                 _kill_once)
             for p in points]
@@ -279,7 +292,7 @@ def fleet(captures, config_dir, out=None, *, profile=None, checksum="auto", seed
             raise SweepError(f"{c}: no host config {cfg} (configs in {config_dir}: "
                              f"{', '.join(have) or 'none'})")
         text, cpath = _read_config(cfg)
-        jobs.append(Job([c], Point(name, ()), str(out), "host", [], text, cpath, profile,
+        jobs.append(Job([c], Point(name, ()), _location(out), "host", [], text, cpath, profile,
                         (), (), (), checksum, int(seed), int(counter_interval * 1e9)))
     from pystack.whatif.executors import check_dask_spec
     check_dask_spec(dask)
