@@ -208,3 +208,21 @@ def test_inferred_host_once_for_every_point(tmp_path):
     for t in TABLES:
         assert (out / t / "point=p001" / "part-0.parquet").read_bytes() == \
             (seq / f"{t}.parquet").read_bytes(), t
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pool_start_methods(swept, tmp_path, monkeypatch, threads):
+    """fork when this process has no other thread, forkserver otherwise:
+    the same tables either way."""
+    import multiprocessing as mp
+    import threading
+    out, _ = swept
+    used = []
+    real = mp.get_context
+    monkeypatch.setattr(threading, "active_count", lambda: threads)
+    monkeypatch.setattr(mp, "get_context", lambda m=None: used.append(m) or real(m))
+    out2 = tmp_path / "pool"
+    pystack.sweep(CAP, CFG, {"seed": [0, 1]}, str(out2), workers=2)
+    assert used == ["fork" if threads == 1 else "forkserver"]
+    assert (out2 / "packets/point=p000/part-0.parquet").read_bytes() == \
+        (out / "packets/point=p002/part-0.parquet").read_bytes()
