@@ -42,7 +42,7 @@ def _dask(args):
 
 def run_sweep(args) -> int:
     from pystack.cli import UsageError
-    from pystack.whatif import SweepError, sweep
+    from pystack.whatif import SweepError, SweepInputError, sweep
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be 1 or more")
     if args.counter_interval <= 0:
@@ -53,6 +53,9 @@ def run_sweep(args) -> int:
                    checksum=args.checksum, seed=args.seed,
                    counter_interval=args.counter_interval, workers=args.workers,
                    dask=_dask(args), force=args.force, progress=None)
+    except SweepInputError as e:
+        print(f"pystack: {e} ({args.output} is left INCOMPLETE)", file=sys.stderr)
+        return 1
     except SweepError as e:
         raise UsageError(str(e)) from None
     _print(args, df, f"{len(df)} points; pystack diff {args.output}/runs/ID_A "
@@ -62,7 +65,7 @@ def run_sweep(args) -> int:
 
 def run_fleet(args) -> int:
     from pystack.cli import UsageError
-    from pystack.whatif import SweepError, fleet
+    from pystack.whatif import SweepError, SweepInputError, fleet
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be 1 or more")
     if args.counter_interval <= 0:
@@ -72,6 +75,9 @@ def run_fleet(args) -> int:
                    checksum=args.checksum, seed=args.seed,
                    counter_interval=args.counter_interval, workers=args.workers,
                    dask=_dask(args), force=args.force)
+    except SweepInputError as e:
+        print(f"pystack: {e} ({args.output} is left INCOMPLETE)", file=sys.stderr)
+        return 1
     except SweepError as e:
         raise UsageError(str(e)) from None
     _print(args, df, f"{len(df)} hosts")

@@ -26,7 +26,8 @@ import re
 import shutil
 import time
 
-from pystack.whatif.grid import (Axis, Point, SweepError, expand, load_grid,  # noqa: F401
+from pystack.whatif.grid import (Axis, Point, SweepError, SweepInputError,  # noqa: F401
+                                expand, load_grid,
                                 parse_axis, parse_vary, rules_supported)
 from pystack.whatif.job import RUNS, STAGING, VERDICTS, Job, _fs
 

@@ -39,6 +39,10 @@ class SweepError(ValueError):
     """A bad axis, value, grid file or sweep request (exit code 2)."""
 
 
+class SweepInputError(SweepError):
+    """A capture could not be read to its end (exit code 1)."""
+
+
 _SCOPED = re.compile(r"^(listen|app)(?:\[(\d{1,5})\])?\.([a-z_]+)$")
 _LISTEN_KEYS = ("backlog", "rcvbuf", "sndbuf")
 _APP_KEYS = ("accept", "read")

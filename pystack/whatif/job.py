@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pystack.whatif.grid import Point, SweepError, apply_point
+from pystack.whatif.grid import Point, SweepError, SweepInputError, apply_point
 
 FILE = "part-0.parquet"
 RUNS = "runs"
@@ -200,7 +200,7 @@ def run_job(job: Job) -> dict:
             counter_interval_ns=job.counter_interval_ns, on_batch=batches, extra_info=extra,
             hash_inputs=False)
         if info.get("error"):
-            raise SweepError(f"{job.part}: {info['error']}")
+            raise SweepInputError(f"{job.part}: {info['error']}")
         row = comparison_row(job, batches, result)
         info = dict(info, tables={t: {"file": f"../../{t}/{job.part}/{FILE}",
                                       "rows": info_rows(path, t)} for t in S.TABLE_ORDER},

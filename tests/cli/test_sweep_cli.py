@@ -78,3 +78,19 @@ def test_fleet_cli(tmp_path, capsys):
         ("accept-overflow", 16, 7), ("zero-window", 17, 4)]
     assert main(["fleet", CAP, "--config-dir", str(tmp_path), "-o", str(tmp_path / "x")]) == 2
     assert "no host config" in capsys.readouterr().err
+
+
+def test_sweep_unreadable_capture_exit_1(tmp_path, capsys):
+    import struct
+    cap = tmp_path / "bad.pcap"
+    data = pathlib.Path(CAP).read_bytes()
+    # a record header claiming 2 GiB of captured bytes after the sample's records
+    cap.write_bytes(data + struct.pack("<IIII", 1, 0, 0x7FFFFFFF, 60) + b"x" * 100)
+    out = tmp_path / "out"
+    rc = main(["sweep", str(cap), "--config", CFG, "--vary", "seed=1", "--workers", "1",
+               "-o", str(out)])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert err == (f"pystack: point=p000: {cap}: byte {len(data)}: record claims 2147483647 "
+                   f"captured bytes (limit 262144) ({out} is left INCOMPLETE)\n")
+    assert (out / "INCOMPLETE").exists() and not (out / "runs" / "p000").exists()
