@@ -189,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect(sub)
     _add_replay(sub)
     _add_results(sub)
+    from pystack.sweep_cli import add_parsers
+    add_parsers(sub)
     return ap
 
 
