@@ -98,6 +98,9 @@ COUNTERS: tuple[str, ...] = (
     # TcpExt: PAWS (sheet 4.4, 5.7 item 1, 8.3)
     "TcpExtPAWSEstab", "TcpExtPAWSOldAck", "TcpExtPAWSTimewait",
     "TcpExtTSEcrRejected", "TcpExtTCPACKSkippedPAWS",
+    # netfilter wiring: forward path (sheet 1.5; ip6_forward_finish) and
+    # ICMP time exceeded of a forwarded packet whose TTL ran out
+    "Ip6OutForwDatagrams", "IcmpOutTimeExcds",
 )
 
 # Parse and checksum statuses that are not drop reasons.

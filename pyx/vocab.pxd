@@ -249,7 +249,9 @@ cdef enum Counter:
     C_TcpExtPAWSTimewait = 105
     C_TcpExtTSEcrRejected = 106
     C_TcpExtTCPACKSkippedPAWS = 107
-    C__COUNT = 108
+    C_Ip6OutForwDatagrams = 108
+    C_IcmpOutTimeExcds = 109
+    C__COUNT = 110
 
 cdef enum CtStat:
     CTSTAT_FOUND = 0
