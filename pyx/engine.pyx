@@ -835,6 +835,7 @@ cdef class Engine:
     cdef NfSave* nf_save
     cdef int64_t nf_nsave, nf_save_cap
     cdef int64_t nf_div_out_drop
+    cdef uint64_t nf_rej[256]       # fingerprints of the model's REJECT tcp-resets
 
     def __cinit__(self):
         self.ls = NULL
@@ -4314,6 +4315,7 @@ cdef class Engine:
             f = c.tcp_flags[i]
             if f & TH_RST:
                 return
+            self._nf_rej_note(i)
             v.reply[i] = R_RST
             v.reply_win[i] = 0
             if f & TH_ACK:
@@ -4370,6 +4372,51 @@ cdef class Engine:
             self.ctr[<int>C_IcmpOutDestUnreachs] += 1
             v.reply[i] = R_ICMP_PORT_UNREACH if code == 3 else R_ICMP_UNREACH
             v.reply_flags[i] = code
+
+    cdef inline uint64_t _nf_rst_fp(self, const uint8_t* sa, const uint8_t* da, uint16_t sp,
+                                    uint16_t dp, uint32_t seq, uint32_t ack) noexcept nogil:
+        cdef uint64_t s0, s1, d0, d1
+        load_addr(sa, &s0, &s1)
+        load_addr(da, &d0, &d1)
+        return mix64(tuple_hash(self.dm.seed, s0, s1, d0, d1, sp, dp)
+                     ^ ((<uint64_t>seq << 32) | ack)) | 1
+
+    cdef void _nf_rej_note(self, Py_ssize_t i) noexcept nogil:
+        """Remember the RST nf_send_reset builds for row i (reversed tuple,
+        its seq / ack), so that the host's copy in the capture is known as
+        carrying the offending packet's conntrack (nf_ct_attach)."""
+        cdef Batch* c = &self.b
+        cdef uint16_t f = c.tcp_flags[i]
+        cdef uint32_t seq = 0, ack = 0
+        cdef uint64_t fp
+        if f & TH_ACK:
+            seq = c.tcp_ack[i]
+        else:
+            ack = (c.tcp_seq[i] + ((f & TH_SYN) != 0) + ((f & TH_FIN) != 0) + c.payload_len[i])
+        fp = self._nf_rst_fp(c.daddr + 16 * i, c.saddr + 16 * i, c.dport[i], c.sport[i], seq, ack)
+        self.nf_rej[fp & 255] = fp
+
+    cdef bint _nf_attached(self, Py_ssize_t i) noexcept nogil:
+        """A host packet that carries another packet's conntrack: an ICMP
+        error (icmp.c icmp_glue_bits: nf_ct_attach of the offending skb) or
+        the RST of a REJECT tcp-reset (nf_reject_ipv4.c nf_send_reset:
+        nf_ct_attach).  nf_conntrack_in then leaves it alone (no lookup, no
+        stats) and confirm skips it (reply direction)."""
+        cdef Batch* c = &self.b
+        cdef uint8_t proto = c.ip_proto[i]
+        cdef uint64_t fp
+        if proto == 1:
+            return (c.flags[i] & PF_ICMP_INNER) != 0
+        if proto == 58:
+            return (c.flags[i] & PF_ICMP_INNER) != 0 and c.icmp_type[i] < 128
+        if proto != 6 or not (c.tcp_flags[i] & TH_RST):
+            return False
+        fp = self._nf_rst_fp(c.saddr + 16 * i, c.daddr + 16 * i, c.sport[i], c.dport[i],
+                             c.tcp_seq[i], c.tcp_ack[i] if (c.tcp_flags[i] & TH_ACK) else 0)
+        if self.nf_rej[fp & 255] != fp:
+            return False
+        self.nf_rej[fp & 255] = 0
+        return True
 
     cdef int _nf_chain(self, Py_ssize_t i, int hook, int t0, int t1, int t2) noexcept nogil:
         """Up to three iptables tables in priority order at one hook (-1:
@@ -4585,6 +4632,20 @@ cdef class Engine:
         if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_RAW) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
+        if self._nf_attached(i):
+            # the offending packet's conntrack (already gone in the model:
+            # it was dropped): RELATED, reply direction; no NAT, no confirm
+            p.ctstate = CTS_RELATED
+            p.ctdir = 1
+            v.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
+            if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_MANGLE) == NFV_DROP or \
+                    self._nf_chain(i, NF_INET_LOCAL_OUT, NFT_FILTER, NFT_SECURITY, -1) == NFV_DROP \
+                    or self._nf_table(i, NF_INET_POST_ROUTING, NFT_MANGLE) == NFV_DROP:
+                v.reply[i] = R_NONE
+                self._nf_out_drop(i, False)
+                return
+            self._nf_done(i)
+            return
         if self.nf_ct.conntrack_in(p, NF_INET_LOCAL_OUT, self.now, self.nfres.notrack) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
@@ -4731,6 +4792,7 @@ cdef class Engine:
                 self.nf_addrs[17 * k + b] = raw[b]
             self.nf_addrs[17 * k + 16] = ad.version
         self.nf_div_out_drop = 0
+        memset(self.nf_rej, 0, sizeof(self.nf_rej))
         self.nf_on = True
 
     @property
