@@ -367,6 +367,7 @@ from pystack._core.nftypes cimport (NfPkt, NfResult, NatRange, NF_INET_PRE_ROUTI
                                     NFT_FILTER, NFT_SECURITY, NFV_DROP, NFV_ACCEPT,
                                     CTS_INVALID, CTS_ESTABLISHED, CTS_RELATED, CTS_NEW,
                                     CTS_UNTRACKED, IPS_SRC_NAT, IPS_DST_NAT, NF_NAT_MANIP_SRC,
+                                    NAT_CHG_SPORT,
                                     NF_NAT_MANIP_DST, RTN_UNSPEC, RTN_UNICAST, RTN_LOCAL,
                                     RTN_BROADCAST, RTN_MULTICAST)
 from pystack._core.iptables cimport (CompiledRules, NAT_NONE, NAT_MASQUERADE, NAT_REDIRECT,
@@ -456,6 +457,19 @@ cdef struct NfSave:
     uint8_t saddr[16]
     uint8_t daddr[16]
     uint16_t sport, dport
+
+
+cdef struct NfFwd:
+    # a forwarded packet whose source port NAT chose: its post-NAT
+    # fingerprint without that port, to recognise the kernel's copy on the
+    # wire (which carries the kernel's random port)
+    uint64_t fp
+    int32_t ct
+    uint32_t gen
+
+
+cdef enum:
+    NF_FWD_SLOTS = 4096
 
 
 cdef inline void _nf_addr(const uint8_t* col, bint v6, uint8_t* out) noexcept nogil:
@@ -836,6 +850,8 @@ cdef class Engine:
     cdef int64_t nf_nsave, nf_save_cap
     cdef int64_t nf_div_out_drop
     cdef uint64_t nf_rej[256]       # fingerprints of the model's REJECT tcp-resets
+    cdef NfFwd* nf_fwd              # NF_FWD_SLOTS, direct-mapped
+    cdef int64_t nf_div_port        # NAT source ports adopted from the capture
 
     def __cinit__(self):
         self.ls = NULL
@@ -856,6 +872,7 @@ cdef class Engine:
         self.nf_ifmap = NULL
         self.nf_addrs = NULL
         self.nf_save = NULL
+        self.nf_fwd = NULL
 
     def __init__(self, addresses, listeners, dict params, uint64_t seed=0):
         """addresses: 16-byte host addresses (IPv4 as ::ffff:a.b.c.d).
@@ -1109,6 +1126,7 @@ cdef class Engine:
         free(self.nf_ifmap)
         free(self.nf_addrs)
         free(self.nf_save)
+        free(self.nf_fwd)
         if self.dm.slots != NULL:
             demux_release(&self.dm)
 
@@ -1289,6 +1307,7 @@ cdef class Engine:
         d = {name: int(self.div[k]) for k, name in enumerate(DIVERGENCES)}
         if self.nf_on:
             d["host_out_nf_drop"] = int(self.nf_div_out_drop)
+            d["nat_port_adopted"] = int(self.nf_div_port)
         return d
 
     def listener_stats(self):
@@ -4545,6 +4564,83 @@ cdef class Engine:
             return
         v.verdict[i] = V_FORWARDED
         self._nf_done(i)
+        if (self.nf_chg & NAT_CHG_SPORT) and (p.proto == 6 or p.proto == 17):
+            self._nf_fwd_note(i)
+
+    cdef inline uint64_t _nf_fwd_fp(self, const uint8_t* sa, const uint8_t* da, uint16_t dp,
+                                    uint8_t proto, uint32_t seq, uint32_t ack,
+                                    uint32_t ln) noexcept nogil:
+        # the post-NAT packet without its source port: addresses, destination
+        # port, TCP seq / ack (NAT leaves them), the datagram length
+        cdef uint64_t s0, s1, d0, d1
+        load_addr(sa, &s0, &s1)
+        load_addr(da, &d0, &d1)
+        return mix64(tuple_hash(self.dm.seed, s0, s1, d0, d1, dp, proto)
+                     ^ ((<uint64_t>seq << 32) | ack) ^ (<uint64_t>ln << 17)) | 1
+
+    cdef void _nf_fwd_note(self, Py_ssize_t i) noexcept nogil:
+        cdef NfPkt* p = &self.nfp
+        cdef Batch* c = &self.b
+        cdef uint8_t sa[16]
+        cdef uint8_t da[16]
+        cdef uint64_t fp
+        cdef NfFwd* f
+        _col_addr(p.saddr, p.family == 6, sa)
+        _col_addr(p.daddr, p.family == 6, da)
+        if p.proto == 6:
+            memset(da, 0, 16)
+            fp = self._nf_fwd_fp(sa, da, 0, 6, c.tcp_seq[i], c.tcp_ack[i], c.ip_len[i])
+        else:
+            fp = self._nf_fwd_fp(sa, da, p.dport, 17, 0, 0, c.ip_len[i])
+        f = &self.nf_fwd[fp & (NF_FWD_SLOTS - 1)]
+        f.fp = fp
+        f.ct = p.ct
+        f.gen = self.nf_ct.e[p.ct].gen
+
+    cdef bint _nf_adopt_port(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """The kernel's copy of a forwarded packet whose source port NAT
+        picked (MASQUERADE / SNAT, --random-fully draws get_random_u32,
+        which the model cannot reproduce; nor the kernel's statistic draws
+        choosing the DNAT endpoint): when its fingerprint without the port
+        (TCP: nor the destination) matches a packet the model forwarded,
+        the model adopts the kernel's reply tuple (rehashed), so the
+        replies in the capture find their connection.  Counted as
+        nat_port_adopted (rule counters keep the model's own draws)."""
+        cdef Batch* c = &self.b
+        cdef uint8_t proto = c.ip_proto[i]
+        cdef uint64_t fp
+        cdef NfFwd* f
+        cdef int32_t ct
+        cdef CtTuple t
+        cdef uint8_t zero[16]
+        if proto == 6:
+            memset(zero, 0, 16)
+            fp = self._nf_fwd_fp(c.saddr + 16 * i, zero, 0, 6,
+                                 c.tcp_seq[i], c.tcp_ack[i], c.ip_len[i])
+        else:
+            fp = self._nf_fwd_fp(c.saddr + 16 * i, c.daddr + 16 * i, c.dport[i], 17, 0, 0,
+                                 c.ip_len[i])
+        f = &self.nf_fwd[fp & (NF_FWD_SLOTS - 1)]
+        if f.fp != fp:
+            return False
+        ct = f.ct
+        f.fp = 0
+        if not self.nf_ct.e[ct].inuse or self.nf_ct.e[ct].gen != f.gen \
+                or not self.nf_ct.e[ct].hashed:
+            return False
+        # the reply tuple with the captured port must be free
+        memcpy(&t, &self.nf_ct.e[ct].t1, sizeof(CtTuple))
+        t.dport = c.sport[i]
+        _nf_addr(c.daddr + 16 * i, v6, t.src)
+        t.sport = c.dport[i]
+        if self.nf_ct._find(&t, -1) >= 0:
+            return False
+        self.nf_ct._hash_remove(ct)
+        memcpy(&self.nf_ct.e[ct].t1, &t, sizeof(CtTuple))
+        self.nf_ct._hash_insert(ct)
+        self.nf_div_port += 1
+        self.vo.ct_id[i] = ct
+        return True
 
     cdef bint _nf_egress_copy(self, Py_ssize_t i, bint v6) noexcept nogil:
         """A captured packet that is the model's own forwarded output seen
@@ -4577,7 +4673,7 @@ cdef class Engine:
         t.family = 6 if v6 else 4
         n = self.nf_ct._find(&t, -1)
         if n < 0:
-            return False
+            return self._nf_adopt_port(i, v6)
         if not (self.nf_ct.e[n >> 1].status & (IPS_SRC_NAT | IPS_DST_NAT)):
             return False
         self.vo.ct_id[i] = n >> 1
@@ -4793,6 +4889,11 @@ cdef class Engine:
             self.nf_addrs[17 * k + 16] = ad.version
         self.nf_div_out_drop = 0
         memset(self.nf_rej, 0, sizeof(self.nf_rej))
+        free(self.nf_fwd)
+        self.nf_fwd = <NfFwd*>calloc(NF_FWD_SLOTS, sizeof(NfFwd))
+        if self.nf_fwd == NULL:
+            raise MemoryError()
+        self.nf_div_port = 0
         self.nf_on = True
 
     @property
