@@ -72,6 +72,11 @@ def _add_replay(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the model's random choices")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print what was inferred")
+    p.add_argument("--rules", action="append", default=[], metavar="FILE",
+                   help="iptables-save (or ip6tables-save) file loaded into the model's "
+                   "netfilter; give it twice for both families (family from the header line)")
+    p.add_argument("--lenient", action="store_true",
+                   help="with --rules: unsupported matches never match instead of failing")
     p.set_defaults(func=_run_replay)
 
 
