@@ -4437,6 +4437,28 @@ cdef class Engine:
         self.nf_rej[fp & 255] = 0
         return True
 
+    cdef void _nf_attached_ct(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """The conntrack an ICMP error carries: the offending packet's (its
+        inner header), if the model still has it; nf_conntrack_attach makes
+        the error RELATED in the opposite direction."""
+        cdef NfPkt* p = &self.nfp
+        cdef CtTuple t
+        cdef int32_t n
+        if not p.has_inner or (p.in_proto != 6 and p.in_proto != 17):
+            return
+        memset(&t, 0, sizeof(CtTuple))
+        memcpy(t.src, p.in_saddr, 16)
+        memcpy(t.dst, p.in_daddr, 16)
+        t.sport = p.in_sport
+        t.dport = p.in_dport
+        t.proto = p.in_proto
+        t.family = p.family
+        n = self.nf_ct._find(&t, -1)
+        if n < 0:
+            return
+        p.ct = n >> 1
+        p.ctdir = 1 if (n & 1) == 0 else 0
+
     cdef int _nf_chain(self, Py_ssize_t i, int hook, int t0, int t1, int t2) noexcept nogil:
         """Up to three iptables tables in priority order at one hook (-1:
         none); NF_DROP (REJECT: reply first) stops the traversal."""
@@ -4733,6 +4755,7 @@ cdef class Engine:
             # it was dropped): RELATED, reply direction; no NAT, no confirm
             p.ctstate = CTS_RELATED
             p.ctdir = 1
+            self._nf_attached_ct(i, v6)
             v.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
             if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_MANGLE) == NFV_DROP or \
                     self._nf_chain(i, NF_INET_LOCAL_OUT, NFT_FILTER, NFT_SECURITY, -1) == NFV_DROP \
