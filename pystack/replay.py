@@ -167,7 +167,7 @@ class ReplayResult:
     # packets / bytes, the iptables-save -c texts with the model's counters,
     # conntrack -S stats and the final table (text and columns)
     rules: list = field(default_factory=list)
-    conntrack: dict = field(default_factory=dict)
+    _conntrack: object = field(default=None, repr=False)
     _rules_save: list = field(default_factory=list, repr=False)
     # Built on first access from the records the run collected (collect=True:
     # finished connections per batch, open ones at the end; collect=False
@@ -186,6 +186,15 @@ class ReplayResult:
 
     def nonzero(self) -> dict:
         return {k: v for k, v in self.counters.items() if v}
+
+    @property
+    def conntrack(self) -> dict:
+        """stats (conntrack -S counters and entries), S (its text), L (the
+        final table as conntrack -L prints it), entries (its columns); {}
+        without netfilter.  Built on first access (a big table costs)."""
+        if callable(self._conntrack):
+            self._conntrack = self._conntrack()
+        return self._conntrack if self._conntrack is not None else {}
 
     def rules_save(self) -> str:
         """The loaded rulesets as iptables-save -c (ip6tables-save -c) text
@@ -518,9 +527,12 @@ class Replay:
             saves.append(cr.save())
         now = self._last_ts if self._last_ts is not None else 0
         ct = self.ct_table
-        return {"rules": rules, "_rules_save": saves,
-                "conntrack": {"stats": ct.stats(), "S": ct.to_conntrack_S(),
-                              "L": ct.to_conntrack_L(now), "entries": ct.entries(now)}}
+        stats, s_text = ct.stats(), ct.to_conntrack_S()
+
+        def build():
+            return {"stats": stats, "S": s_text, "L": ct.to_conntrack_L(now),
+                    "entries": ct.entries(now)}
+        return {"rules": rules, "_rules_save": saves, "_conntrack": build}
 
     def _connection_builder(self):
         chunks = self._conn_chunks

@@ -82,7 +82,7 @@ def summary(result, tally, host, inferred_text=None, error=None) -> dict:
 def _nf_summary(result, tally):
     """Rule hits, NETFILTER_DROP by hook / table, conntrack usage (None
     without --rules / conntrack)."""
-    if not result.conntrack:
+    if result._conntrack is None:
         return None
     from pystack._core.engine import NF_HOOKS, NF_TABLES
     hits = [{"table": r["table"], "chain": r["chain"], "number": r["number"],
@@ -95,10 +95,10 @@ def _nf_summary(result, tally):
         name = (f"{NF_TABLES[table]} {NF_HOOKS[hook]}" if 0 <= hook < 5 and table < 5
                 else "conntrack")
         drops[name] = drops.get(name, 0) + c
-    st = result.conntrack["stats"]
+    st = dict(result.conntrack["stats"])
+    entries = st.pop("entries", 0)
     return {"rule_hits": hits, "netfilter_drops": drops,
-            "conntrack": {"entries": len(result.conntrack["entries"]["proto"]),
-                          "stats": {k: v for k, v in st.items() if v}}}
+            "conntrack": {"entries": entries, "stats": {k: v for k, v in st.items() if v}}}
 
 
 def format_summary(s: dict) -> str:
