@@ -242,7 +242,7 @@ KUBE_PROXY_RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 "data", "rules", "kube-proxy.save")
 
 
-@register_stage("model+kube-proxy", parent="model",
+@register_stage("model+kube-proxy", parent="read",
                 doc="the model with data/rules/kube-proxy.save loaded (364 rules: "
                     "conntrack, filter and nat at every hook)",
                 symbols=("__pyx_pw_7pystack_5_core_6engine_*",

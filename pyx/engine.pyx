@@ -852,6 +852,7 @@ cdef class Engine:
     cdef uint64_t nf_rej[256]       # fingerprints of the model's REJECT tcp-resets
     cdef NfFwd* nf_fwd              # NF_FWD_SLOTS, direct-mapped
     cdef int64_t nf_div_port        # NAT source ports adopted from the capture
+    cdef bint nf_any_nat            # a NAT binding (not null) was ever set up
 
     def __cinit__(self):
         self.ls = NULL
@@ -4260,6 +4261,7 @@ cdef class Engine:
                         if ma == NULL:
                             return NFV_DROP
                 self.nf_ct.nat_setup(p, manip, &out.range, ma)
+                self.nf_any_nat = True
             else:
                 self.nf_ct.nat_setup(p, manip, NULL, NULL)
         self.nf_ct.nat_packet(p, hook)
@@ -4675,6 +4677,8 @@ cdef class Engine:
         cdef CtTuple t
         cdef int32_t n
         cdef uint8_t proto = c.ip_proto[i]
+        if not self.nf_any_nat:
+            return False                # no NAT'd entry can exist
         if (proto != 6 and proto != 17) or not (c.flags[i] & PF_L4) or (c.flags[i] & PF_FRAG):
             return False
         memset(&t, 0, sizeof(CtTuple))
@@ -4917,6 +4921,7 @@ cdef class Engine:
         if self.nf_fwd == NULL:
             raise MemoryError()
         self.nf_div_port = 0
+        self.nf_any_nat = False
         self.nf_on = True
 
     @property
