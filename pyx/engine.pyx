@@ -367,7 +367,7 @@ from pystack._core.nftypes cimport (NfPkt, NfResult, NatRange, NF_INET_PRE_ROUTI
                                     NFT_FILTER, NFT_SECURITY, NFV_DROP, NFV_ACCEPT,
                                     CTS_INVALID, CTS_ESTABLISHED, CTS_RELATED, CTS_NEW,
                                     CTS_UNTRACKED, IPS_SRC_NAT, IPS_DST_NAT, NF_NAT_MANIP_SRC,
-                                    NAT_CHG_SPORT,
+                                    NAT_CHG_SPORT, NAT_CHG_SADDR, NAT_CHG_DADDR,
                                     NF_NAT_MANIP_DST, RTN_UNSPEC, RTN_UNICAST, RTN_LOCAL,
                                     RTN_BROADCAST, RTN_MULTICAST)
 from pystack._core.iptables cimport (CompiledRules, NAT_NONE, NAT_MASQUERADE, NAT_REDIRECT,
@@ -4233,6 +4233,7 @@ cdef class Engine:
         cdef const uint8_t* ma = NULL
         cdef NfResult* out = &self.nfres
         cdef uint8_t lo[16]
+        cdef uint8_t col[16]
         if p.ct < 0:
             return NFV_ACCEPT
         if self.nf_ct.nat_needed(p, manip):
@@ -4265,6 +4266,12 @@ cdef class Engine:
             else:
                 self.nf_ct.nat_setup(p, manip, NULL, NULL)
         self.nf_ct.nat_packet(p, hook)
+        if p.nat_changed & (NAT_CHG_SADDR | NAT_CHG_DADDR):
+            # -m addrtype after DNAT / SNAT sees the rewritten addresses
+            _col_addr(p.saddr, p.family == 6, col)
+            p.src_type = self._nf_rtn(col, p.family == 6)
+            _col_addr(p.daddr, p.family == 6, col)
+            p.dst_type = self._nf_rtn(col, p.family == 6)
         self.nf_chg |= p.nat_changed
         return NFV_ACCEPT
 
