@@ -4593,6 +4593,12 @@ cdef class Engine:
             self.ctr[<int>C_Ip6OutForwDatagrams] += 1   # ip6_forward_finish: after FORWARD
         if self._nf_post_routing(i) == NFV_DROP:
             return
+        if not v6:
+            # ip_output: IpExtOutOctets (skb->len, trimmed to tot_len by
+            # ip_rcv_core); ip_finish_output2: OutTransmits (IPSTATS_MIB_OUTPKTS);
+            # never OutRequests for a forwarded packet (recorded nf-dnat-service)
+            self.ctr[<int>C_IpOutTransmits] += 1
+            self.ctr[<int>C_IpExtOutOctets] += c.ip_len[i]
         v.verdict[i] = V_FORWARDED
         self._nf_done(i)
         if (self.nf_chg & NAT_CHG_SPORT) and (p.proto == 6 or p.proto == 17):

@@ -51,6 +51,8 @@ def test_clusterip_syns_dnat_and_masquerade_per_endpoint():
     assert len({r["nat_sport"] for r in rows}) == 30
     n = res.nonzero()
     assert n["IpForwDatagrams"] == 30 and n["IpInReceives"] == 30
+    assert n["IpOutTransmits"] == 30 and n["IpExtOutOctets"] == 30 * 40
+    assert "IpOutRequests" not in n
     assert "IpInDelivers" not in n
     # nat counts connections, the KUBE-SEP DNAT rules agree with the draws
     for ep, k in per_ep.items():
