@@ -275,7 +275,14 @@ class Replay:
                 or isinstance(rules, Ruleset):
             rules = [rules]
         for r in rules:
-            rs = r if isinstance(r, Ruleset) else load_rules(r, lenient=lenient)
+            if isinstance(r, Ruleset):
+                rs = r
+            elif isinstance(r, str) and "\n" in r:
+                # save-file text: the family from its header line, as Ruleset.load does
+                fam = 6 if "ip6tables-save" in r.split("\n", 1)[0] else 4
+                rs = load_rules(r, family=fam, lenient=lenient)
+            else:
+                rs = load_rules(r, lenient=lenient)
             if any(x.family == rs.family for x in self.rulesets):
                 raise ValueError(f"two IPv{rs.family} rulesets given")
             self.rulesets.append(rs)
@@ -290,7 +297,7 @@ class Replay:
         sc = self.host.sysctls
         try:
             fwd6 = int(sc.get("net.ipv6.conf.all.forwarding"))
-        except (KeyError, ValueError):
+        except Exception:           # not a known sysctl here: IPv6 follows ip_forward
             fwd6 = -1
         self.engine.attach_netfilter(self.compiled.get(4), self.compiled.get(6),
                                      self.ct_table.ct, imap, list(self.host.addresses),
