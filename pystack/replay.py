@@ -12,6 +12,13 @@
                                                    # zero windows, window divergences
     describe_packet(res, 0)                        # one row with names instead of codes
 
+Netfilter: ``Replay(host, rules="iptables.save")`` (a path, save-file text,
+a Ruleset, or a list: one per family) loads the rules and conntrack into the
+engine's hook points (pyx/engine.pyx); ``conntrack=True`` tracks without
+rules.  Then res.packets has the nf_* / ctstate / ct_id / nat_* columns,
+res.rules the per-rule counters, res.rules_save() the iptables-save -c text,
+res.conntrack the conntrack -S / -L views.
+
 Streaming: ``run(paths, on_batch=f, collect=False)`` calls f(rb, cols,
 verdicts) per batch and keeps no per-packet columns and no connection
 records (counters, listeners, events and divergences are still returned).

@@ -301,6 +301,32 @@ Open-loop replay decisions (documented approximations)
   Destinations that are not local: FWD when ip_forward=1 (classification
   only, no counters) else OTHER (NOT_HOST, no counters; the kernel would
   count InReceives + InAddrErrors if such packets really reached it).
+* Netfilter (Engine.attach_netfilter; Replay(rules=...)): the hook points
+  of net/ipv4/ip_input.c ip_rcv / ip_local_deliver, ip_forward.c,
+  ip6_output.c ip6_forward, ip_output.c, with iptables tables
+  (pystack._core.iptables) and conntrack + NAT (pystack._core.conntrack) in
+  the sheet-2.1 order.  Receive path: after ip_rcv_core's checks (fragments
+  are still only queued) PRE_ROUTING, then the route of the DNAT-rewritten
+  destination: local -> LOCAL_IN -> local delivery on the post-NAT tuple
+  (written into the row's columns, the captured one restored at the end of
+  the batch); not local -> with forwarding (IPv6 follows ip_forward): TTL,
+  ForwDatagrams (IPv4 before FORWARD, IPv6 Ip6OutForwDatagrams after),
+  FORWARD, POST_ROUTING, OutTransmits + OutOctets, verdict FORWARDED; without:
+  InAddrErrors, IP_INADDRERRORS (OTHER / FWD rows then count InReceives).
+  NF_DROP -> NETFILTER_DROP (no IP counter); REJECT -> the model's reply
+  (tcp-reset without TCP MIBs; ICMP via icmp_send's rate limits and Icmp
+  counters; ICMPv6 recorded only).  Host packets: LOCAL_OUT + POST_ROUTING
+  (an OUTPUT drop of a captured packet: divergence host_out_nf_drop); host
+  ICMP errors and REJECT resets carry the offending packet's conntrack
+  (nf_ct_attach).  The node's own copies of forwarded NAT'd packets are
+  recognised (inverse tuple with IPS_*_NAT -> SENT, FWD) and the kernel's
+  random NAT choices are adopted from them (nat_port_adopted).  Assumed: no
+  routing table (forwarded packets have no output interface: oif -1),
+  MASQUERADE / REDIRECT take the host address sharing the longest prefix
+  with the destination / source (inet_select_addr), pcapng interface i is
+  host interface i (Replay(iface_map=) otherwise); a forwarded packet
+  without NAT seen again on its way out is taken as a new arrival unless
+  the link layer marks it outgoing.
 
 Not modelled yet
 ----------------
@@ -316,7 +342,7 @@ capture ends), connections picked up mid-stream (no handshake in the
 capture: their segments reach the listener), actively opened (host-side
 connect) sockets, the host's own retransmissions / send buffer (only
 snd_una / snd_nxt / the peer window are tracked), TCP_DEFER_ACCEPT, TCP
-Fast Open, MD5/AO, IP options, routing and martians, netfilter, ECN
+Fast Open, MD5/AO, IP options, routing and martians, conntrack helpers, ECN
 negotiation (SYN-ACK ECE); UDP: udp_mem / UdpMemErrors (PROTO_MEM),
 skb_condense, SO_RCVBUF changes after bind, connected / multicast /
 encapsulation sockets, read-log rows filtered by client (TCP only), the
