@@ -277,3 +277,34 @@ def _replay_write(setup: Setup):
 
 
 register_target("mix", "replay+write", pps=2e6)
+
+
+KUBE_PROXY_RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "data", "rules", "kube-proxy.save")
+
+
+@register_stage("model+kube-proxy", parent="read",
+                doc="the model with data/rules/kube-proxy.save loaded (364 rules: "
+                    "conntrack, filter and nat at every hook)",
+                symbols=("__pyx_pw_7pystack_5_core_6engine_*",
+                         "__pyx_f_7pystack_5_core_8iptables_*",
+                         "__pyx_f_7pystack_5_core_9conntrack_*"))
+def _model_kube_proxy(setup: Setup):
+    from pystack.replay import Replay
+    from pystack.rules import load_rules
+
+    if not setup.path:
+        return None
+    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
+    setup.state.bench_host = host
+    rules = getattr(setup.state, "kube_proxy_rules", None) or load_rules(KUBE_PROXY_RULES)
+    setup.state.kube_proxy_rules = rules
+    r = Replay(host, checksum="auto", batch_size=setup.batch_size, rules=rules)
+    setup.on_finish(r.finish)
+
+    def step(rb):
+        r.step(rb, collect=False)
+    return step
+
+
+register_target("mix", "model+kube-proxy", pps=2e6)

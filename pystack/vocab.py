@@ -112,6 +112,9 @@ COUNTERS: tuple[str, ...] = (
     # the non-zero ones) of the types the model counts
     "Icmp6InType1", "Icmp6InType128", "Icmp6InType129", "Icmp6OutType1",
     "Icmp6OutType129",
+    # netfilter wiring: forward path (sheet 1.5; ip6_forward_finish) and
+    # ICMP time exceeded of a forwarded packet whose TTL ran out
+    "Ip6OutForwDatagrams", "IcmpOutTimeExcds",
 )
 
 # Parse and checksum statuses that are not drop reasons.

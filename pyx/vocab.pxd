@@ -268,7 +268,9 @@ cdef enum Counter:
     C_Icmp6InType129 = 124
     C_Icmp6OutType1 = 125
     C_Icmp6OutType129 = 126
-    C__COUNT = 127
+    C_Ip6OutForwDatagrams = 127
+    C_IcmpOutTimeExcds = 128
+    C__COUNT = 129
 
 cdef enum CtStat:
     CTSTAT_FOUND = 0
