@@ -2564,6 +2564,28 @@ cdef class Engine:
             self._ip_out(False, 28 + (q if q < 548 else 548))
             v.reply[i] = R_ICMP_PORT_UNREACH
 
+    cdef bint _icmp6_dest_unreach(self, Py_ssize_t i, uint64_t s0, uint64_t s1, uint8_t code,
+                                  int64_t q) noexcept nogil:
+        """icmpv6_send(ICMPV6_DEST_UNREACH, code) -> icmp6_send for row i,
+        quoting q bytes of the offending packet from its IPv6 header: no
+        reply to a multicast destination, a packet not for this host
+        (pkt_type != PACKET_HOST) or the unspecified source; then the rate
+        limits of type 1; the reply is 40 + 8 + min(q, IPV6_MIN_MTU - 48)
+        bytes.  Icmp6OutMsgs + Icmp6OutDestUnreachs + Icmp6OutType1
+        (__ip6_make_skb -> icmpv6_msgs_out).  True when sent."""
+        cdef Batch* c = &self.b
+        if c.daddr[16 * i] == 0xff or c.pkt_type[i] != PKTTYPE_HOST:
+            return False
+        if s0 == 0 and s1 == 0:
+            return False
+        if not self._icmp6_xmit_allowed(1, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
+            return False
+        self.ctr[<int>C_Icmp6OutMsgs] += 1
+        self.ctr[<int>C_Icmp6OutDestUnreachs] += 1
+        self.ctr[<int>C_Icmp6OutType1] += 1
+        self._ip_out(True, 48 + (q if q < 1232 else 1232))
+        return True
+
     cdef void _icmp6_port_unreach(self, Py_ssize_t i, uint64_t s0, uint64_t s1) noexcept nogil:
         """__udp6_lib_rcv -> icmpv6_send(ICMPV6_DEST_UNREACH,
         ICMPV6_PORT_UNREACH) -> icmp6_send: nothing for a multicast
@@ -2575,19 +2597,9 @@ cdef class Engine:
         length by __udp6_lib_rcv), at most IPV6_MIN_MTU - 40 - 8 = 1232
         bytes.  Icmp6OutMsgs + Icmp6OutDestUnreachs (__ip6_make_skb)."""
         cdef Batch* c = &self.b
-        cdef int64_t q
-        if c.daddr[16 * i] == 0xff or c.pkt_type[i] != PKTTYPE_HOST:
-            return
-        if s0 == 0 and s1 == 0:
-            return
-        if not self._icmp6_xmit_allowed(1, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
-            return
-        self.ctr[<int>C_Icmp6OutMsgs] += 1
-        self.ctr[<int>C_Icmp6OutDestUnreachs] += 1
-        self.ctr[<int>C_Icmp6OutType1] += 1
-        q = <int64_t>c.ip_len[i] - c.l4_len[i] + 8 + c.payload_len[i]
-        self._ip_out(True, 48 + (q if q < 1232 else 1232))
-        self.vo.reply[i] = R_ICMP_PORT_UNREACH
+        cdef int64_t q = <int64_t>c.ip_len[i] - c.l4_len[i] + 8 + c.payload_len[i]
+        if self._icmp6_dest_unreach(i, s0, s1, 4, q):
+            self.vo.reply[i] = R_ICMP_PORT_UNREACH
 
     # --- TCP ----------------------------------------------------------------
     cdef void _send_reset(self, Py_ssize_t i) noexcept nogil:
@@ -5197,8 +5209,10 @@ cdef class Engine:
         shows only IpOutRequests).  ICMP kinds: nf_send_unreach -> icmp_send
         (ICMP rate limits, IcmpOutMsgs + IcmpOutDestUnreachs); not for a
         non-first fragment nor a bad L4 checksum (nf_reject_verify_csum).
-        IPv6 ICMPv6 kinds: the reply is recorded, no ICMPv6 counters nor rate
-        limit (ICMPv6 output is not modelled)."""
+        IPv6: nf_reject_ipv6.c nf_send_reset6 (ip6_local_out, 40 + 20 bytes)
+        and nf_send_unreach6 -> icmpv6_send (icmp6_send's checks and ICMPv6
+        rate limits, Icmp6 counters: _icmp6_dest_unreach).  Every reply is
+        transmitted once (_ip_out: OutRequests, OutTransmits, OutOctets)."""
         cdef Batch* c = &self.b
         cdef VOut* v = &self.vo
         cdef NfPkt* p = &self.nfp
@@ -5214,6 +5228,9 @@ cdef class Engine:
             if f & TH_RST:
                 return
             self._nf_rej_note(i)
+            # nf_reject_iphdr_put + nf_reject_ip_tcphdr_put: a bare 20-byte
+            # TCP header, no options; ip_local_out / ip6_local_out
+            self._tcp_out(p.family == 6, 0)
             v.reply[i] = R_RST
             v.reply_win[i] = 0
             if f & TH_ACK:
@@ -5246,8 +5263,10 @@ cdef class Engine:
                 code = 5
             elif kind == REJ6_ICMP6_REJECT_ROUTE:
                 code = 6
-            v.reply[i] = R_ICMP6_UNREACH
-            v.reply_flags[i] = code
+            load_addr(c.saddr + 16 * i, &s0, &s1)
+            if self._icmp6_dest_unreach(i, s0, s1, code, <int64_t>c.ip_len[i]):
+                v.reply[i] = R_ICMP6_UNREACH
+                v.reply_flags[i] = code
             return
         if kind == REJ_ICMP_ECHOREPLY:
             return                           # ipt_REJECT: "Doesn't happen"
@@ -5268,6 +5287,9 @@ cdef class Engine:
         if self._icmp_xmit_allowed(3, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
             self.ctr[<int>C_IcmpOutMsgs] += 1
             self.ctr[<int>C_IcmpOutDestUnreachs] += 1
+            # __icmp_send quotes the offending datagram as it stands at the
+            # hook (ip_rcv_core trimmed it to tot_len), at most 548 bytes
+            self._ip_out(False, 28 + (c.ip_len[i] if c.ip_len[i] < 548 else 548))
             v.reply[i] = R_ICMP_PORT_UNREACH if code == 3 else R_ICMP_UNREACH
             v.reply_flags[i] = code
 
@@ -5450,6 +5472,9 @@ cdef class Engine:
                 if self._icmp_xmit_allowed(11, s0, s1, False):
                     self.ctr[<int>C_IcmpOutMsgs] += 1
                     self.ctr[<int>C_IcmpOutTimeExcds] += 1
+                    # ip_forward -> icmp_send: the datagram quoted from its IP
+                    # header (tot_len), at most 548 bytes; ip_local_out
+                    self._ip_out(False, 28 + (c.ip_len[i] if c.ip_len[i] < 548 else 548))
                     v.reply[i] = R_ICMP_TIME_EXCEEDED
             self._nf_done(i)
             return
