@@ -71,7 +71,8 @@ def load(path: str, tables=None) -> Results:
         warnings.warn(f"{path}: the run was interrupted; tables end at the last finished batch",
                       stacklevel=2)
     out = Results()
-    for name in tables or S.TABLE_ORDER:
+    # the tables the run wrote: the netfilter ones only with --rules
+    for name in tables or [t for t in S.ALL_TABLES if t in info.get("tables", S.TABLE_ORDER)]:
         out[name] = _to_pandas(read_arrow(path, name, info), name)
     out.run = info
     return out

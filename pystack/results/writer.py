@@ -41,6 +41,12 @@ PARQUET_ROWS = 1 << 16
 CHUNK_ROWS = 1 << 16
 
 
+# include/uapi/linux/netfilter/nf_conntrack_common.h enum ip_conntrack_status, bit order
+IPS_NAMES = ("EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SRC_NAT", "DST_NAT",
+             "SEQ_ADJUST", "SRC_NAT_DONE", "DST_NAT_DONE", "DYING", "FIXED_TIMEOUT",
+             "TEMPLATE", "NAT_CLASH", "HELPER", "OFFLOAD", "HW_OFFLOAD")
+
+
 class OutputExists(Exception):
     """The output folder exists and --force was not given."""
 
@@ -52,15 +58,17 @@ def _arrow_type(t: str):
         return pa.dictionary(pa.int32(), pa.string())
     if t == "str":
         return pa.string()
+    if t == "dstr":
+        return pa.dictionary(pa.int32(), pa.string())
     if t.startswith("enum:"):
         n = len(S.ENUMS[t[5:]])
         return pa.dictionary(pa.int8() if n <= 127 else pa.int16(), pa.string())
     return pa.from_numpy_dtype(np.dtype(t))
 
 
-def arrow_schema(table: str) -> pa.Schema:
+def arrow_schema(table: str, netfilter: bool = False) -> pa.Schema:
     t = S.TABLES[table]
-    return pa.schema([pa.field(c.name, _arrow_type(c.type)) for c in t.columns],
+    return pa.schema([pa.field(c.name, _arrow_type(c.type)) for c in t.cols(netfilter)],
                      metadata={b"pystack.table": table.encode(),
                                b"pystack.schema_version": str(S.SCHEMA_VERSION).encode()})
 
@@ -70,6 +78,9 @@ _ENUM_DICTS = {name: pa.array(vals, pa.string()) for name, vals in S.ENUMS.items
 
 def enum_array(name: str, codes: np.ndarray):
     d = _ENUM_DICTS[name]
+    shift = S.ENUM_SHIFT.get(name)
+    if shift:
+        codes = codes.astype(np.int16) + shift
     if len(d) <= 127:
         idx = codes.view(np.int8) if codes.dtype == np.uint8 else codes.astype(np.int8)
     else:
@@ -155,8 +166,9 @@ class AddrStrings:
 class TableSink:
     """One table file: Arrow IPC (file format) or Parquet (zstd)."""
 
-    def __init__(self, path: str, table: str, fmt: str, compression=None):
-        self.schema = arrow_schema(table)
+    def __init__(self, path: str, table: str, fmt: str, compression=None,
+                 netfilter: bool = False):
+        self.schema = arrow_schema(table, netfilter)
         self.fmt = fmt
         self.rows = 0
         self._pending: list = []
@@ -232,23 +244,32 @@ class OutputFolder:
         os.mkdir(self.tmp)
         self.sinks: dict = {}
         self.ext = ".arrow" if fmt == "arrow" else ".parquet"
+        # netfilter attached: the packets table's nf columns and the
+        # netfilter tables (those listed in nf_tables) are written
+        self.netfilter = False
+        self.nf_tables: tuple = ()
 
     def sink(self, table: str) -> TableSink:
         s = self.sinks.get(table)
         if s is None:
             s = TableSink(os.path.join(self.tmp, table + self.ext), table, self.fmt,
-                          self.compression)
+                          self.compression, self.netfilter)
             self.sinks[table] = s
         return s
 
+    def write_text(self, name: str, text: str) -> None:
+        with open(os.path.join(self.tmp, name), "w") as f:
+            f.write(text)
+
     def _close(self, run_info: dict) -> None:
-        for t in S.TABLE_ORDER:
+        tables = S.TABLE_ORDER + tuple(t for t in S.NF_TABLE_ORDER if t in self.nf_tables)
+        for t in tables:
             self.sink(t)                    # every table exists, even empty
         for s in self.sinks.values():
             s.close()
         run_info = dict(run_info)
         run_info["tables"] = {t: {"file": t + self.ext, "rows": self.sinks[t].rows}
-                              for t in S.TABLE_ORDER}
+                              for t in tables}
         with open(os.path.join(self.tmp, "run.json"), "w") as f:
             json.dump(run_info, f, indent=2, sort_keys=False, default=str)
             f.write("\n")
@@ -295,7 +316,13 @@ class ResultWriter:
         self.addrs = AddrStrings()
         self.last_ts = None
         self.packets = 0
-        self._pk = S.TABLES["packets"].columns
+        self.netfilter = getattr(replay, "ct_table", None) is not None
+        folder.netfilter = self.netfilter
+        if self.netfilter:
+            folder.nf_tables = (("rules",) if replay.rulesets else ()) + \
+                ("conntrack", "conntrack_stats")
+            self._nf_rule_maps(replay)
+        self._pk = S.TABLES["packets"].cols(self.netfilter)
         self._conn = S.TABLES["connections"].columns
         self._smp = S.TABLES["samples"].columns
         replay.record_sink = self.on_records
@@ -307,6 +334,39 @@ class ResultWriter:
         self._smps_n = 0
         from pystack._core import engine as _e
         self._drop_names = _e.CONN_DROP_REASONS
+
+    def _nf_rule_maps(self, replay) -> None:
+        """The engine's nf_rule is an index into its family's compiled ruleset;
+        rules.rule_id numbers the rules of every ruleset in order (as
+        ReplayResult.rules lists them).  Per family: the id offset, and
+        per index its chain (dictionary index) and number."""
+        self._rule_off = np.zeros(7, np.int32)
+        chains, chain_ix, numbers = [], [], []
+        cix = {}
+        for rs in replay.rulesets:
+            cr = replay.compiled[rs.family]
+            self._rule_off[rs.family] = len(numbers)
+            for idx in range(len(cr)):
+                table, chain, number, _text = cr.rule_info(idx)
+                if chain not in cix:
+                    cix[chain] = len(chains)
+                    chains.append(chain)
+                chain_ix.append(cix[chain])
+                numbers.append(number)
+        self._rule_chain = np.array(chain_ix + [0], np.int32)
+        self._rule_num = np.array(numbers + [-1], np.int32)
+        self._chain_dict = pa.array(chains or [""], pa.string())
+
+    def _nf_calc(self, cols, v, n) -> dict:
+        r = v.arrays["nf_rule"][:n]
+        fam = cols.arrays["ip_ver"][:n]
+        none = r < 0
+        rid = np.where(none, -1, r + self._rule_off[np.minimum(fam, 6)]).astype(np.int32)
+        look = np.where(none, len(self._rule_num) - 1, rid)
+        chain = pa.DictionaryArray.from_arrays(
+            pa.array(self._rule_chain[look], mask=none), self._chain_dict, safe=False)
+        return {"nf_rule": pa.array(rid), "nf_rule_num": pa.array(self._rule_num[look]),
+                "nf_chain": chain}
 
     # --- per batch --------------------------------------------------------------
     def on_batch(self, rb, cols, v) -> None:
@@ -326,6 +386,8 @@ class ResultWriter:
                 kind, name = c.source.split(":")
                 if kind == "rb":
                     arr = name + "_arr"             # a new RecordBatch each batch
+                elif kind == "calc":
+                    arr = ("calc", name)
                 elif kind == "cols":
                     arr = cols.arrays[name]
                 else:
@@ -337,12 +399,20 @@ class ResultWriter:
             return self._packet_arrays(rb, cols, v, n)
         out = []
         valid = None
+        calc = self._nf_calc(cols, v, n) if self.netfilter else None
+        nat_src, nat_dst = v.arrays.get("nat_saddr"), v.arrays.get("nat_daddr")
         for t, arr in self._plan:
+            if isinstance(arr, tuple):
+                out.append(calc[arr[1]])
+                continue
             a = getattr(rb, arr)[:n] if isinstance(arr, str) else arr[:n]
             if t == "ts":
                 out.append(ts_array(a))
             elif t.startswith("enum:"):
                 out.append(enum_array(t[5:], a))
+            elif t == "addr" and (arr is nat_src or arr is nat_dst):
+                # the post-NAT addresses: only where NAT rewrote the packet
+                out.append(self.addrs.column(a.view(np.uint64), v.arrays["nat_chg"][:n] != 0))
             elif t == "addr":
                 if valid is None:
                     valid = cols.arrays["ip_ver"][:n] != 0
@@ -482,3 +552,61 @@ class ResultWriter:
         vals = np.array([[result.counters[k] for k in vocab.COUNTERS]], np.int64)
         ts = np.array([self.last_ts if self.last_ts is not None else 0], np.int64)
         self.folder.sink("counters").write(self._counter_arrays(ts, vals, True))
+        if self.netfilter:
+            self._nf_tables(result)
+
+    # --- netfilter --------------------------------------------------------------------
+    def _nf_tables(self, result) -> None:
+        rp = self.replay
+        if rp.rulesets:
+            rules = result.rules
+            cols = {c.name: [] for c in S.TABLES["rules"].columns}
+            for j, r in enumerate(rules):
+                cols["rule_id"].append(j)
+                for k in ("family", "table", "chain", "number", "text", "packets", "bytes"):
+                    cols[k].append(r[k])
+            self.folder.sink("rules").write(
+                [pa.array(cols[c.name], _arrow_type(c.type)) for c in S.TABLES["rules"].columns])
+            self.folder.write_text("rules.save", result.rules_save())
+        self.folder.sink("conntrack").write(self._ct_arrays(rp.ct_table))
+        st = dict(rp.ct_table.stats())
+        st["max"] = int(rp.ct_table.params["max"])
+        self.folder.sink("conntrack_stats").write(
+            [pa.array([int(st.get(c.source.split(":")[1], 0))], pa.int64())
+             for c in S.TABLES["conntrack_stats"].columns])
+
+    def _ct_arrays(self, ct) -> list:
+        from pystack.conntrack import PROTO_NAME, TCP_STATE_NAMES, _sort_key
+        now = self.last_ts if self.last_ts is not None else 0
+        rows = sorted(ct.ct.raw_entries(now), key=_sort_key)
+        n = len(rows)
+        words = {k: bytearray(16 * n) for k in ("orig_src", "orig_dst", "reply_src", "reply_dst")}
+        c = {k: [] for k in ("proto", "state", "timeout", "orig_sport", "orig_dport",
+                             "reply_sport", "reply_dport", "status", "mark")}
+        for j, r in enumerate(rows):
+            (_i, fam, proto, tstate, tmo, status, mark, os_, od, osp, odp, rs, rd, rsp, rdp,
+             _abs) = r
+            for k, a in (("orig_src", os_), ("orig_dst", od), ("reply_src", rs),
+                         ("reply_dst", rd)):
+                # NfPkt addresses: IPv4 in bytes 0..3 -> ::ffff:a.b.c.d
+                words[k][16 * j:16 * j + 16] = (_V4MAPPED + bytes(a[:4])) if fam == 4 \
+                    else bytes(a[:16])
+            c["proto"].append(PROTO_NAME.get(proto, "unknown"))
+            c["state"].append(TCP_STATE_NAMES[tstate] if proto == 6 else "")
+            c["timeout"].append(tmo)
+            c["orig_sport"].append(osp)
+            c["orig_dport"].append(odp)
+            c["reply_sport"].append(rsp)
+            c["reply_dport"].append(rdp)
+            c["status"].append(",".join(nm for b, nm in enumerate(IPS_NAMES)
+                                        if status & (1 << b)))
+            c["mark"].append(mark)
+        ok = np.ones(n, np.uint8)
+        out = []
+        for col in S.TABLES["conntrack"].columns:
+            if col.type == "addr":
+                w = np.frombuffer(bytes(words[col.name]), np.uint64).reshape(n, 2)
+                out.append(self.addrs.column(w, ok))
+            else:
+                out.append(pa.array(c[col.name], _arrow_type(col.type)))
+        return out
