@@ -373,23 +373,29 @@ def diff(a: str, b: str, top: int = 20) -> dict:
 def _rule_counts(path: str, info) -> dict:
     if not has_table(info, "rules"):
         return {}
-    out = {}
+    # a rule is known by its chain and text (the n-th copy of the same text),
+    # not its number: a rule inserted in B does not make the later ones new
+    out, seen = {}, {}
     for r in read_arrow(path, "rules", info).to_pylist():
         name = r["text"] if r["number"] else f"policy {r['text']}"
-        out[(r["family"], r["table"], r["chain"], r["number"], name)] = (r["packets"], r["bytes"])
+        k = (r["family"], r["table"], r["chain"], name)
+        seen[k] = seen.get(k, 0) + 1
+        out[k + (seen[k],)] = (r["packets"], r["bytes"], r["number"])
     return out
 
 
 def _rule_diff(a, ia, b, ib) -> list:
     """Rules whose counters differ between the runs (a rule in one run only
-    counts as 0 in the other)."""
+    counts as 0 in the other); number: in B when there, else in A."""
     ra, rb = _rule_counts(a, ia), _rule_counts(b, ib)
     out = []
     for k in list(ra) + [k for k in rb if k not in ra]:
-        x, y = ra.get(k, (0, 0)), rb.get(k, (0, 0))
-        if x != y:
-            out.append({"family": k[0], "table": k[1], "chain": k[2], "number": k[3],
-                        "text": k[4], "a": list(x), "b": list(y)})
+        x, y = ra.get(k, (0, 0, None)), rb.get(k, (0, 0, None))
+        if x[:2] != y[:2]:
+            out.append({"family": k[0], "table": k[1], "chain": k[2],
+                        "number": y[2] if y[2] is not None else x[2],
+                        "text": k[3], "a": list(x[:2]), "b": list(y[:2]),
+                        "only_in": "a" if y[2] is None else ("b" if x[2] is None else None)})
     return out
 
 
@@ -418,7 +424,8 @@ def format_diff(d: dict) -> str:
         out.append(f"            ... {more} more connections changed")
     for r in d.get("rules", []):
         (pa_, ba), (pb, bb) = r["a"], r["b"]
-        out.append(f"rule        {r['table']} {r['chain']} #{r['number']} {r['text']}: "
+        where = {"a": " (only in A)", "b": " (only in B)"}.get(r.get("only_in"), "")
+        out.append(f"rule        {r['table']} {r['chain']} #{r['number']} {r['text']}{where}: "
                    f"[{pa_:,}:{ba:,}] -> [{pb:,}:{bb:,}] ({pb - pa_:+,} packets)")
     more = d.get("rules_changed", 0) - len(d.get("rules", []))
     if more > 0:
