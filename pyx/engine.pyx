@@ -5209,10 +5209,11 @@ cdef class Engine:
         shows only IpOutRequests).  ICMP kinds: nf_send_unreach -> icmp_send
         (ICMP rate limits, IcmpOutMsgs + IcmpOutDestUnreachs); not for a
         non-first fragment nor a bad L4 checksum (nf_reject_verify_csum).
-        IPv6: nf_reject_ipv6.c nf_send_reset6 (ip6_local_out, 40 + 20 bytes)
-        and nf_send_unreach6 -> icmpv6_send (icmp6_send's checks and ICMPv6
+        IPv6: nf_reject_ipv6.c nf_send_reset6 (ip6_local_out, 40 + 20 bytes,
+        no Ip6OutRequests) and nf_send_unreach6 -> icmpv6_send (icmp6_send's checks and ICMPv6
         rate limits, Icmp6 counters: _icmp6_dest_unreach).  Every reply is
-        transmitted once (_ip_out: OutRequests, OutTransmits, OutOctets)."""
+        transmitted once (OutTransmits, OutOctets; OutRequests but for the
+        IPv6 RST)."""
         cdef Batch* c = &self.b
         cdef VOut* v = &self.vo
         cdef NfPkt* p = &self.nfp
@@ -5229,8 +5230,16 @@ cdef class Engine:
                 return
             self._nf_rej_note(i)
             # nf_reject_iphdr_put + nf_reject_ip_tcphdr_put: a bare 20-byte
-            # TCP header, no options; ip_local_out / ip6_local_out
-            self._tcp_out(p.family == 6, 0)
+            # TCP header, no options.  IPv4: ip_local_out (__ip_local_out
+            # counts OutRequests).  IPv6: ip6_local_out, and __ip6_local_out
+            # counts no OutRequests (output_core.c; ip6_xmit, __ip6_make_skb
+            # and ndisc_send_skb count it themselves): only
+            # ip6_finish_output2's OutTransmits + OutOctets
+            if p.family == 6:
+                self.ctr[<int>C_Ip6OutTransmits] += 1
+                self.ctr[<int>C_Ip6OutOctets] += 60
+            else:
+                self._tcp_out(False, 0)
             v.reply[i] = R_RST
             v.reply_win[i] = 0
             if f & TH_ACK:
