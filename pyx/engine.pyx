@@ -2566,23 +2566,33 @@ cdef class Engine:
 
     cdef bint _icmp6_dest_unreach(self, Py_ssize_t i, uint64_t s0, uint64_t s1, uint8_t code,
                                   int64_t q) noexcept nogil:
-        """icmpv6_send(ICMPV6_DEST_UNREACH, code) -> icmp6_send for row i,
-        quoting q bytes of the offending packet from its IPv6 header: no
-        reply to a multicast destination, a packet not for this host
-        (pkt_type != PACKET_HOST) or the unspecified source; then the rate
-        limits of type 1; the reply is 40 + 8 + min(q, IPV6_MIN_MTU - 48)
-        bytes.  Icmp6OutMsgs + Icmp6OutDestUnreachs + Icmp6OutType1
-        (__ip6_make_skb -> icmpv6_msgs_out).  True when sent."""
+        """icmpv6_send(ICMPV6_DEST_UNREACH, code) for row i: _icmp6_err."""
+        return self._icmp6_err(i, s0, s1, 1, q)
+
+    cdef bint _icmp6_err(self, Py_ssize_t i, uint64_t s0, uint64_t s1, uint8_t type,
+                         int64_t q) noexcept nogil:
+        """icmpv6_send(type, ...) -> icmp6_send for row i (type 1 destination
+        unreachable or 3 time exceeded), quoting q bytes of the offending
+        packet from its IPv6 header: no reply to a multicast destination, a
+        packet not for this host (pkt_type != PACKET_HOST) or the unspecified
+        source; then the rate limits of the type; the reply is 40 + 8 +
+        min(q, IPV6_MIN_MTU - 48) bytes, Icmp6OutMsgs and the type's
+        counters (__ip6_make_skb -> icmpv6_msgs_out), OutRequests included
+        (__ip6_make_skb).  True when sent."""
         cdef Batch* c = &self.b
         if c.daddr[16 * i] == 0xff or c.pkt_type[i] != PKTTYPE_HOST:
             return False
         if s0 == 0 and s1 == 0:
             return False
-        if not self._icmp6_xmit_allowed(1, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
+        if not self._icmp6_xmit_allowed(type, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
             return False
         self.ctr[<int>C_Icmp6OutMsgs] += 1
-        self.ctr[<int>C_Icmp6OutDestUnreachs] += 1
-        self.ctr[<int>C_Icmp6OutType1] += 1
+        if type == 1:
+            self.ctr[<int>C_Icmp6OutDestUnreachs] += 1
+            self.ctr[<int>C_Icmp6OutType1] += 1
+        else:
+            self.ctr[<int>C_Icmp6OutTimeExcds] += 1
+            self.ctr[<int>C_Icmp6OutType3] += 1
         self._ip_out(True, 48 + (q if q < 1232 else 1232))
         return True
 
@@ -5471,7 +5481,8 @@ cdef class Engine:
             return
         if self.nfc.ip_ttl[i] <= 1:
             # TTL / hop limit exceeded: InHdrErrors, IP_INHDR, ICMP time exceeded
-            # (v4: icmp_send, rate limited; v6: icmpv6_send, not modelled)
+            # (v4: icmp_send; v6: ip6_forward -> icmpv6_send(ICMPV6_TIME_EXCEED,
+            # ICMPV6_EXC_HOPLIMIT); both rate limited)
             self.ctr[<int>C_Ip6InHdrErrors if v6 else <int>C_IpInHdrErrors] += 1
             if p.ct >= 0:
                 self.nf_ct.discard(p)
@@ -5484,6 +5495,10 @@ cdef class Engine:
                     # ip_forward -> icmp_send: the datagram quoted from its IP
                     # header (tot_len), at most 548 bytes; ip_local_out
                     self._ip_out(False, 28 + (c.ip_len[i] if c.ip_len[i] < 548 else 548))
+                    v.reply[i] = R_ICMP_TIME_EXCEEDED
+            else:
+                load_addr(c.saddr + 16 * i, &s0, &s1)
+                if self._icmp6_err(i, s0, s1, 3, <int64_t>c.ip_len[i]):
                     v.reply[i] = R_ICMP_TIME_EXCEEDED
             self._nf_done(i)
             return

@@ -270,7 +270,9 @@ cdef enum Counter:
     C_Icmp6OutType129 = 126
     C_Ip6OutForwDatagrams = 127
     C_IcmpOutTimeExcds = 128
-    C__COUNT = 129
+    C_Icmp6OutTimeExcds = 129
+    C_Icmp6OutType3 = 130
+    C__COUNT = 131
 
 cdef enum CtStat:
     CTSTAT_FOUND = 0

@@ -88,3 +88,21 @@ def test_v4_forward_time_exceeded_is_transmitted():
     assert (r["reason"], r["reply"]) == ("IP_INHDR", "ICMP_TIME_EXCEEDED")
     assert (n["IcmpOutMsgs"], n["IcmpOutTimeExcds"]) == (1, 1)
     assert (n["IpOutRequests"], n["IpOutTransmits"], n["IpExtOutOctets"]) == (1, 1, 28 + 40)
+
+
+def test_v6_forward_hop_limit_exceeded_is_transmitted():
+    # ip6_forward: hop_limit <= 1 -> icmpv6_send(ICMPV6_TIME_EXCEED) (type 3,
+    # rate limited like type 1) + Ip6InHdrErrors; the 40 + 8 + 4-byte packet
+    # quoted whole: 48 + 52 bytes
+    from tests.pktbuild import eth, ipv6, udp
+    h = host([], ip_forward=1)
+    pk = [eth(ipv6("2001:db8:1::9", "2001:db8:77::1", udp(5353, 53, b"x" * 4), hlim=1))
+          for _ in range(8)]
+    res = _run(pk, [RULES6], h)
+    n = res.nonzero()
+    r = describe_packet(res, 0)
+    assert (r["reason"], r["reply"]) == ("IP_INHDR", "ICMP_TIME_EXCEEDED")
+    assert n["Ip6InHdrErrors"] == 8
+    assert (n["Icmp6OutMsgs"], n["Icmp6OutTimeExcds"], n["Icmp6OutType3"]) == (6, 6, 6)
+    assert n["Icmp6OutRateLimitHost"] == 2
+    assert (n["Ip6OutRequests"], n["Ip6OutTransmits"], n["Ip6OutOctets"]) == (6, 6, 6 * 100)
