@@ -576,37 +576,47 @@ class ResultWriter:
              for c in S.TABLES["conntrack_stats"].columns])
 
     def _ct_arrays(self, ct) -> list:
+        """The final conntrack table as columns: one pass over the engine's
+        entries (Python tuples), then numpy per column; names formatted once
+        per distinct (proto, state) / status value."""
         from pystack.conntrack import PROTO_NAME, TCP_STATE_NAMES, _sort_key
         now = self.last_ts if self.last_ts is not None else 0
         rows = sorted(ct.ct.raw_entries(now), key=_sort_key)
         n = len(rows)
-        words = {k: bytearray(16 * n) for k in ("orig_src", "orig_dst", "reply_src", "reply_dst")}
-        c = {k: [] for k in ("proto", "state", "timeout", "orig_sport", "orig_dport",
-                             "reply_sport", "reply_dport", "status", "mark")}
-        for j, r in enumerate(rows):
-            (_i, fam, proto, tstate, tmo, status, mark, os_, od, osp, odp, rs, rd, rsp, rdp,
-             _abs) = r
-            for k, a in (("orig_src", os_), ("orig_dst", od), ("reply_src", rs),
-                         ("reply_dst", rd)):
-                # NfPkt addresses: IPv4 in bytes 0..3 -> ::ffff:a.b.c.d
-                words[k][16 * j:16 * j + 16] = (_V4MAPPED + bytes(a[:4])) if fam == 4 \
-                    else bytes(a[:16])
-            c["proto"].append(PROTO_NAME.get(proto, "unknown"))
-            c["state"].append(TCP_STATE_NAMES[tstate] if proto == 6 else "")
-            c["timeout"].append(tmo)
-            c["orig_sport"].append(osp)
-            c["orig_dport"].append(odp)
-            c["reply_sport"].append(rsp)
-            c["reply_dport"].append(rdp)
-            c["status"].append(",".join(nm for b, nm in enumerate(IPS_NAMES)
-                                        if status & (1 << b)))
-            c["mark"].append(mark)
-        ok = np.ones(n, np.uint8)
-        out = []
-        for col in S.TABLES["conntrack"].columns:
-            if col.type == "addr":
-                w = np.frombuffer(bytes(words[col.name]), np.uint64).reshape(n, 2)
-                out.append(self.addrs.column(w, ok))
-            else:
-                out.append(pa.array(c[col.name], _arrow_type(col.type)))
-        return out
+        f = list(zip(*rows)) if n else [()] * 16
+        fam = np.array(f[1], np.uint8)
+        proto = np.array(f[2], np.int32)
+        v4 = fam == 4
+
+        def addr(col):
+            # NfPkt addresses: IPv4 in bytes 0..3 -> ::ffff:a.b.c.d
+            a = np.frombuffer(b"".join(col), np.uint8).reshape(n, 16).copy() if n \
+                else np.zeros((0, 16), np.uint8)
+            a[v4, 12:16] = a[v4, 0:4]
+            a[v4, 0:10] = 0
+            a[v4, 10:12] = 0xFF
+            return self.addrs.column(a.view(np.uint64), np.ones(n, np.uint8))
+
+        def names(codes, fmt, typ=pa.string()):
+            u, inv = np.unique(np.asarray(codes, np.int64), return_inverse=True)
+            d = pa.array([fmt(int(x)) for x in u], typ)
+            return pa.DictionaryArray.from_arrays(pa.array(inv.astype(np.int32).reshape(-1)),
+                                                  d).dictionary_decode()
+
+        state_key = proto.astype(np.int64) * 256 + np.array(f[3], np.int64)
+        cols = {
+            "proto": names(proto, lambda x: PROTO_NAME.get(x, "unknown")),
+            "state": names(state_key, lambda x: TCP_STATE_NAMES[x & 255] if x >> 8 == 6
+                           else ""),
+            "timeout": pa.array(np.array(f[4], np.int64)),
+            "orig_src": addr(f[7]), "orig_dst": addr(f[8]),
+            "orig_sport": pa.array(np.array(f[9], np.uint16)),
+            "orig_dport": pa.array(np.array(f[10], np.uint16)),
+            "reply_src": addr(f[11]), "reply_dst": addr(f[12]),
+            "reply_sport": pa.array(np.array(f[13], np.uint16)),
+            "reply_dport": pa.array(np.array(f[14], np.uint16)),
+            "status": names(f[5], lambda x: ",".join(nm for b, nm in enumerate(IPS_NAMES)
+                                                     if x & (1 << b))),
+            "mark": pa.array(np.array(f[6], np.uint32)),
+        }
+        return [cols[c.name] for c in S.TABLES["conntrack"].columns]
