@@ -542,6 +542,8 @@ class ResultWriter:
         self._drain()
         self._flush_samples()
         self._flush_records()
+        if self.netfilter:
+            self._nf_tables(None)           # as they stand at the interruption
         return self.folder.abort(run_info)
 
     def _end(self, result) -> None:
@@ -557,9 +559,15 @@ class ResultWriter:
 
     # --- netfilter --------------------------------------------------------------------
     def _nf_tables(self, result) -> None:
+        """rules (+ rules.save), conntrack, conntrack_stats; result None: an
+        interrupted run, the rule counters taken from the replay as they are."""
         rp = self.replay
         if rp.rulesets:
-            rules = result.rules
+            if result is None:
+                nf = rp._nf_result()
+                rules, save = nf["rules"], "".join(nf["_rules_save"])
+            else:
+                rules, save = result.rules, result.rules_save()
             cols = {c.name: [] for c in S.TABLES["rules"].columns}
             for j, r in enumerate(rules):
                 cols["rule_id"].append(j)
@@ -567,7 +575,7 @@ class ResultWriter:
                     cols[k].append(r[k])
             self.folder.sink("rules").write(
                 [pa.array(cols[c.name], _arrow_type(c.type)) for c in S.TABLES["rules"].columns])
-            self.folder.write_text("rules.save", result.rules_save())
+            self.folder.write_text("rules.save", save)
         self.folder.sink("conntrack").write(self._ct_arrays(rp.ct_table))
         st = dict(rp.ct_table.stats())
         st["max"] = int(rp.ct_table.params["max"])

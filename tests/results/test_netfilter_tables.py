@@ -93,3 +93,38 @@ def test_no_rules_no_netfilter_output(tmp_path):
                                         "run.json", "samples.arrow"]
     assert list(x) == ["packets", "connections", "samples", "counters"]
     assert "nf_hooks" not in x.packets.columns and "netfilter" not in x.run
+
+
+class _StopAfter:
+    def __init__(self, n):
+        self.n, self.seen = n, 0
+
+    def __call__(self, rb, cols, v):
+        self.seen += 1
+
+    def __bool__(self):
+        return self.seen >= self.n
+
+
+def test_interrupted_run_keeps_the_netfilter_tables(tmp_path):
+    import pathlib
+    import warnings
+
+    from pystack.config import load_host_config
+    data = pathlib.Path(__file__).resolve().parents[2] / "data"
+    r = Replay(load_host_config(str(data / "hosts" / "conntrack-full.toml")), batch_size=10,
+               rules=str(data / "rules" / "conntrack-full.save"))
+    stop = _StopAfter(2)
+    path, res, info = replay_to_folder(r, [str(data / "samples" / "conntrack-full.pcap")],
+                                       str(tmp_path / "out"), on_batch=stop, stop=stop)
+    assert res is None and path.endswith(".incomplete")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = pystack.load(path)
+    assert len(x.packets) == 20
+    # 20 packets: 6 clients' handshakes (18) and the first scanner's SYN + SYN-ACK
+    r = x.rules
+    assert list(zip(r["number"], r["packets"])) == [(1, 0), (2, 7), (3, 6), (0, 0), (0, 0),
+                                                   (0, 7)]
+    assert len(x.conntrack) == 7 and x.conntrack_stats["entries"].tolist() == [7]
+    assert "[7:420] -A INPUT -p tcp" in open(os.path.join(path, "rules.save")).read()
