@@ -65,7 +65,8 @@ def _to_pandas(t, name: str):
 
 def load(path: str, tables=None) -> Results:
     """The tables of an output folder as pandas DataFrames (``.run`` holds
-    run.json).  tables: names to load (default: all)."""
+    run.json).  tables: names to load (default: every table the run wrote:
+    rules, conntrack and conntrack_stats only with --rules)."""
     info = run_info(path)
     if os.path.exists(os.path.join(path, INCOMPLETE_MARKER)) or not info.get("complete", False):
         warnings.warn(f"{path}: the run was interrupted; tables end at the last finished batch",
