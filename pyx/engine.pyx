@@ -4766,7 +4766,13 @@ cdef class Engine:
             self._nf_local_out(i, v6)
             return False
         # not addressed to the host: egress copy, else the receive path
-        # (PRE_ROUTING may DNAT it to the host; else forward / InAddrErrors)
+        # (PRE_ROUTING may DNAT it to the host; else forward / InAddrErrors).
+        # Frames not sent to our MAC and multicast / broadcast destinations
+        # stay NOT_HOST (multicast routing and RTN_BROADCAST delivery are
+        # not modelled)
+        if c.pkt_type[i] != PKTTYPE_HOST or \
+                self._nf_rtn(c.daddr + 16 * i, v6) != (1 << RTN_UNICAST):
+            return True
         if self._nf_egress_copy(i, v6):
             v.direction[i] = DIR_FWD
             v.verdict[i] = V_SENT
