@@ -990,6 +990,7 @@ cdef class Engine:
     cdef NfFwd* nf_fwd              # NF_FWD_SLOTS, direct-mapped
     cdef int64_t nf_div_port        # NAT source ports adopted from the capture
     cdef bint nf_any_nat            # a NAT binding (not null) was ever set up
+    cdef uint32_t nf_tmask[2]       # per family (4, 6): bit table * 5 + hook of the chains present
 
     def __cinit__(self):
         self.ls = NULL
@@ -5066,7 +5067,8 @@ cdef class Engine:
         cdef NfResult* out = &self.nfres
         cdef uint32_t ctmark
         cdef bint six = p.family == 6
-        if not (self.nf_has6 if six else self.nf_has4):
+        if not (self.nf_tmask[six] & (1u << (table * 5 + hook))):
+            # no such table / built-in chain: ipt_do_table never runs
             out.verdict = NFV_ACCEPT
             out.rule = -1
             out.reject = 0
@@ -5659,7 +5661,13 @@ cdef class Engine:
             self._nf_local_out(i, v6)
             return False
         # not addressed to the host: egress copy, else the receive path
-        # (PRE_ROUTING may DNAT it to the host; else forward / InAddrErrors)
+        # (PRE_ROUTING may DNAT it to the host; else forward / InAddrErrors).
+        # Frames not sent to our MAC and multicast / broadcast destinations
+        # stay NOT_HOST (multicast routing and RTN_BROADCAST delivery are
+        # not modelled)
+        if c.pkt_type[i] != PKTTYPE_HOST or \
+                self._nf_rtn(c.daddr + 16 * i, v6) != (1 << RTN_UNICAST):
+            return True
         if self._nf_egress_copy(i, v6):
             v.direction[i] = DIR_FWD
             v.verdict[i] = V_SENT
@@ -5826,6 +5834,15 @@ cdef class Engine:
         self.nf_has6 = rules6 is not None
         self.nf_nat4 = self.nf_has4 and "nat" in rules4.ruleset.tables
         self.nf_nat6 = self.nf_has6 and "nat" in rules6.ruleset.tables
+        self.nf_tmask[0] = 0
+        self.nf_tmask[1] = 0
+        for fam, cr in ((0, rules4), (1, rules6)):
+            if cr is None:
+                continue
+            for t in range(5):
+                for hk in range(5):
+                    if (<CompiledRules>cr).hook_entry[t][hk] >= 0:
+                        self.nf_tmask[fam] |= 1u << (t * 5 + hk)
         self.ip6_forward = self.ip_forward if ip6_forward < 0 else ip6_forward
         iface_map = list(iface_map)
         free(self.nf_ifmap)

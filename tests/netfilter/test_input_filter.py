@@ -106,3 +106,17 @@ def test_rules_save_has_model_counters():
     text = res.rules_save()
     assert "[2:120] -A INPUT -p tcp -m tcp --dport 6001 -j DROP\n" in text
     assert ":INPUT ACCEPT [0:0]\n" in text
+
+
+def test_multicast_not_for_us_stays_not_host():
+    # RTN_MULTICAST / RTN_BROADCAST routing is not modelled: such rows are
+    # left out of the hooks (as without netfilter), no InAddrErrors
+    pk = [udp4("10.0.0.9", "224.0.0.251", 5353, 5353, b"m"),
+          udp4("10.0.0.9", "10.0.0.77", 5353, 53, b"u")]
+    res, _ = nf_replay(_host(), pk, RULES)
+    r0, r1 = row(res, 0), row(res, 1)
+    assert (r0["verdict"], r0["nf_hooks"]) == ("NOT_HOST", [])
+    # unicast to another address, ip_forward=0: PRE_ROUTING ran, InAddrErrors
+    assert (r1["verdict"], r1["reason"], r1["nf_hooks"]) == ("DROPPED", "IP_INADDRERRORS",
+                                                             ["PREROUTING"])
+    assert res.nonzero()["IpInAddrErrors"] == 1 and res.nonzero()["IpInReceives"] == 1
