@@ -277,3 +277,72 @@ def _replay_write(setup: Setup):
 
 
 register_target("mix", "replay+write", pps=2e6)
+
+
+KUBE_PROXY_RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "data", "rules", "kube-proxy.save")
+
+
+@register_stage("model+kube-proxy", parent="read",
+                doc="the model with data/rules/kube-proxy.save loaded (364 rules: "
+                    "conntrack, filter and nat at every hook)",
+                symbols=("__pyx_pw_7pystack_5_core_6engine_*",
+                         "__pyx_f_7pystack_5_core_8iptables_*",
+                         "__pyx_f_7pystack_5_core_9conntrack_*"))
+def _model_kube_proxy(setup: Setup):
+    from pystack.replay import Replay
+    from pystack.rules import load_rules
+
+    if not setup.path:
+        return None
+    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
+    setup.state.bench_host = host
+    rules = getattr(setup.state, "kube_proxy_rules", None) or load_rules(KUBE_PROXY_RULES)
+    setup.state.kube_proxy_rules = rules
+    r = Replay(host, checksum="auto", batch_size=setup.batch_size, rules=rules)
+    setup.on_finish(r.finish)
+
+    def step(rb):
+        r.step(rb, collect=False)
+    return step
+
+
+register_target("mix", "model+kube-proxy", pps=2e6)
+
+
+@register_stage("replay+write+kube-proxy", parent="read",
+                doc="replay+write with data/rules/kube-proxy.save loaded: the packets "
+                    "table's netfilter columns and the rules / conntrack tables written too; "
+                    "a sibling of replay+write",
+                symbols=("__pyx_pw_7pystack_5_core_6engine_*",
+                         "__pyx_f_7pystack_5_core_8iptables_*",
+                         "__pyx_pw_7pystack_5_core_9addrtable_*"))
+def _replay_write_kube_proxy(setup: Setup):
+    import atexit
+    import shutil
+    import tempfile
+
+    from pystack.replay import Replay
+    from pystack.results.writer import DEFAULT_FORMAT, OutputFolder, ResultWriter
+    from pystack.rules import load_rules
+
+    if not setup.path:
+        return None
+    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
+    setup.state.bench_host = host
+    rules = getattr(setup.state, "kube_proxy_rules", None) or load_rules(KUBE_PROXY_RULES)
+    setup.state.kube_proxy_rules = rules
+    out = setup.option("out")
+    if not out:
+        out = os.path.join(tempfile.gettempdir(), f"pystack-bench-outkp-{os.getpid()}")
+        atexit.register(shutil.rmtree, out, True)
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    fmt = setup.option("format", DEFAULT_FORMAT)
+    r = Replay(host, checksum="auto", batch_size=setup.batch_size, rules=rules)
+    w = ResultWriter(OutputFolder(out, fmt=fmt, force=True), r)
+    setup.on_finish(lambda: w.finish(r.finish(), {"bench": True}))
+
+    def step(rb):
+        r.step(rb, on_batch=w.on_batch, collect=False)
+    return step

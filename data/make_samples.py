@@ -254,6 +254,109 @@ def zero_window_sample() -> list[tuple[float, bytes, int]]:
     return recs
 
 
+def _model(recs, host_toml: str, rules: str):
+    """Replay records through the pystack model of a host with rules (seed 0,
+    the default of `pystack replay`): the generator reads the model's random
+    NAT choices so that the answers it writes match them."""
+    import sys
+    sys.path.insert(0, str(HERE.parent.parent))
+    from pystack.config import parse_host_config
+    from pystack.replay import Replay, describe_packet
+
+    res = Replay(parse_host_config(host_toml), checksum="verify", rules=rules).run_packets(
+        [f for _, f, _ in recs], ts_ns=[round(t * 1e9) for t, _, _ in recs])
+    return [describe_packet(res, i) for i in range(len(recs))]
+
+
+KNODE = bytes([198, 18, 0, 10])
+KWEB = bytes([198, 19, 0, 20])
+MAC_POD = bytes.fromhex("020000000003")
+
+
+def kube_proxy_sample() -> list[tuple[float, bytes, int]]:
+    """A kube-proxy node (198.18.0.10, ip_forward=1, data/rules/kube-proxy.save)
+    forwarding the ClusterIP shop/web 198.19.0.20:80 to its three pods
+    (198.18.128.12-14:8080), as the node's capture shows it.
+
+    12 clients outside the cluster CIDR (198.19.1.x: KUBE-MARK-MASQ) send a
+    SYN 10 ms apart: the node picks an endpoint per connection (the
+    statistic rules of KUBE-SVC-, the model's seeded draws), DNATs to it and
+    MASQUERADEs (--random-fully) to its own address.  Each pod answers the
+    node's address and port with a SYN-ACK, which the node de-NATs back to
+    the client (conntrack ESTABLISHED, reply direction); the client's ACK
+    follows the binding.  Only the packets arriving at the node are in the
+    capture (its forwarded copies are not).  The pod answers are computed
+    from the model's choices (the generator replays the SYNs first): the
+    capture is consistent with the model, not measured on a kernel.
+    """
+    S, A = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK
+    host = (HERE.parent / "hosts" / "kube-proxy-node.toml").read_text()
+    rules = (HERE.parent / "rules" / "kube-proxy.save").read_text()
+    syns = []
+    for i in range(12):
+        c = bytes([198, 19, 1, 10 + i])
+        syns.append((T0 + 0.01 * i, eth(tcp4(c, KWEB, 43000 + i, 80, S, 500_000 * (i + 1),
+                                             opts=SYN_OPTS)), 0))
+    rows = _model(syns, host, rules)
+    recs = list(syns)
+    for i, r in enumerate(rows):
+        c, cport, isn_c = bytes([198, 19, 1, 10 + i]), 43000 + i, 500_000 * (i + 1)
+        pod = bytes(int(x) for x in r["nat_daddr"].split("."))
+        isn_p = 60_000_000 + 7_777 * i
+        t = T0 + 0.01 * i
+        recs.append((t + 0.0004, eth(tcp4(pod, KNODE, 8080, r["nat_sport"], S | A, isn_p,
+                                          isn_c + 1, opts=SYNACK_OPTS, win=65160),
+                                     MAC_POD, MAC_S), 0))
+        recs.append((t + 0.0008, eth(tcp4(c, KWEB, cport, 80, A, isn_c + 1, isn_p + 1,
+                                          opts=TS_OPTS, win=502)), 0))
+    recs.sort(key=lambda r: r[0])
+    return recs
+
+
+def conntrack_full_sample() -> list[tuple[float, bytes, int]]:
+    """A web server (198.18.0.1:80) behind a conntrack table of 8 entries
+    (nf_conntrack_max = 8, 8 hash buckets; data/rules/conntrack-full.save).
+
+    Six clients connect and complete their handshakes: their entries are
+    ESTABLISHED and ASSURED (never evicted).  Two scanners send a SYN each
+    and never answer the SYN-ACK: SYN_RECV entries, not assured.  The table
+    is full.  Two more clients connect at +200 ms and +250 ms: each time the
+    table is full, early_drop evicts a scanner's entry (conntrack -S
+    early_drop) and the client gets in and completes its handshake (its
+    entry is assured).  Now every entry is assured: the SYNs of the last two
+    clients (+300 ms, +350 ms) and their retransmissions one second later
+    find no entry to evict: nf_conntrack_in drops them (NETFILTER_DROP,
+    conntrack -S drop) before any rule or socket sees them.
+    """
+    S, A = dpkt.tcp.TH_SYN, dpkt.tcp.TH_ACK
+    recs = []
+
+    def handshake(c, cport, isn_c, isn_s, t, complete=True):
+        recs.append((t, eth(tcp4(c, SERVER, cport, 80, S, isn_c, opts=SYN_OPTS)), 0))
+        recs.append((t + 0.0001, eth(tcp4(SERVER, c, 80, cport, S | A, isn_s, isn_c + 1,
+                                          opts=SYNACK_OPTS, win=65160), MAC_S, MAC_C), 0))
+        if complete:
+            recs.append((t + 0.0002, eth(tcp4(c, SERVER, cport, 80, A, isn_c + 1, isn_s + 1,
+                                              opts=TS_OPTS, win=502)), 0))
+
+    for i in range(6):
+        handshake(client(50 + i), 44000 + i, 2_000_000 * (i + 1), 40_000_000 + 104_729 * i,
+                  T0 + 0.01 * i)
+    for j in range(2):
+        handshake(bytes([198, 51, 100, 20 + j]), 21000 + j, 9_000_000 + j,
+                  41_000_000 + 104_729 * j, T0 + 0.1 + 0.01 * j, complete=False)
+    for k in range(2):
+        handshake(client(80 + k), 45500 + k, 3_000_000 * (k + 1), 42_000_000 + 104_729 * k,
+                  T0 + 0.2 + 0.05 * k)
+    for k in range(2, 4):
+        c, cport, isn_c = client(80 + k), 45500 + k, 3_000_000 * (k + 1)
+        t = T0 + 0.2 + 0.05 * k
+        for rt in (0.0, 1.0):
+            recs.append((t + rt, eth(tcp4(c, SERVER, cport, 80, S, isn_c, opts=SYN_OPTS)), 0))
+    recs.sort(key=lambda r: r[0])
+    return recs
+
+
 def write_pcap(path: pathlib.Path, recs) -> None:
     with open(path, "wb") as f:
         w = dpkt.pcap.Writer(f, snaplen=65535, linktype=dpkt.pcap.DLT_EN10MB, nano=True)
@@ -270,7 +373,9 @@ def main() -> None:
     for name, recs in (("mixed.pcap", mixed_sample()),
                        ("accept-overflow.pcap", accept_overflow_sample()),
                        ("synflood-cookies.pcap", synflood_sample()),
-                       ("zero-window.pcap", zero_window_sample())):
+                       ("zero-window.pcap", zero_window_sample()),
+                       ("kube-proxy-dnat.pcap", kube_proxy_sample()),
+                       ("conntrack-full.pcap", conntrack_full_sample())):
         path = HERE / name
         write_pcap(path, recs)
         print(f"wrote {path} ({path.stat().st_size} bytes)")

@@ -82,6 +82,11 @@ def _add_replay(sub) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing OUT folder")
     p.add_argument("--counter-interval", type=float, default=1.0, metavar="SECONDS",
                    help="capture-time interval of the counters time series (default 1 s)")
+    p.add_argument("--rules", action="append", default=[], metavar="FILE",
+                   help="iptables-save (or ip6tables-save) file loaded into the model's "
+                   "netfilter; give it twice for both families (family from the header line)")
+    p.add_argument("--lenient", action="store_true",
+                   help="with --rules: unsupported matches never match instead of failing")
     p.set_defaults(func=_run_replay)
 
 

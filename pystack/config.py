@@ -245,6 +245,7 @@ class HostConfig:
     listeners: list = field(default_factory=list)
     source: str | None = None                        # config file, if any
     notes: list = field(default_factory=list)        # e.g. from inference
+    conntrack: bool = False                          # [netfilter] conntrack: track without rules
 
     @property
     def profile(self) -> KernelProfile:
@@ -344,6 +345,8 @@ class HostConfig:
         if self.skb_coalesce is not None:
             out.append(f"skb_coalesce = {q(self.skb_coalesce)}")
         out.append(f"profile = {q(self.profile.name)}")
+        if self.conntrack:
+            out += ["", "[netfilter]", "conntrack = true"]
         out += ["", "[sysctl]"]
         for name, ch in self.sysctls.changed().items():
             v = ch["value"]
@@ -498,7 +501,7 @@ _HOST_KEYS = ("name", "addresses", "interfaces", "profile", "skb_truesize_overhe
 _LISTEN_KEYS = ("address", "port", "proto", "backlog", "rcvbuf", "sndbuf",
                 "reuseport_group", "ipv6only", "app")
 _APP_KEYS = ("accept", "read")
-_TOP_KEYS = ("host", "sysctl", "listen")
+_TOP_KEYS = ("host", "sysctl", "listen", "netfilter")
 
 
 def _did_you_mean(key: str, known: Iterable[str]) -> str:
@@ -617,6 +620,12 @@ class _Loader:
                 line = self.loc.line(("sysctl",), name) or self.loc.line(path, parts[-1])
                 raise ConfigError(f"key {name!r} in [sysctl]: {e}", self.filename, line,
                                   f"sysctl.{name}") from None
+
+        nf = data.get("netfilter", {})
+        self.typed(nf, dict, (), "netfilter")
+        self.unknown(nf, ("conntrack",), ("netfilter",))
+        if "conntrack" in nf:
+            cfg.conntrack = self.typed(nf["conntrack"], bool, ("netfilter",), "conntrack")
 
         listen = data.get("listen", [])
         if isinstance(listen, dict):

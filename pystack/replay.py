@@ -12,6 +12,13 @@
                                                    # zero windows, window divergences
     describe_packet(res, 0)                        # one row with names instead of codes
 
+Netfilter: ``Replay(host, rules="iptables.save")`` (a path, save-file text,
+a Ruleset, or a list: one per family) loads the rules and conntrack into the
+engine's hook points (pyx/engine.pyx); ``conntrack=True`` tracks without
+rules.  Then res.packets has the nf_* / ctstate / ct_id / nat_* columns,
+res.rules the per-rule counters, res.rules_save() the iptables-save -c text,
+res.conntrack the conntrack -S / -L views.
+
 Streaming: ``run(paths, on_batch=f, collect=False)`` calls f(rb, cols,
 verdicts) per batch and keeps no per-packet columns and no connection
 records (counters, listeners, events and divergences are still returned).
@@ -164,6 +171,12 @@ class ReplayResult:
     events: dict                    # timer events (retransmits, expiries, accepts)
     divergences: dict               # model-vs-capture disagreements (not kernel counters)
     checksum: dict = field(default_factory=dict)
+    # netfilter (Replay(rules=...)): per rule table / chain / number / text /
+    # packets / bytes, the iptables-save -c texts with the model's counters,
+    # conntrack -S stats and the final table (text and columns)
+    rules: list = field(default_factory=list)
+    _conntrack: object = field(default=None, repr=False)
+    _rules_save: list = field(default_factory=list, repr=False)
     # Built on first access from the records the run collected (collect=True:
     # finished connections per batch, open ones at the end; collect=False
     # keeps none): the per-connection summary costs Python objects per
@@ -182,6 +195,20 @@ class ReplayResult:
     def nonzero(self) -> dict:
         return {k: v for k, v in self.counters.items() if v}
 
+    @property
+    def conntrack(self) -> dict:
+        """stats (conntrack -S counters and entries), S (its text), L (the
+        final table as conntrack -L prints it), entries (its columns); {}
+        without netfilter.  Built on first access (a big table costs)."""
+        if callable(self._conntrack):
+            self._conntrack = self._conntrack()
+        return self._conntrack if self._conntrack is not None else {}
+
+    def rules_save(self) -> str:
+        """The loaded rulesets as iptables-save -c (ip6tables-save -c) text
+        with the model's rule and policy counters."""
+        return "".join(self._rules_save)
+
 
 class Replay:
     """The host model, ready to replay captures.  One Replay = one host
@@ -191,7 +218,8 @@ class Replay:
                  batch_size: int = PIPELINE_BATCH, mtu: int = 1500, cookie_table: int = 1 << 16,
                  event_capacity: int = 1 << 18, truesize=None, scaling_ratio: int | None = None,
                  pickup: bool = True, scaling_ratio_update: bool = True,
-                 coalesce: str | None = None):
+                 coalesce: str | None = None, rules=None, lenient: bool = False,
+                 conntrack: bool | None = None, iface_map=None):
         """truesize: the skb truesize model, (mul, add) meaning truesize =
         len * mul / 256 + add; default (256, host.skb_truesize_overhead or
         profile.skb_truesize_overhead) =
@@ -209,7 +237,15 @@ class Replay:
         "none" (every segment keeps its own skb and truesize).
         pickup: a captured host ACK/data segment on an unknown 4-tuple from a
         listening port creates an established connection (it predates the
-        capture); see pyx/engine.pyx."""
+        capture); see pyx/engine.pyx.
+        rules: an iptables-save / ip6tables-save file path, its text, a
+        pystack.rules.Ruleset, or a list of those (one per family; the
+        family is read from the file's header line); lenient: unsupported
+        matches never match instead of failing.  conntrack: track
+        connections without rules (default: with rules, or when the host
+        config sets [netfilter] conntrack = true).  iface_map: per pcapng
+        interface index, the host-config interface name (default: interface
+        i of the capture is host.interfaces[i])."""
         self.host = host
         self.seed = int(seed)
         self.batch_size = int(batch_size)
@@ -258,6 +294,50 @@ class Replay:
         # pystack.results.writer: called with each batch's finished
         # connection records (REC_DTYPE rows) and the open ones at the end
         self.record_sink = None
+        self.rulesets = []
+        self.compiled = {}
+        self.ct_table = None
+        if conntrack is None:
+            conntrack = bool(rules) or bool(getattr(host, "conntrack", False))
+        if rules is not None or conntrack:
+            self._attach_netfilter(rules, lenient, iface_map)
+
+    def _attach_netfilter(self, rules, lenient, iface_map):
+        from pystack.conntrack import make_conntrack
+        from pystack.rules import Ruleset, compile_rules, load_rules
+        if rules is None:
+            rules = []
+        elif isinstance(rules, (str, bytes)) or hasattr(rules, "__fspath__") \
+                or isinstance(rules, Ruleset):
+            rules = [rules]
+        for r in rules:
+            if isinstance(r, Ruleset):
+                rs = r
+            elif isinstance(r, str) and "\n" in r:
+                # save-file text: the family from its header line, as Ruleset.load does
+                fam = 6 if "ip6tables-save" in r.split("\n", 1)[0] else 4
+                rs = load_rules(r, family=fam, lenient=lenient)
+            else:
+                rs = load_rules(r, lenient=lenient)
+            if any(x.family == rs.family for x in self.rulesets):
+                raise ValueError(f"two IPv{rs.family} rulesets given")
+            self.rulesets.append(rs)
+        ifaces = list(self.host.interfaces)
+        for rs in self.rulesets:
+            self.compiled[rs.family] = compile_rules(rs, ifaces, seed=self.seed)
+        self.ct_table = make_conntrack(self.host.sysctls, self.seed, self.host.profile)
+        if iface_map is None:
+            imap = list(range(len(ifaces)))
+        else:
+            imap = [None if n is None else ifaces.index(n) for n in iface_map]
+        sc = self.host.sysctls
+        try:
+            fwd6 = int(sc.get("net.ipv6.conf.all.forwarding"))
+        except Exception:           # not a known sysctl here: IPv6 follows ip_forward
+            fwd6 = -1
+        self.engine.attach_netfilter(self.compiled.get(4), self.compiled.get(6),
+                                     self.ct_table.ct, imap, list(self.host.addresses),
+                                     fwd6)
 
     # --- configuration -------------------------------------------------------
     def _engine_params(self) -> dict:
@@ -487,7 +567,31 @@ class Replay:
             divergences=self.engine.divergences(),
             checksum=self.policy.report(),
             _connections=self._connection_builder(),
+            **self._nf_result(),
         )
+
+    def _nf_result(self) -> dict:
+        if self.ct_table is None:
+            return {}
+        rules = []
+        saves = []
+        for rs in self.rulesets:
+            cr = self.compiled[rs.family]
+            pk, by = cr.counters()
+            for idx in range(len(cr)):
+                table, chain, number, text = cr.rule_info(idx)
+                rules.append({"family": rs.family, "index": idx, "table": table,
+                              "chain": chain, "number": number, "text": text,
+                              "packets": int(pk[idx]), "bytes": int(by[idx])})
+            saves.append(cr.save())
+        now = self._last_ts if self._last_ts is not None else 0
+        ct = self.ct_table
+        stats, s_text = ct.stats(), ct.to_conntrack_S()
+
+        def build():
+            return {"stats": stats, "S": s_text, "L": ct.to_conntrack_L(now),
+                    "entries": ct.entries(now)}
+        return {"rules": rules, "_rules_save": saves, "_conntrack": build}
 
     def _connection_builder(self):
         chunks = self._conn_chunks
@@ -544,11 +648,33 @@ def reason_name(code: int) -> str:
     return vocab.reason_name(int(code))
 
 
+def _col_addr_str(a) -> str:
+    b = bytes(a)
+    ip = ipaddress.IPv6Address(b)
+    return str(ip.ipv4_mapped) if ip.ipv4_mapped is not None else str(ip)
+
+
+def ctstate_name(code: int) -> str:
+    """Verdicts.ctstate code -> "NEW", "ESTABLISHED REPLY", ... ("" none)."""
+    m = _import_core()[0]
+    inv = {v: k for k, v in m.CTSTATES.items()}
+    name = inv.get(int(code) & ~m.CTSTATE_REPLY, "?")
+    return name + (" REPLY" if int(code) & m.CTSTATE_REPLY else "")
+
+
 def describe_packet(result: ReplayResult, i: int) -> dict:
     """Row i of result.packets with names instead of codes."""
     n = names()
     p = result.packets
-    d = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in p.items()}
+    d = {k: (v[i].item() if v.ndim == 1 else v[i]) for k, v in p.items()}
+    m = _import_core()[0]
+    if "nat_saddr" in d:
+        d["nat_saddr"] = _col_addr_str(d["nat_saddr"]) if d["nat_chg"] else ""
+        d["nat_daddr"] = _col_addr_str(d["nat_daddr"]) if d["nat_chg"] else ""
+        d["ctstate"] = ctstate_name(d["ctstate"])
+        d["nf_hooks"] = [h for k, h in enumerate(m.NF_HOOKS) if d["nf_hooks"] & (1 << k)]
+        d["nf_hook"] = m.NF_HOOKS[d["nf_hook"]] if d["nf_hook"] >= 0 else ""
+        d["nf_table"] = m.NF_TABLES[d["nf_table"]] if d["nf_table"] >= 0 else ""
     d["direction"] = n["direction"][d["direction"]]
     d["verdict"] = n["verdict"][d["verdict"]]
     d["reason"] = reason_name(d["reason"]) if d["reason"] else ""

@@ -22,6 +22,7 @@ class Tally:
         self.verdicts = np.zeros(256, np.int64)
         self.reasons = np.zeros(len(vocab.DROP_REASONS), np.int64)
         self.dropped_code = None
+        self.nf_drops = {}          # (hook, table) -> NETFILTER_DROP packets
 
     def add(self, rb, cols, verdicts) -> None:
         n = cols.n
@@ -33,8 +34,15 @@ class Tally:
             self.dropped_code = {name: code for code, name in names()["verdict"].items()}["DROPPED"]
         verdict = v["verdict"][:n]
         self.verdicts += np.bincount(verdict, minlength=256)
-        self.reasons += np.bincount(v["reason"][:n][verdict == self.dropped_code],
+        dropped = verdict == self.dropped_code
+        self.reasons += np.bincount(v["reason"][:n][dropped],
                                     minlength=len(vocab.DROP_REASONS))
+        if "nf_hook" in v:
+            nfd = dropped & (v["reason"][:n] == vocab.reason_code("NETFILTER_DROP"))
+            if nfd.any():
+                key = v["nf_hook"][:n][nfd].astype(np.int64) * 8 + v["nf_table"][:n][nfd]
+                for k, c in zip(*np.unique(key, return_counts=True)):
+                    self.nf_drops[int(k)] = self.nf_drops.get(int(k), 0) + int(c)
 
 
 def infer_host(paths, batch_size):
@@ -67,8 +75,31 @@ def summary(result, tally, host, inferred_text=None, error=None) -> dict:
         "counters": result.nonzero(),
         "checksum": result.checksum,
         "divergences": {k: v for k, v in result.divergences.items() if v},
+        "netfilter": _nf_summary(result, tally),
         "error": error,
     }
+
+
+def _nf_summary(result, tally):
+    """Rule hits, NETFILTER_DROP by hook / table, conntrack usage (None
+    without --rules / conntrack)."""
+    if result._conntrack is None:
+        return None
+    from pystack._core.engine import NF_HOOKS, NF_TABLES
+    hits = [{"table": r["table"], "chain": r["chain"], "number": r["number"],
+             "text": r["text"], "packets": r["packets"], "bytes": r["bytes"]}
+            for r in result.rules if r["packets"] and r["number"]]
+    hits.sort(key=lambda r: -r["packets"])
+    drops = {}
+    for k, c in sorted(tally.nf_drops.items()):
+        hook, table = k // 8, k % 8
+        name = (f"{NF_TABLES[table]} {NF_HOOKS[hook]}" if 0 <= hook < 5 and table < 5
+                else "conntrack")
+        drops[name] = drops.get(name, 0) + c
+    st = dict(result.conntrack["stats"])
+    entries = st.pop("entries", 0)
+    return {"rule_hits": hits, "netfilter_drops": drops,
+            "conntrack": {"entries": entries, "stats": {k: v for k, v in st.items() if v}}}
 
 
 def format_summary(s: dict) -> str:
@@ -93,6 +124,20 @@ def format_summary(s: dict) -> str:
         out.append("counters    " + ", ".join(f"{k} {v:,}" for k, v in s["counters"].items()))
     if s["divergences"]:
         out.append("vs capture  " + ", ".join(f"{k} {v:,}" for k, v in s["divergences"].items()))
+    nf = s.get("netfilter")
+    if nf:
+        for r in nf["rule_hits"][:10]:
+            out.append(f"rule        {r['table']} {r['chain']} #{r['number']} "
+                       f"[{r['packets']:,}:{r['bytes']:,}] {r['text']}")
+        if len(nf["rule_hits"]) > 10:
+            out.append(f"            ... {len(nf['rule_hits']) - 10} more rules hit")
+        if nf["netfilter_drops"]:
+            out.append("NETFILTER_DROP " + ", ".join(f"{k} {v:,}"
+                                                     for k, v in nf["netfilter_drops"].items()))
+        ct = nf["conntrack"]
+        out.append(f"conntrack   {ct['entries']:,} entries at the end" +
+                   ("; " + ", ".join(f"{k} {v:,}" for k, v in ct["stats"].items())
+                    if ct["stats"] else ""))
     if s["error"]:
         out.append(f"error       {s['error']}")
         out.append("            (the summary above covers the packets before the error)")
@@ -118,7 +163,13 @@ def run(args) -> int:
         raise UsageError("no host address: nothing in the capture answered a SYN; "
                          "describe the host with --config")
     tally = Tally()
-    replay = Replay(host, checksum=args.checksum, seed=args.seed)
+    rules = list(getattr(args, "rules", None) or []) or None
+    try:
+        replay = Replay(host, checksum=args.checksum, seed=args.seed, rules=rules,
+                        lenient=bool(getattr(args, "lenient", False)))
+    except (OSError, ValueError) as e:
+        from pystack.cli import UsageError
+        raise UsageError(f"--rules: {e}") from None
     if getattr(args, "output", None):
         return _run_output(args, replay, inferred)
     if getattr(args, "format", None) or getattr(args, "force", False):

@@ -114,6 +114,12 @@ COUNTERS: tuple[str, ...] = (
     "Icmp6OutType129",
     # TcpExt: receive-queue skb coalescing (tcp_input.c tcp_try_coalesce)
     "TcpExtTCPRcvCoalesce",
+    # netfilter wiring: forward path (sheet 1.5; ip6_forward_finish) and
+    # ICMP time exceeded of a forwarded packet whose TTL ran out
+    "Ip6OutForwDatagrams", "IcmpOutTimeExcds",
+    # ICMPv6 time exceeded of a forwarded packet whose hop limit ran out
+    # (ip6_forward -> icmpv6_send(ICMPV6_TIME_EXCEED, ICMPV6_EXC_HOPLIMIT))
+    "Icmp6OutTimeExcds", "Icmp6OutType3",
 )
 
 # Parse and checksum statuses that are not drop reasons.

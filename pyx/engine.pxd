@@ -1,5 +1,5 @@
 # The stack engine: per-packet verdicts, counters, timers (see engine.pyx).
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int16_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int16_t, int32_t, int64_t
 
 from pystack._core.capture cimport RecordBatch
 from pystack._core.parse cimport PacketColumns
@@ -21,6 +21,7 @@ cdef enum:
     V_SENT = 3          # the host's own outbound packet, observed
     V_QUEUED = 4        # IP fragment: held for reassembly (not modelled further)
     V_UNMODELLED = 5    # cannot be modelled (capture artefact: header not captured)
+    V_FORWARDED = 6     # routed through the forward path (netfilter attached)
 
 # Verdicts.reply / Event.kind
 cdef enum:
@@ -31,6 +32,9 @@ cdef enum:
     R_ACK = 4
     R_ICMP_PORT_UNREACH = 5     # ICMP / ICMPv6 destination unreachable, port unreachable
     R_ICMP_ECHO_REPLY = 6       # ICMP echo reply / ICMPv6 echo reply (129)
+    R_ICMP_UNREACH = 7          # ICMP destination unreachable, code in reply_flags (REJECT)
+    R_ICMP6_UNREACH = 8         # ICMPv6 destination unreachable, code in reply_flags (REJECT)
+    R_ICMP_TIME_EXCEEDED = 9    # ICMP time exceeded in transit (forward, TTL <= 1)
     # timer events only
     EV_SYNACK_RETRANS = 16
     EV_REQ_EXPIRED = 17
@@ -238,6 +242,18 @@ cdef struct VOut:
     uint32_t* adv_win
     int32_t* win_diff
     uint32_t* rcv_queue
+    # netfilter columns (appended; see engine.pyx "netfilter hook points")
+    uint8_t* nf_hooks
+    int32_t* nf_rule
+    int8_t* nf_hook
+    int8_t* nf_table
+    uint8_t* ctstate
+    int32_t* ct_id
+    uint8_t* nat_chg
+    uint8_t* nat_saddr
+    uint8_t* nat_daddr
+    uint16_t* nat_sport
+    uint16_t* nat_dport
 
 
 # Window / queue time series (samples table, pystack.results): one entry per
@@ -283,6 +299,17 @@ cdef class Verdicts:
     cdef uint32_t* adv_win
     cdef int32_t* win_diff
     cdef uint32_t* rcv_queue
+    cdef uint8_t* nf_hooks
+    cdef int32_t* nf_rule
+    cdef int8_t* nf_hook
+    cdef int8_t* nf_table
+    cdef uint8_t* ctstate
+    cdef int32_t* ct_id
+    cdef uint8_t* nat_chg
+    cdef uint8_t* nat_saddr
+    cdef uint8_t* nat_daddr
+    cdef uint16_t* nat_sport
+    cdef uint16_t* nat_dport
 
 # The Engine class itself is defined in engine.pyx (its cdef methods are
 # private to the module).

@@ -367,6 +367,32 @@ Open-loop replay decisions (documented approximations)
   Destinations that are not local: FWD when ip_forward=1 (classification
   only, no counters) else OTHER (NOT_HOST, no counters; the kernel would
   count InReceives + InAddrErrors if such packets really reached it).
+* Netfilter (Engine.attach_netfilter; Replay(rules=...)): the hook points
+  of net/ipv4/ip_input.c ip_rcv / ip_local_deliver, ip_forward.c,
+  ip6_output.c ip6_forward, ip_output.c, with iptables tables
+  (pystack._core.iptables) and conntrack + NAT (pystack._core.conntrack) in
+  the sheet-2.1 order.  Receive path: after ip_rcv_core's checks (fragments
+  are still only queued) PRE_ROUTING, then the route of the DNAT-rewritten
+  destination: local -> LOCAL_IN -> local delivery on the post-NAT tuple
+  (written into the row's columns, the captured one restored at the end of
+  the batch); not local -> with forwarding (IPv6 follows ip_forward): TTL,
+  ForwDatagrams (IPv4 before FORWARD, IPv6 Ip6OutForwDatagrams after),
+  FORWARD, POST_ROUTING, OutTransmits + OutOctets, verdict FORWARDED; without:
+  InAddrErrors, IP_INADDRERRORS (OTHER / FWD rows then count InReceives).
+  NF_DROP -> NETFILTER_DROP (no IP counter); REJECT -> the model's reply
+  (tcp-reset without TCP MIBs; ICMP via icmp_send's rate limits and Icmp
+  counters; ICMPv6 recorded only).  Host packets: LOCAL_OUT + POST_ROUTING
+  (an OUTPUT drop of a captured packet: divergence host_out_nf_drop); host
+  ICMP errors and REJECT resets carry the offending packet's conntrack
+  (nf_ct_attach).  The node's own copies of forwarded NAT'd packets are
+  recognised (inverse tuple with IPS_*_NAT -> SENT, FWD) and the kernel's
+  random NAT choices are adopted from them (nat_port_adopted).  Assumed: no
+  routing table (forwarded packets have no output interface: oif -1),
+  MASQUERADE / REDIRECT take the host address sharing the longest prefix
+  with the destination / source (inet_select_addr), pcapng interface i is
+  host interface i (Replay(iface_map=) otherwise); a forwarded packet
+  without NAT seen again on its way out is taken as a new arrival unless
+  the link layer marks it outgoing.
 
 Not modelled yet
 ----------------
@@ -381,7 +407,7 @@ capture ends), connections picked up mid-stream (no handshake in the
 capture: their segments reach the listener), actively opened (host-side
 connect) sockets, the host's own retransmissions / send buffer (only
 snd_una / snd_nxt / the peer window are tracked), TCP_DEFER_ACCEPT, TCP
-Fast Open, MD5/AO, IP options, routing and martians, netfilter, ECN
+Fast Open, MD5/AO, IP options, routing and martians, conntrack helpers, ECN
 negotiation (SYN-ACK ECE); UDP: udp_mem / UdpMemErrors (PROTO_MEM),
 skb_condense, SO_RCVBUF changes after bind, connected / multicast /
 encapsulation sockets, read-log rows filtered by client (TCP only), the
@@ -413,7 +439,7 @@ Host addresses: a linear scan up to 4, else an open-addressing set.
 """
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int16_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t, int16_t, int32_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset
 
@@ -433,6 +459,27 @@ from pystack._core.demux cimport (Demux, Sock, demux_init, demux_reserve, demux_
                                   demux_free, TS_FIN_WAIT1, TS_FIN_WAIT2, TS_TIME_WAIT,
                                   TS_CLOSE_WAIT, TS_LAST_ACK, TS_CLOSING)
 from pystack._core.vocab cimport *
+from pystack._core.parse cimport PF_FRAG_LATER, PF_ICMP_INNER
+from pystack._core.nftypes cimport (NfPkt, NfResult, NatRange, NF_INET_PRE_ROUTING,
+                                    NF_INET_LOCAL_IN, NF_INET_FORWARD, NF_INET_LOCAL_OUT,
+                                    NF_INET_POST_ROUTING, NFT_RAW, NFT_MANGLE, NFT_NAT,
+                                    NFT_FILTER, NFT_SECURITY, NFV_DROP, NFV_ACCEPT,
+                                    CTS_INVALID, CTS_ESTABLISHED, CTS_RELATED, CTS_NEW,
+                                    CTS_UNTRACKED, IPS_SRC_NAT, IPS_DST_NAT, NF_NAT_MANIP_SRC,
+                                    NAT_CHG_SPORT, NAT_CHG_SADDR, NAT_CHG_DADDR,
+                                    NF_NAT_MANIP_DST, RTN_UNSPEC, RTN_UNICAST, RTN_LOCAL,
+                                    RTN_BROADCAST, RTN_MULTICAST)
+from pystack._core.iptables cimport (CompiledRules, NAT_NONE, NAT_MASQUERADE, NAT_REDIRECT,
+                                     REJ_ICMP_NET_UNREACHABLE, REJ_ICMP_HOST_UNREACHABLE,
+                                     REJ_ICMP_PROT_UNREACHABLE, REJ_ICMP_ECHOREPLY,
+                                     REJ_ICMP_NET_PROHIBITED, REJ_ICMP_HOST_PROHIBITED,
+                                     REJ_TCP_RESET, REJ_ICMP_ADMIN_PROHIBITED,
+                                     REJ6_ICMP6_NO_ROUTE, REJ6_ICMP6_ADM_PROHIBITED,
+                                     REJ6_ICMP6_NOT_NEIGHBOUR, REJ6_ICMP6_ADDR_UNREACH,
+                                     REJ6_ICMP6_PORT_UNREACH, REJ6_ICMP6_ECHOREPLY,
+                                     REJ6_TCP_RESET, REJ6_ICMP6_POLICY_FAIL,
+                                     REJ6_ICMP6_REJECT_ROUTE)
+from pystack._core.conntrack cimport Conntrack, CtTuple
 
 cnp.import_array()
 
@@ -470,6 +517,79 @@ cdef extern from *:
 cdef enum:
     AHEAD = 8       # rows ahead whose table slots are prefetched
     HRING = 16      # ring of their precomputed 4-tuple hashes
+
+
+# --- netfilter wiring (attach_netfilter; the methods are in one block of Engine) ---
+
+# Verdicts.ctstate: the xt_conntrack state of the packet, compressed
+cdef enum:
+    CTV_NONE = 0            # no conntrack view (netfilter not attached / not reached)
+    CTV_NEW = 1
+    CTV_ESTABLISHED = 2
+    CTV_RELATED = 3
+    CTV_INVALID = 4
+    CTV_UNTRACKED = 5
+    CTV_REPLY = 16          # bit: the packet is in the reply direction
+
+
+cdef struct NfCols:
+    # parsed columns the hooks need besides Batch, and writable views of the
+    # tuple columns (NAT rewrites for local delivery, restored per batch)
+    const uint32_t* iface
+    const uint8_t* icmp_code
+    const uint8_t* ip_ttl
+    const uint8_t* tcp_nsack
+    const uint32_t* tcp_sack
+    const uint8_t* in_proto
+    const uint8_t* in_saddr
+    const uint8_t* in_daddr
+    const uint16_t* in_sport
+    const uint16_t* in_dport
+    uint8_t* w_saddr
+    uint8_t* w_daddr
+    uint16_t* w_sport
+    uint16_t* w_dport
+
+
+cdef struct NfSave:
+    # the captured tuple of a row rewritten by NAT
+    int64_t row
+    uint8_t saddr[16]
+    uint8_t daddr[16]
+    uint16_t sport, dport
+
+
+cdef struct NfFwd:
+    # a forwarded packet whose source port NAT chose: its post-NAT
+    # fingerprint without that port, to recognise the kernel's copy on the
+    # wire (which carries the kernel's random port)
+    uint64_t fp
+    int32_t ct
+    uint32_t gen
+
+
+cdef enum:
+    NF_FWD_SLOTS = 4096
+
+
+cdef inline void _nf_addr(const uint8_t* col, bint v6, uint8_t* out) noexcept nogil:
+    # column form (IPv4 as ::ffff:a.b.c.d) -> NfPkt form (IPv4 in bytes 0..3)
+    if v6:
+        memcpy(out, col, 16)
+    else:
+        memset(out, 0, 16)
+        memcpy(out, col + 12, 4)
+
+
+cdef inline void _col_addr(const uint8_t* a, bint v6, uint8_t* out) noexcept nogil:
+    # NfPkt form -> column form
+    if v6:
+        memcpy(out, a, 16)
+    else:
+        memset(out, 0, 10)
+        out[10] = 0xff
+        out[11] = 0xff
+        memcpy(out + 12, a, 4)
 
 # Divergence counters (model-only, not kernel counters)
 DIVERGENCES = ("host_synack_unmatched", "ack_isn_assumed", "cookie_isn_assumed",
@@ -554,14 +674,30 @@ VERDICT_SPEC = (
     ("reply_win", np.uint16), ("reply_flags", np.uint16), ("reply_wscale", np.uint8),
     ("reply_mss", np.uint16), ("adv_win", np.uint32), ("win_diff", np.int32),
     ("rcv_queue", np.uint32),
+    # netfilter (attach_netfilter): hooks traversed (bit 1 << NF_INET_*), the
+    # deciding rule (global index, -1 none) and its hook / table (NFT_*
+    # order: raw mangle nat filter security), the conntrack state (CTSTATES),
+    # entry, NAT rewrite (NAT_CHG_* bits; post-NAT tuple, column form)
+    ("nf_hooks", np.uint8), ("nf_rule", np.int32), ("nf_hook", np.int8),
+    ("nf_table", np.int8), ("ctstate", np.uint8), ("ct_id", np.int32),
+    ("nat_chg", np.uint8), ("nat_saddr", (np.uint8, 16)), ("nat_daddr", (np.uint8, 16)),
+    ("nat_sport", np.uint16), ("nat_dport", np.uint16),
 )
+
+CTSTATES = {"": CTV_NONE, "NEW": CTV_NEW, "ESTABLISHED": CTV_ESTABLISHED,
+            "RELATED": CTV_RELATED, "INVALID": CTV_INVALID, "UNTRACKED": CTV_UNTRACKED}
+CTSTATE_REPLY = CTV_REPLY
+NF_TABLES = ("raw", "mangle", "nat", "filter", "security")
+NF_HOOKS = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
 
 DIRECTIONS = {"OTHER": DIR_OTHER, "IN": DIR_IN, "OUT": DIR_OUT, "FWD": DIR_FWD}
 VERDICTS = {"NOT_HOST": V_NOT_HOST, "DELIVERED": V_DELIVERED, "DROPPED": V_DROPPED,
-            "SENT": V_SENT, "QUEUED": V_QUEUED, "UNMODELLED": V_UNMODELLED}
+            "SENT": V_SENT, "QUEUED": V_QUEUED, "UNMODELLED": V_UNMODELLED,
+            "FORWARDED": V_FORWARDED}
 REPLIES = {"NONE": R_NONE, "SYNACK": R_SYNACK, "SYNACK_COOKIE": R_SYNACK_COOKIE,
            "RST": R_RST, "ACK": R_ACK, "ICMP_PORT_UNREACH": R_ICMP_PORT_UNREACH,
-           "ICMP_ECHO_REPLY": R_ICMP_ECHO_REPLY}
+           "ICMP_ECHO_REPLY": R_ICMP_ECHO_REPLY, "ICMP_UNREACH": R_ICMP_UNREACH,
+           "ICMP6_UNREACH": R_ICMP6_UNREACH, "ICMP_TIME_EXCEEDED": R_ICMP_TIME_EXCEEDED}
 EVENTS = {"SYNACK_RETRANS": EV_SYNACK_RETRANS, "REQ_EXPIRED": EV_REQ_EXPIRED,
           "ACCEPT": EV_ACCEPT, "DELACK": EV_DELACK, "WINDOW_UPDATE": EV_WINDOW_UPDATE,
           "READ": EV_READ, "TW_EXPIRED": EV_TW_EXPIRED}
@@ -690,6 +826,19 @@ cdef class Verdicts:
         self.adv_win = <uint32_t*>_ptr(a, "adv_win")
         self.win_diff = <int32_t*>_ptr(a, "win_diff")
         self.rcv_queue = <uint32_t*>_ptr(a, "rcv_queue")
+        self.nf_hooks = <uint8_t*>_ptr(a, "nf_hooks")
+        self.nf_rule = <int32_t*>_ptr(a, "nf_rule")
+        self.nf_hook = <int8_t*>_ptr(a, "nf_hook")
+        self.nf_table = <int8_t*>_ptr(a, "nf_table")
+        self.ctstate = <uint8_t*>_ptr(a, "ctstate")
+        self.ct_id = <int32_t*>_ptr(a, "ct_id")
+        self.nat_chg = <uint8_t*>_ptr(a, "nat_chg")
+        self.nat_saddr = <uint8_t*>_ptr(a, "nat_saddr")
+        self.nat_daddr = <uint8_t*>_ptr(a, "nat_daddr")
+        self.nat_sport = <uint16_t*>_ptr(a, "nat_sport")
+        self.nat_dport = <uint16_t*>_ptr(a, "nat_dport")
+        for name in ("nf_rule", "nf_hook", "nf_table", "ct_id"):
+            a[name].fill(-1)
 
     def columns(self):
         """The valid rows of every column, as a dict of numpy views."""
@@ -834,6 +983,28 @@ cdef class Engine:
     cdef int64_t* csnap             # C__COUNT values per snapshot
     cdef int64_t* csnap_ts
     cdef int64_t csnap_n, csnap_cap
+    # netfilter (attach_netfilter)
+    cdef bint nf_on, nf_has4, nf_has6, nf_nat4, nf_nat6
+    cdef int ip6_forward
+    cdef CompiledRules nf_r4
+    cdef CompiledRules nf_r6
+    cdef Conntrack nf_ct
+    cdef int16_t* nf_ifmap          # pcapng interface index -> host-config interface
+    cdef int32_t nf_nifmap
+    cdef uint8_t* nf_addrs          # 17 bytes each: NfPkt-form address + family
+    cdef int32_t nf_naddr
+    cdef NfPkt nfp                  # the packet at the hooks
+    cdef NfResult nfres
+    cdef uint8_t nf_chg             # NAT_CHG_* over the hooks of this packet
+    cdef NfCols nfc
+    cdef NfSave* nf_save
+    cdef int64_t nf_nsave, nf_save_cap
+    cdef int64_t nf_div_out_drop
+    cdef uint64_t nf_rej[256]       # fingerprints of the model's REJECT tcp-resets
+    cdef NfFwd* nf_fwd              # NF_FWD_SLOTS, direct-mapped
+    cdef int64_t nf_div_port        # NAT source ports adopted from the capture
+    cdef bint nf_any_nat            # a NAT binding (not null) was ever set up
+    cdef uint32_t nf_tmask[2]       # per family (4, 6): bit table * 5 + hook of the chains present
 
     def __cinit__(self):
         self.ls = NULL
@@ -855,6 +1026,11 @@ cdef class Engine:
         self.lq_last = NULL
         self.csnap = NULL
         self.csnap_ts = NULL
+        self.nf_on = False
+        self.nf_ifmap = NULL
+        self.nf_addrs = NULL
+        self.nf_save = NULL
+        self.nf_fwd = NULL
 
     def __init__(self, addresses, listeners, dict params, uint64_t seed=0):
         """addresses: 16-byte host addresses (IPv4 as ::ffff:a.b.c.d).
@@ -1125,6 +1301,10 @@ cdef class Engine:
         free(self.lq_last)
         free(self.csnap)
         free(self.csnap_ts)
+        free(self.nf_ifmap)
+        free(self.nf_addrs)
+        free(self.nf_save)
+        free(self.nf_fwd)
         if self.dm.slots != NULL:
             demux_release(&self.dm)
 
@@ -1143,6 +1323,8 @@ cdef class Engine:
             raise ValueError("checksum mask shorter than the batch")
         self._reserve(n)
         self._bind(rb, cols, v)
+        if self.nf_on:
+            self._nf_begin(rb, cols, v, n)
         self.csum_err = <const uint8_t*>cnp.PyArray_DATA(mask)
         self.ev_n = 0
         cdef const int64_t* ts = rb.ts
@@ -1161,6 +1343,8 @@ cdef class Engine:
                 self._row(i)
                 if self.smp_on and self.vo.listener[i] >= 0:
                     self._smp_lis(self.vo.listener[i], self.now)
+            if self.nf_on:
+                self._nf_restore()
         v.n = n
         self.csum_err = NULL
         return self._take_events()
@@ -1212,6 +1396,17 @@ cdef class Engine:
         o.adv_win = v.adv_win
         o.win_diff = v.win_diff
         o.rcv_queue = v.rcv_queue
+        o.nf_hooks = v.nf_hooks
+        o.nf_rule = v.nf_rule
+        o.nf_hook = v.nf_hook
+        o.nf_table = v.nf_table
+        o.ctstate = v.ctstate
+        o.ct_id = v.ct_id
+        o.nat_chg = v.nat_chg
+        o.nat_saddr = v.nat_saddr
+        o.nat_daddr = v.nat_daddr
+        o.nat_sport = v.nat_sport
+        o.nat_dport = v.nat_dport
 
     def finish(self, int64_t until_ns):
         """Fire the timers due up to `until_ns` (the capture's last timestamp)."""
@@ -1296,7 +1491,11 @@ cdef class Engine:
         return {name: int(self.ctr[k]) for k, name in enumerate(COUNTERS)}
 
     def divergences(self):
-        return {name: int(self.div[k]) for k, name in enumerate(DIVERGENCES)}
+        d = {name: int(self.div[k]) for k, name in enumerate(DIVERGENCES)}
+        if self.nf_on:
+            d["host_out_nf_drop"] = int(self.nf_div_out_drop)
+            d["nat_port_adopted"] = int(self.nf_div_port)
+        return d
 
     def listener_stats(self):
         cdef int32_t i
@@ -1890,10 +2089,13 @@ cdef class Engine:
             return
         if dirn == DIR_OUT:
             v.verdict[i] = V_SENT
+            if self.nf_on and self._nf_row(i, v6, dirn):
+                return
             self._outbound(i, v6, s0, s1, d0, d1)
             return
         if dirn != DIR_IN:
-            return
+            if not self.nf_on or self._nf_row(i, v6, dirn):
+                return
         if c.pkt_type[i] == PKTTYPE_OTHERHOST:
             v.verdict[i] = V_DROPPED          # ip_rcv: before any IP counter
             v.reason[i] = DR_OTHERHOST
@@ -1958,6 +2160,12 @@ cdef class Engine:
             self.ctr[<int>C_IpReasmReqds] += 1
             self.vo.verdict[i] = V_QUEUED
             return
+        if self.nf_on:
+            # PRE_ROUTING, routing, LOCAL_IN (or forward); NAT rewrote the row
+            if not self._nf_input(i, False):
+                return
+            load_addr(c.saddr + 16 * i, &s0, &s1)
+            load_addr(c.daddr + 16 * i, &d0, &d1)
         proto = c.ip_proto[i]
         if proto == 6:
             self._tcp_rcv(i, st, fl, False, s0, s1, d0, d1)
@@ -2003,6 +2211,11 @@ cdef class Engine:
             self.ctr[<int>C_Ip6ReasmReqds] += 1
             self.vo.verdict[i] = V_QUEUED
             return
+        if self.nf_on:
+            if not self._nf_input(i, True):
+                return
+            load_addr(c.saddr + 16 * i, &s0, &s1)
+            load_addr(c.daddr + 16 * i, &d0, &d1)
         proto = c.ip_proto[i]
         if proto == 6:
             self._tcp_rcv(i, st, fl, True, s0, s1, d0, d1)
@@ -2371,6 +2584,38 @@ cdef class Engine:
             self._ip_out(False, 28 + (q if q < 548 else 548))
             v.reply[i] = R_ICMP_PORT_UNREACH
 
+    cdef bint _icmp6_dest_unreach(self, Py_ssize_t i, uint64_t s0, uint64_t s1, uint8_t code,
+                                  int64_t q) noexcept nogil:
+        """icmpv6_send(ICMPV6_DEST_UNREACH, code) for row i: _icmp6_err."""
+        return self._icmp6_err(i, s0, s1, 1, q)
+
+    cdef bint _icmp6_err(self, Py_ssize_t i, uint64_t s0, uint64_t s1, uint8_t type,
+                         int64_t q) noexcept nogil:
+        """icmpv6_send(type, ...) -> icmp6_send for row i (type 1 destination
+        unreachable or 3 time exceeded), quoting q bytes of the offending
+        packet from its IPv6 header: no reply to a multicast destination, a
+        packet not for this host (pkt_type != PACKET_HOST) or the unspecified
+        source; then the rate limits of the type; the reply is 40 + 8 +
+        min(q, IPV6_MIN_MTU - 48) bytes, Icmp6OutMsgs and the type's
+        counters (__ip6_make_skb -> icmpv6_msgs_out), OutRequests included
+        (__ip6_make_skb).  True when sent."""
+        cdef Batch* c = &self.b
+        if c.daddr[16 * i] == 0xff or c.pkt_type[i] != PKTTYPE_HOST:
+            return False
+        if s0 == 0 and s1 == 0:
+            return False
+        if not self._icmp6_xmit_allowed(type, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
+            return False
+        self.ctr[<int>C_Icmp6OutMsgs] += 1
+        if type == 1:
+            self.ctr[<int>C_Icmp6OutDestUnreachs] += 1
+            self.ctr[<int>C_Icmp6OutType1] += 1
+        else:
+            self.ctr[<int>C_Icmp6OutTimeExcds] += 1
+            self.ctr[<int>C_Icmp6OutType3] += 1
+        self._ip_out(True, 48 + (q if q < 1232 else 1232))
+        return True
+
     cdef void _icmp6_port_unreach(self, Py_ssize_t i, uint64_t s0, uint64_t s1) noexcept nogil:
         """__udp6_lib_rcv -> icmpv6_send(ICMPV6_DEST_UNREACH,
         ICMPV6_PORT_UNREACH) -> icmp6_send: nothing for a multicast
@@ -2382,19 +2627,9 @@ cdef class Engine:
         length by __udp6_lib_rcv), at most IPV6_MIN_MTU - 40 - 8 = 1232
         bytes.  Icmp6OutMsgs + Icmp6OutDestUnreachs (__ip6_make_skb)."""
         cdef Batch* c = &self.b
-        cdef int64_t q
-        if c.daddr[16 * i] == 0xff or c.pkt_type[i] != PKTTYPE_HOST:
-            return
-        if s0 == 0 and s1 == 0:
-            return
-        if not self._icmp6_xmit_allowed(1, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
-            return
-        self.ctr[<int>C_Icmp6OutMsgs] += 1
-        self.ctr[<int>C_Icmp6OutDestUnreachs] += 1
-        self.ctr[<int>C_Icmp6OutType1] += 1
-        q = <int64_t>c.ip_len[i] - c.l4_len[i] + 8 + c.payload_len[i]
-        self._ip_out(True, 48 + (q if q < 1232 else 1232))
-        self.vo.reply[i] = R_ICMP_PORT_UNREACH
+        cdef int64_t q = <int64_t>c.ip_len[i] - c.l4_len[i] + 8 + c.payload_len[i]
+        if self._icmp6_dest_unreach(i, s0, s1, 4, q):
+            self.vo.reply[i] = R_ICMP_PORT_UNREACH
 
     # --- TCP ----------------------------------------------------------------
     cdef void _send_reset(self, Py_ssize_t i) noexcept nogil:
@@ -3461,6 +3696,12 @@ cdef class Engine:
             self.skb_hw += 1
         self.skb[e].next = -1
         self.skb[e].fin = 0
+        # every field the coalescing rules read starts known: an OFO skb
+        # would otherwise inherit the clone / GSO stamps of the slot's last use
+        self.skb[e].uncl = 0
+        self.skb[e].nfrags = 0
+        self.skb[e].acked_ns = -1
+        self.skb[e].gso_ns = -1
         return e
 
     cdef inline void _skb_put(self, int32_t e) noexcept nogil:
@@ -4853,6 +5094,914 @@ cdef class Engine:
         elif proto == 17:
             self.ctr[<int>C_Udp6OutDatagrams if v6 else <int>C_UdpOutDatagrams] += 1
         self._ip_out(v6, length)
+    # ------------------------------------------------------------------
+    # netfilter hook points (attach_netfilter)
+    #
+    # net/netfilter/core.c nf_hook_slow, net/ipv4/ip_input.c ip_rcv /
+    # ip_rcv_finish / ip_local_deliver, net/ipv4/ip_forward.c ip_forward,
+    # net/ipv6/ip6_output.c ip6_forward, net/ipv4/ip_output.c ip_local_out /
+    # ip_output; hook order of sheet 2.1 (PRE_ROUTING raw -> conntrack ->
+    # mangle -> nat; LOCAL_IN mangle -> filter -> security -> nat -> confirm;
+    # FORWARD mangle -> filter -> security; LOCAL_OUT raw -> conntrack ->
+    # mangle -> nat -> filter -> security; POST_ROUTING mangle -> nat ->
+    # confirm).  Not modelled: the routing table (a destination that is not
+    # the host's is forwarded when ip_forward=1; the output interface of a
+    # forwarded packet is unknown: oif -1, so `-o X` never matches and
+    # `! -o X` always does), the security table's SELinux side, defrag (IP
+    # fragments are held before the hooks, V_QUEUED, as without netfilter),
+    # LOCAL_OUT reroute after DNAT, conntrack helpers / expectations.
+    # ------------------------------------------------------------------
+    cdef inline uint16_t _nf_rtn(self, const uint8_t* a, bint v6) noexcept nogil:
+        """1 << RTN_* of an address (column form) for -m addrtype: the
+        host's addresses LOCAL, multicast / limited broadcast, else UNICAST
+        (no routing table: subnet broadcasts are not recognised)."""
+        cdef uint64_t w0, w1
+        load_addr(a, &w0, &w1)
+        if self._is_local(w0, w1, a):
+            return 1 << RTN_LOCAL
+        if v6:
+            if a[0] == 0xff:
+                return 1 << RTN_MULTICAST
+            return 1 << RTN_UNICAST
+        if a[12] >= 224 and a[12] < 240:
+            return 1 << RTN_MULTICAST
+        if a[12] == 255 and a[13] == 255 and a[14] == 255 and a[15] == 255:
+            return 1 << RTN_BROADCAST
+        if (a[12] | a[13] | a[14] | a[15]) == 0:
+            return 1 << RTN_UNSPEC
+        return 1 << RTN_UNICAST
+
+    cdef void _nf_fill(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """NfPkt of row i as the hooks see it (captured tuple)."""
+        cdef Batch* c = &self.b
+        cdef NfCols* x = &self.nfc
+        cdef NfPkt* p = &self.nfp
+        cdef uint32_t fl = c.flags[i]
+        cdef uint8_t proto = c.ip_proto[i]
+        cdef uint32_t ifc
+        cdef int k
+        cdef uint32_t r
+        memset(p, 0, sizeof(NfPkt))
+        p.family = 6 if v6 else 4
+        p.proto = proto
+        p.frag = 1 if (fl & PF_FRAG_LATER) else 0
+        p.has_l4 = 1 if ((fl & PF_L4) and not (fl & PF_FRAG_LATER)) else 0
+        _nf_addr(c.saddr + 16 * i, v6, p.saddr)
+        _nf_addr(c.daddr + 16 * i, v6, p.daddr)
+        if proto == 1 or proto == 58:
+            p.dport = c.sport[i]            # echo id: conntrack's tuple reads dport
+        else:
+            p.sport = c.sport[i]
+            p.dport = c.dport[i]
+        p.tcp_flags = c.tcp_flags[i]
+        p.icmp_type = c.icmp_type[i]
+        p.icmp_code = x.icmp_code[i]
+        p.len = c.ip_len[i]
+        ifc = x.iface[i] if x.iface != NULL else 0
+        p.iif = self.nf_ifmap[ifc] if ifc < <uint32_t>self.nf_nifmap else -1
+        p.oif = -1
+        p.src_type = self._nf_rtn(c.saddr + 16 * i, v6)
+        p.dst_type = self._nf_rtn(c.daddr + 16 * i, v6)
+        p.l4_csum_bad = 1 if self.csum_err[i] else 0
+        p.ct = -1
+        p.tcp_wscale = 0xff
+        if proto == 6:
+            p.tcp_seq = c.tcp_seq[i]
+            p.tcp_ack = c.tcp_ack[i]
+            p.tcp_win = c.tcp_win[i]
+            if fl & PF_TCP_WSCALE:
+                p.tcp_wscale = c.tcp_wscale[i]
+            p.tcp_sackok = 1 if (fl & PF_TCP_SACKOK) else 0
+            p.tcp_nsack = x.tcp_nsack[i]
+            for k in range(p.tcp_nsack if p.tcp_nsack <= 4 else 4):
+                r = x.tcp_sack[8 * i + 2 * k + 1]
+                if k == 0 or seq_after(r, p.tcp_sack_right):
+                    p.tcp_sack_right = r
+        p.l4_paylen = c.payload_len[i]
+        if fl & PF_ICMP_INNER:
+            p.has_inner = 1
+            p.in_proto = x.in_proto[i]
+            _nf_addr(x.in_saddr + 16 * i, v6, p.in_saddr)
+            _nf_addr(x.in_daddr + 16 * i, v6, p.in_daddr)
+            p.in_sport = x.in_sport[i]
+            p.in_dport = x.in_dport[i]
+
+    cdef int _nf_table(self, Py_ssize_t i, int hook, int table) noexcept nogil:
+        """One iptables table at one hook (ipt_do_table); MARK / CONNMARK
+        results carried to the packet / entry.  Returns NFV_*."""
+        cdef NfPkt* p = &self.nfp
+        cdef NfResult* out = &self.nfres
+        cdef uint32_t ctmark
+        cdef bint six = p.family == 6
+        if not (self.nf_tmask[six] & (1u << (table * 5 + hook))):
+            # no such table / built-in chain: ipt_do_table never runs
+            out.verdict = NFV_ACCEPT
+            out.rule = -1
+            out.reject = 0
+            out.nat = 0
+            out.notrack = 0
+            return NFV_ACCEPT
+        ctmark = p.ctmark
+        if six:
+            self.nf_r6.do_table(p, hook, table, out, &self.nf_r6.rng)
+        else:
+            self.nf_r4.do_table(p, hook, table, out, &self.nf_r4.rng)
+        if p.ctmark != ctmark and p.ct >= 0:
+            self.nf_ct.set_mark(p, p.ctmark)
+        if out.rule >= 0:
+            self.vo.nf_rule[i] = out.rule
+            self.vo.nf_hook[i] = <int8_t>hook
+            self.vo.nf_table[i] = <int8_t>table
+        return out.verdict
+
+    cdef const uint8_t* _nf_src_for(self, const uint8_t* dst, int family) noexcept nogil:
+        """The host address a MASQUERADE'd packet leaves with: inet_select_addr
+        on the output device, approximated (no routing table) by the host
+        address of the family sharing the longest prefix with the
+        destination.  NULL: the host has no address of that family."""
+        cdef int32_t k, best = -1, bestlen = -1, n, b, nb = 4 if family == 4 else 16
+        cdef const uint8_t* a
+        cdef uint8_t d
+        for k in range(self.nf_naddr):
+            a = self.nf_addrs + 17 * k
+            if a[16] != family:
+                continue
+            n = 0
+            for b in range(nb):
+                d = a[b] ^ dst[b]
+                if d == 0:
+                    n += 8
+                    continue
+                while not (d & 0x80):
+                    n += 1
+                    d = <uint8_t>(d << 1)
+                break
+            if n > bestlen:
+                bestlen = n
+                best = k
+        if best < 0:
+            return NULL
+        return self.nf_addrs + 17 * best
+
+    cdef int _nf_nat(self, Py_ssize_t i, int hook) noexcept nogil:
+        """nf_nat_inet_fn at a NAT hook: the nat table only for a new
+        connection whose manip is not set up yet (then the binding, or the
+        null binding), then nf_nat_packet.  Returns NFV_*."""
+        cdef NfPkt* p = &self.nfp
+        cdef int manip = NF_NAT_MANIP_SRC if (hook == NF_INET_POST_ROUTING
+                                              or hook == NF_INET_LOCAL_IN) else NF_NAT_MANIP_DST
+        cdef const uint8_t* ma = NULL
+        cdef NfResult* out = &self.nfres
+        cdef uint8_t lo[16]
+        cdef uint8_t col[16]
+        if p.ct < 0:
+            return NFV_ACCEPT
+        if self.nf_ct.nat_needed(p, manip):
+            if self._nf_table(i, hook, NFT_NAT) == NFV_DROP:
+                return NFV_DROP
+            if out.nat != NAT_NONE:
+                if out.nat == NAT_MASQUERADE:
+                    # nf_nat_masquerade_ipv4/ipv6: no address -> NF_DROP
+                    ma = self._nf_src_for(p.daddr, p.family)
+                    if ma == NULL:
+                        return NFV_DROP
+                elif out.nat == NAT_REDIRECT:
+                    # nf_nat_redirect_ipv4/ipv6: LOCAL_OUT -> loopback;
+                    # PRE_ROUTING -> an address of the input device (here:
+                    # the host address nearest the source)
+                    if hook == NF_INET_LOCAL_OUT:
+                        memset(lo, 0, 16)
+                        if p.family == 4:
+                            lo[0] = 127
+                            lo[3] = 1
+                        else:
+                            lo[15] = 1
+                        ma = lo
+                    else:
+                        ma = self._nf_src_for(p.saddr, p.family)
+                        if ma == NULL:
+                            return NFV_DROP
+                self.nf_ct.nat_setup(p, manip, &out.range, ma)
+                self.nf_any_nat = True
+            else:
+                self.nf_ct.nat_setup(p, manip, NULL, NULL)
+        self.nf_ct.nat_packet(p, hook)
+        if p.nat_changed & (NAT_CHG_SADDR | NAT_CHG_DADDR):
+            # -m addrtype after DNAT / SNAT sees the rewritten addresses
+            _col_addr(p.saddr, p.family == 6, col)
+            p.src_type = self._nf_rtn(col, p.family == 6)
+            _col_addr(p.daddr, p.family == 6, col)
+            p.dst_type = self._nf_rtn(col, p.family == 6)
+        self.nf_chg |= p.nat_changed
+        return NFV_ACCEPT
+
+    cdef inline bint _nf_has_nat(self, int family) noexcept nogil:
+        return self.nf_nat6 if family == 6 else self.nf_nat4
+
+    cdef int _nf_drop(self, Py_ssize_t i, bint dead_ct) noexcept nogil:
+        """NF_DROP: kfree_skb_reason(NETFILTER_DROP); an unconfirmed entry
+        dies with the packet (nf_ct_put of a never-confirmed conntrack)."""
+        if dead_ct and self.nfp.ct >= 0:
+            self.nf_ct.discard(&self.nfp)
+        self._drop(i, DR_NETFILTER_DROP)
+        self._nf_done(i)
+        return 0
+
+    cdef void _nf_done(self, Py_ssize_t i) noexcept nogil:
+        """The conntrack view and NAT result columns of row i."""
+        cdef NfPkt* p = &self.nfp
+        cdef VOut* v = &self.vo
+        cdef uint16_t st = p.ctstate
+        cdef uint8_t e = CTV_NONE
+        if st & CTS_INVALID:
+            e = CTV_INVALID
+        elif st & CTS_UNTRACKED:
+            e = CTV_UNTRACKED
+        elif st & CTS_NEW:
+            e = CTV_NEW
+        elif st & CTS_RELATED:
+            e = CTV_RELATED
+        elif st & CTS_ESTABLISHED:
+            e = CTV_ESTABLISHED
+        if p.ct >= 0 and p.ctdir:
+            e |= CTV_REPLY
+        v.ctstate[i] = e
+        v.ct_id[i] = p.ct
+        v.nat_chg[i] = self.nf_chg
+        if self.nf_chg:
+            _col_addr(p.saddr, p.family == 6, v.nat_saddr + 16 * i)
+            _col_addr(p.daddr, p.family == 6, v.nat_daddr + 16 * i)
+            if p.proto == 1 or p.proto == 58:
+                v.nat_sport[i] = p.dport         # echo id (the sport column's place)
+            else:
+                v.nat_sport[i] = p.sport
+                v.nat_dport[i] = p.dport
+
+    cdef void _nf_reject(self, Py_ssize_t i, uint8_t kind) noexcept nogil:
+        """ipt_REJECT reject_tg / ip6t_REJECT reject_tg6 after NF_DROP was
+        decided: the model's reply.  tcp-reset: nf_reject_ipv4.c
+        nf_send_reset (nf_reject_ip_tcphdr_put: seq = the offending ACK's
+        ack_seq, else 0 with RST|ACK acking seq + SYN + FIN + payload; not
+        for RST, not for a bad checksum) sent with ip_local_out: no TCP MIB
+        (TcpOutRsts / TcpOutSegs stay; the recorded scenario nf-input-rules
+        shows only IpOutRequests).  ICMP kinds: nf_send_unreach -> icmp_send
+        (ICMP rate limits, IcmpOutMsgs + IcmpOutDestUnreachs); not for a
+        non-first fragment nor a bad L4 checksum (nf_reject_verify_csum).
+        IPv6: nf_reject_ipv6.c nf_send_reset6 (ip6_local_out, 40 + 20 bytes,
+        no Ip6OutRequests) and nf_send_unreach6 -> icmpv6_send (icmp6_send's checks and ICMPv6
+        rate limits, Icmp6 counters: _icmp6_dest_unreach).  Every reply is
+        transmitted once (OutTransmits, OutOctets; OutRequests but for the
+        IPv6 RST)."""
+        cdef Batch* c = &self.b
+        cdef VOut* v = &self.vo
+        cdef NfPkt* p = &self.nfp
+        cdef uint16_t f
+        cdef uint8_t code
+        cdef uint64_t s0, s1
+        if p.frag:
+            return
+        if kind == REJ_TCP_RESET or kind == REJ6_TCP_RESET:
+            if p.proto != 6 or not p.has_l4 or p.l4_csum_bad:
+                return
+            f = c.tcp_flags[i]
+            if f & TH_RST:
+                return
+            self._nf_rej_note(i)
+            # nf_reject_iphdr_put + nf_reject_ip_tcphdr_put: a bare 20-byte
+            # TCP header, no options.  IPv4: ip_local_out (__ip_local_out
+            # counts OutRequests).  IPv6: ip6_local_out, and __ip6_local_out
+            # counts no OutRequests (output_core.c; ip6_xmit, __ip6_make_skb
+            # and ndisc_send_skb count it themselves): only
+            # ip6_finish_output2's OutTransmits + OutOctets
+            if p.family == 6:
+                self.ctr[<int>C_Ip6OutTransmits] += 1
+                self.ctr[<int>C_Ip6OutOctets] += 60
+            else:
+                self._tcp_out(False, 0)
+            v.reply[i] = R_RST
+            v.reply_win[i] = 0
+            if f & TH_ACK:
+                v.reply_seq[i] = c.tcp_ack[i]
+                v.reply_ack[i] = 0
+                v.reply_flags[i] = TH_RST
+            else:
+                v.reply_seq[i] = 0
+                v.reply_ack[i] = (c.tcp_seq[i] + ((f & TH_SYN) != 0) + ((f & TH_FIN) != 0)
+                                  + c.payload_len[i])
+                v.reply_flags[i] = TH_RST | TH_ACK
+            return
+        if p.l4_csum_bad and (p.proto == 6 or p.proto == 17 or p.proto == 1
+                              or p.proto == 58):
+            return
+        if kind >= REJ6_ICMP6_NO_ROUTE:
+            # enum ip6t_reject_with -> ICMPV6_DEST_UNREACH codes (ip6t_REJECT.c)
+            if kind == REJ6_ICMP6_ECHOREPLY:
+                return
+            code = 0
+            if kind == REJ6_ICMP6_ADM_PROHIBITED:
+                code = 1
+            elif kind == REJ6_ICMP6_NOT_NEIGHBOUR:
+                code = 2
+            elif kind == REJ6_ICMP6_ADDR_UNREACH:
+                code = 3
+            elif kind == REJ6_ICMP6_PORT_UNREACH:
+                code = 4
+            elif kind == REJ6_ICMP6_POLICY_FAIL:
+                code = 5
+            elif kind == REJ6_ICMP6_REJECT_ROUTE:
+                code = 6
+            load_addr(c.saddr + 16 * i, &s0, &s1)
+            if self._icmp6_dest_unreach(i, s0, s1, code, <int64_t>c.ip_len[i]):
+                v.reply[i] = R_ICMP6_UNREACH
+                v.reply_flags[i] = code
+            return
+        if kind == REJ_ICMP_ECHOREPLY:
+            return                           # ipt_REJECT: "Doesn't happen"
+        code = 3
+        if kind == REJ_ICMP_NET_UNREACHABLE:
+            code = 0
+        elif kind == REJ_ICMP_HOST_UNREACHABLE:
+            code = 1
+        elif kind == REJ_ICMP_PROT_UNREACHABLE:
+            code = 2
+        elif kind == REJ_ICMP_NET_PROHIBITED:
+            code = 9
+        elif kind == REJ_ICMP_HOST_PROHIBITED:
+            code = 10
+        elif kind == REJ_ICMP_ADMIN_PROHIBITED:
+            code = 13
+        load_addr(c.saddr + 16 * i, &s0, &s1)
+        if self._icmp_xmit_allowed(3, s0, s1, self._is_local(s0, s1, c.saddr + 16 * i)):
+            self.ctr[<int>C_IcmpOutMsgs] += 1
+            self.ctr[<int>C_IcmpOutDestUnreachs] += 1
+            # __icmp_send quotes the offending datagram as it stands at the
+            # hook (ip_rcv_core trimmed it to tot_len), at most 548 bytes
+            self._ip_out(False, 28 + (c.ip_len[i] if c.ip_len[i] < 548 else 548))
+            v.reply[i] = R_ICMP_PORT_UNREACH if code == 3 else R_ICMP_UNREACH
+            v.reply_flags[i] = code
+
+    cdef inline uint64_t _nf_rst_fp(self, const uint8_t* sa, const uint8_t* da, uint16_t sp,
+                                    uint16_t dp, uint32_t seq, uint32_t ack) noexcept nogil:
+        cdef uint64_t s0, s1, d0, d1
+        load_addr(sa, &s0, &s1)
+        load_addr(da, &d0, &d1)
+        return mix64(tuple_hash(self.dm.seed, s0, s1, d0, d1, sp, dp)
+                     ^ ((<uint64_t>seq << 32) | ack)) | 1
+
+    cdef void _nf_rej_note(self, Py_ssize_t i) noexcept nogil:
+        """Remember the RST nf_send_reset builds for row i (reversed tuple,
+        its seq / ack), so that the host's copy in the capture is known as
+        carrying the offending packet's conntrack (nf_ct_attach)."""
+        cdef Batch* c = &self.b
+        cdef uint16_t f = c.tcp_flags[i]
+        cdef uint32_t seq = 0, ack = 0
+        cdef uint64_t fp
+        if f & TH_ACK:
+            seq = c.tcp_ack[i]
+        else:
+            ack = (c.tcp_seq[i] + ((f & TH_SYN) != 0) + ((f & TH_FIN) != 0) + c.payload_len[i])
+        fp = self._nf_rst_fp(c.daddr + 16 * i, c.saddr + 16 * i, c.dport[i], c.sport[i], seq, ack)
+        self.nf_rej[fp & 255] = fp
+
+    cdef bint _nf_attached(self, Py_ssize_t i) noexcept nogil:
+        """A host packet that carries another packet's conntrack: an ICMP
+        error (icmp.c icmp_glue_bits: nf_ct_attach of the offending skb) or
+        the RST of a REJECT tcp-reset (nf_reject_ipv4.c nf_send_reset:
+        nf_ct_attach).  nf_conntrack_in then leaves it alone (no lookup, no
+        stats) and confirm skips it (reply direction)."""
+        cdef Batch* c = &self.b
+        cdef uint8_t proto = c.ip_proto[i]
+        cdef uint64_t fp
+        if proto == 1:
+            return (c.flags[i] & PF_ICMP_INNER) != 0
+        if proto == 58:
+            return (c.flags[i] & PF_ICMP_INNER) != 0 and c.icmp_type[i] < 128
+        if proto != 6 or not (c.tcp_flags[i] & TH_RST):
+            return False
+        fp = self._nf_rst_fp(c.saddr + 16 * i, c.daddr + 16 * i, c.sport[i], c.dport[i],
+                             c.tcp_seq[i], c.tcp_ack[i] if (c.tcp_flags[i] & TH_ACK) else 0)
+        if self.nf_rej[fp & 255] != fp:
+            return False
+        self.nf_rej[fp & 255] = 0
+        return True
+
+    cdef void _nf_attached_ct(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """The conntrack an ICMP error carries: the offending packet's (its
+        inner header), if the model still has it; nf_conntrack_attach makes
+        the error RELATED in the opposite direction."""
+        cdef NfPkt* p = &self.nfp
+        cdef CtTuple t
+        cdef int32_t n
+        if not p.has_inner or (p.in_proto != 6 and p.in_proto != 17):
+            return
+        memset(&t, 0, sizeof(CtTuple))
+        memcpy(t.src, p.in_saddr, 16)
+        memcpy(t.dst, p.in_daddr, 16)
+        t.sport = p.in_sport
+        t.dport = p.in_dport
+        t.proto = p.in_proto
+        t.family = p.family
+        n = self.nf_ct._find(&t, -1)
+        if n < 0:
+            return
+        p.ct = n >> 1
+        p.ctdir = 1 if (n & 1) == 0 else 0
+
+    cdef int _nf_chain(self, Py_ssize_t i, int hook, int t0, int t1, int t2) noexcept nogil:
+        """Up to three iptables tables in priority order at one hook (-1:
+        none); NF_DROP (REJECT: reply first) stops the traversal."""
+        cdef int t, k
+        for k in range(3):
+            t = t0 if k == 0 else (t1 if k == 1 else t2)
+            if t < 0:
+                continue
+            if self._nf_table(i, hook, t) == NFV_DROP:
+                if self.nfres.reject:
+                    self._nf_reject(i, self.nfres.reject)
+                return NFV_DROP
+        return NFV_ACCEPT
+
+    cdef int _nf_post_routing(self, Py_ssize_t i) noexcept nogil:
+        """POST_ROUTING: mangle -> nat (SRC) -> confirm.  Returns NFV_*
+        (on NF_DROP the row is finished)."""
+        self.vo.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
+        if self._nf_chain(i, NF_INET_POST_ROUTING, NFT_MANGLE, -1, -1) == NFV_DROP:
+            self._nf_drop(i, True)
+            return NFV_DROP
+        if self._nf_has_nat(self.nfp.family):
+            if self._nf_nat(i, NF_INET_POST_ROUTING) == NFV_DROP:
+                self._nf_drop(i, True)
+                return NFV_DROP
+        if self.nf_ct.confirm(&self.nfp, self.now) == NFV_DROP:
+            self._nf_drop(i, False)
+            return NFV_DROP
+        return NFV_ACCEPT
+
+    cdef bint _nf_input(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """From ip_rcv (after ip_rcv_core's checks): PRE_ROUTING, the routing
+        decision on the (DNAT-rewritten) destination, then LOCAL_IN (True:
+        go on with local delivery, the row's columns hold the post-NAT
+        tuple) or the forward path / IP_INADDRERRORS (False: row finished)."""
+        cdef NfPkt* p = &self.nfp
+        cdef VOut* v = &self.vo
+        cdef int notrack = 0
+        cdef uint8_t a[16]
+        cdef uint64_t w0, w1
+        self._nf_fill(i, v6)
+        self.nf_chg = 0
+        v.nf_hooks[i] = 1 << NF_INET_PRE_ROUTING
+        # raw (-300)
+        if self._nf_table(i, NF_INET_PRE_ROUTING, NFT_RAW) == NFV_DROP:
+            return self._nf_drop(i, False)
+        notrack = self.nfres.notrack
+        # conntrack (-200)
+        if self.nf_ct.conntrack_in(p, NF_INET_PRE_ROUTING, self.now, notrack) == NFV_DROP:
+            return self._nf_drop(i, False)
+        # mangle (-150), nat DNAT (-100)
+        if self._nf_table(i, NF_INET_PRE_ROUTING, NFT_MANGLE) == NFV_DROP:
+            return self._nf_drop(i, True)
+        if self._nf_has_nat(p.family):
+            if self._nf_nat(i, NF_INET_PRE_ROUTING) == NFV_DROP:
+                return self._nf_drop(i, True)
+        # ip_rcv_finish: the route of the destination as it is now
+        _col_addr(p.daddr, v6, a)
+        load_addr(a, &w0, &w1)
+        if not self._is_local(w0, w1, a):
+            self._nf_forward(i, v6)
+            return False
+        # ip_local_deliver: LOCAL_IN mangle, filter, security, nat (SRC), confirm
+        v.direction[i] = DIR_IN
+        v.nf_hooks[i] |= 1 << NF_INET_LOCAL_IN
+        if self._nf_chain(i, NF_INET_LOCAL_IN, NFT_MANGLE, NFT_FILTER, NFT_SECURITY) == NFV_DROP:
+            return self._nf_drop(i, True)
+        if self._nf_has_nat(p.family):
+            if self._nf_nat(i, NF_INET_LOCAL_IN) == NFV_DROP:
+                return self._nf_drop(i, True)
+        if self.nf_ct.confirm(p, self.now) == NFV_DROP:
+            return self._nf_drop(i, False)
+        self._nf_done(i)
+        if self.nf_chg:
+            self._nf_rewrite(i, v6)
+        return True
+
+    cdef void _nf_forward(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """Not for the host: ip_forward / ip6_forward (sheet 1.2, 1.5)."""
+        cdef Batch* c = &self.b
+        cdef VOut* v = &self.vo
+        cdef NfPkt* p = &self.nfp
+        cdef uint64_t s0, s1
+        if not (self.ip6_forward if v6 else self.ip_forward):
+            # ip_error (forwarding disabled: EHOSTUNREACH) / ip6_forward error:
+            # InAddrErrors, no ICMP; PRE_ROUTING already ran, the unconfirmed
+            # entry vanishes
+            self.ctr[<int>C_Ip6InAddrErrors if v6 else <int>C_IpInAddrErrors] += 1
+            if p.ct >= 0:
+                self.nf_ct.discard(p)
+            self._drop(i, DR_IP_INADDRERRORS)
+            self._nf_done(i)
+            return
+        v.direction[i] = DIR_FWD
+        if c.pkt_type[i] != PKTTYPE_HOST:
+            if p.ct >= 0:
+                self.nf_ct.discard(p)
+            self._drop(i, DR_OTHERHOST)
+            self._nf_done(i)
+            return
+        if self.nfc.ip_ttl[i] <= 1:
+            # TTL / hop limit exceeded: InHdrErrors, IP_INHDR, ICMP time exceeded
+            # (v4: icmp_send; v6: ip6_forward -> icmpv6_send(ICMPV6_TIME_EXCEED,
+            # ICMPV6_EXC_HOPLIMIT); both rate limited)
+            self.ctr[<int>C_Ip6InHdrErrors if v6 else <int>C_IpInHdrErrors] += 1
+            if p.ct >= 0:
+                self.nf_ct.discard(p)
+            self._drop(i, DR_IP_INHDR)
+            if not v6:
+                load_addr(c.saddr + 16 * i, &s0, &s1)
+                if self._icmp_xmit_allowed(11, s0, s1, False):
+                    self.ctr[<int>C_IcmpOutMsgs] += 1
+                    self.ctr[<int>C_IcmpOutTimeExcds] += 1
+                    # ip_forward -> icmp_send: the datagram quoted from its IP
+                    # header (tot_len), at most 548 bytes; ip_local_out
+                    self._ip_out(False, 28 + (c.ip_len[i] if c.ip_len[i] < 548 else 548))
+                    v.reply[i] = R_ICMP_TIME_EXCEEDED
+            else:
+                load_addr(c.saddr + 16 * i, &s0, &s1)
+                if self._icmp6_err(i, s0, s1, 3, <int64_t>c.ip_len[i]):
+                    v.reply[i] = R_ICMP_TIME_EXCEEDED
+            self._nf_done(i)
+            return
+        if not v6:
+            self.ctr[<int>C_IpForwDatagrams] += 1       # before FORWARD (ip_forward)
+        v.nf_hooks[i] |= 1 << NF_INET_FORWARD
+        if self._nf_chain(i, NF_INET_FORWARD, NFT_MANGLE, NFT_FILTER, NFT_SECURITY) == NFV_DROP:
+            self._nf_drop(i, True)
+            return
+        if v6:
+            self.ctr[<int>C_Ip6OutForwDatagrams] += 1   # ip6_forward_finish: after FORWARD
+        if self._nf_post_routing(i) == NFV_DROP:
+            return
+        if not v6:
+            # ip_output: IpExtOutOctets (skb->len, trimmed to tot_len by
+            # ip_rcv_core); ip_finish_output2: OutTransmits (IPSTATS_MIB_OUTPKTS);
+            # never OutRequests for a forwarded packet (recorded nf-dnat-service)
+            self.ctr[<int>C_IpOutTransmits] += 1
+            self.ctr[<int>C_IpExtOutOctets] += c.ip_len[i]
+        v.verdict[i] = V_FORWARDED
+        self._nf_done(i)
+        if (self.nf_chg & NAT_CHG_SPORT) and (p.proto == 6 or p.proto == 17):
+            self._nf_fwd_note(i)
+
+    cdef inline uint64_t _nf_fwd_fp(self, const uint8_t* sa, const uint8_t* da, uint16_t dp,
+                                    uint8_t proto, uint32_t seq, uint32_t ack,
+                                    uint32_t ln) noexcept nogil:
+        # the post-NAT packet without its source port: addresses, destination
+        # port, TCP seq / ack (NAT leaves them), the datagram length
+        cdef uint64_t s0, s1, d0, d1
+        load_addr(sa, &s0, &s1)
+        load_addr(da, &d0, &d1)
+        return mix64(tuple_hash(self.dm.seed, s0, s1, d0, d1, dp, proto)
+                     ^ ((<uint64_t>seq << 32) | ack) ^ (<uint64_t>ln << 17)) | 1
+
+    cdef void _nf_fwd_note(self, Py_ssize_t i) noexcept nogil:
+        cdef NfPkt* p = &self.nfp
+        cdef Batch* c = &self.b
+        cdef uint8_t sa[16]
+        cdef uint8_t da[16]
+        cdef uint64_t fp
+        cdef NfFwd* f
+        _col_addr(p.saddr, p.family == 6, sa)
+        _col_addr(p.daddr, p.family == 6, da)
+        if p.proto == 6:
+            memset(da, 0, 16)
+            fp = self._nf_fwd_fp(sa, da, 0, 6, c.tcp_seq[i], c.tcp_ack[i], c.ip_len[i])
+        else:
+            fp = self._nf_fwd_fp(sa, da, p.dport, 17, 0, 0, c.ip_len[i])
+        f = &self.nf_fwd[fp & (NF_FWD_SLOTS - 1)]
+        f.fp = fp
+        f.ct = p.ct
+        f.gen = self.nf_ct.e[p.ct].gen
+
+    cdef bint _nf_adopt_port(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """The kernel's copy of a forwarded packet whose source port NAT
+        picked (MASQUERADE / SNAT, --random-fully draws get_random_u32,
+        which the model cannot reproduce; nor the kernel's statistic draws
+        choosing the DNAT endpoint): when its fingerprint without the port
+        (TCP: nor the destination) matches a packet the model forwarded,
+        the model adopts the kernel's reply tuple (rehashed), so the
+        replies in the capture find their connection.  Counted as
+        nat_port_adopted (rule counters keep the model's own draws)."""
+        cdef Batch* c = &self.b
+        cdef uint8_t proto = c.ip_proto[i]
+        cdef uint64_t fp
+        cdef NfFwd* f
+        cdef int32_t ct
+        cdef CtTuple t
+        cdef uint8_t zero[16]
+        if proto == 6:
+            memset(zero, 0, 16)
+            fp = self._nf_fwd_fp(c.saddr + 16 * i, zero, 0, 6,
+                                 c.tcp_seq[i], c.tcp_ack[i], c.ip_len[i])
+        else:
+            fp = self._nf_fwd_fp(c.saddr + 16 * i, c.daddr + 16 * i, c.dport[i], 17, 0, 0,
+                                 c.ip_len[i])
+        f = &self.nf_fwd[fp & (NF_FWD_SLOTS - 1)]
+        if f.fp != fp:
+            return False
+        ct = f.ct
+        f.fp = 0
+        if not self.nf_ct.e[ct].inuse or self.nf_ct.e[ct].gen != f.gen \
+                or not self.nf_ct.e[ct].hashed:
+            return False
+        # the reply tuple with the captured port must be free
+        memcpy(&t, &self.nf_ct.e[ct].t1, sizeof(CtTuple))
+        t.dport = c.sport[i]
+        _nf_addr(c.daddr + 16 * i, v6, t.src)
+        t.sport = c.dport[i]
+        if self.nf_ct._find(&t, -1) >= 0:
+            return False
+        self.nf_ct._hash_remove(ct)
+        memcpy(&self.nf_ct.e[ct].t1, &t, sizeof(CtTuple))
+        self.nf_ct._hash_insert(ct)
+        self.nf_div_port += 1
+        self.vo.ct_id[i] = ct
+        return True
+
+    cdef bint _nf_egress_copy(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """A captured packet that is the model's own forwarded output seen
+        again on the wire (post-NAT): it matches no conntrack tuple, its
+        inverse matches an entry with IPS_SRC_NAT / IPS_DST_NAT.  TCP / UDP
+        only.  Limitation: a forwarded copy of a connection without NAT
+        matches its own tuple and cannot be told from a new arrival (unless
+        the link layer marks it outgoing)."""
+        cdef Batch* c = &self.b
+        cdef CtTuple t
+        cdef int32_t n
+        cdef uint8_t proto = c.ip_proto[i]
+        if not self.nf_any_nat:
+            return False                # no NAT'd entry can exist
+        if (proto != 6 and proto != 17) or not (c.flags[i] & PF_L4) or (c.flags[i] & PF_FRAG):
+            return False
+        memset(&t, 0, sizeof(CtTuple))
+        _nf_addr(c.saddr + 16 * i, v6, t.src)
+        _nf_addr(c.daddr + 16 * i, v6, t.dst)
+        t.sport = c.sport[i]
+        t.dport = c.dport[i]
+        t.proto = proto
+        t.family = 6 if v6 else 4
+        if self.nf_ct._find(&t, -1) >= 0:
+            return False
+        memset(&t, 0, sizeof(CtTuple))
+        _nf_addr(c.daddr + 16 * i, v6, t.src)
+        _nf_addr(c.saddr + 16 * i, v6, t.dst)
+        t.sport = c.dport[i]
+        t.dport = c.sport[i]
+        t.proto = proto
+        t.family = 6 if v6 else 4
+        n = self.nf_ct._find(&t, -1)
+        if n < 0:
+            return self._nf_adopt_port(i, v6)
+        if not (self.nf_ct.e[n >> 1].status & (IPS_SRC_NAT | IPS_DST_NAT)):
+            return False
+        self.vo.ct_id[i] = n >> 1
+        return True
+
+    cdef bint _nf_row(self, Py_ssize_t i, bint v6, uint8_t dirn) noexcept nogil:
+        """_row's netfilter branch for packets not addressed to the host and
+        for the host's own packets.  True: the row is finished here."""
+        cdef Batch* c = &self.b
+        cdef VOut* v = &self.vo
+        cdef uint64_t s0, s1
+        if dirn == DIR_OUT:
+            if c.pkt_type[i] == PKTTYPE_OUTGOING:
+                load_addr(c.saddr + 16 * i, &s0, &s1)
+                if not self._is_local(s0, s1, c.saddr + 16 * i):
+                    # the link layer says outgoing, the source is not ours:
+                    # a forwarded packet leaving
+                    v.direction[i] = DIR_FWD
+                    v.verdict[i] = V_SENT
+                    return True
+            if self._nf_egress_copy(i, v6):
+                v.direction[i] = DIR_FWD
+                v.verdict[i] = V_SENT
+                return True
+            self._nf_local_out(i, v6)
+            return False
+        # not addressed to the host: egress copy, else the receive path
+        # (PRE_ROUTING may DNAT it to the host; else forward / InAddrErrors).
+        # Frames not sent to our MAC and multicast / broadcast destinations
+        # stay NOT_HOST (multicast routing and RTN_BROADCAST delivery are
+        # not modelled)
+        if c.pkt_type[i] != PKTTYPE_HOST or \
+                self._nf_rtn(c.daddr + 16 * i, v6) != (1 << RTN_UNICAST):
+            return True
+        if self._nf_egress_copy(i, v6):
+            v.direction[i] = DIR_FWD
+            v.verdict[i] = V_SENT
+            return True
+        return False
+
+    cdef void _nf_local_out(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """The host's own captured packet: LOCAL_OUT (raw, conntrack, mangle,
+        nat DNAT, filter, security) and POST_ROUTING (mangle, nat SNAT,
+        confirm), so conntrack sees both directions.  The capture shows the
+        packet after POST_ROUTING: its tuple is taken as the pre-NAT one
+        (exact for connections the host's own NAT does not rewrite).  An
+        NF_DROP here contradicts the capture: counted as the divergence
+        host_out_nf_drop; the verdict stays SENT."""
+        cdef Batch* c = &self.b
+        cdef NfPkt* p = &self.nfp
+        cdef VOut* v = &self.vo
+        cdef uint32_t ifc
+        self._nf_fill(i, v6)
+        p.oif = p.iif
+        p.iif = -1
+        self.nf_chg = 0
+        v.nf_hooks[i] = 1 << NF_INET_LOCAL_OUT
+        if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_RAW) == NFV_DROP:
+            self._nf_out_drop(i, False)
+            return
+        if self._nf_attached(i):
+            # the offending packet's conntrack (already gone in the model:
+            # it was dropped): RELATED, reply direction; no NAT, no confirm
+            p.ctstate = CTS_RELATED
+            p.ctdir = 1
+            self._nf_attached_ct(i, v6)
+            v.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
+            if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_MANGLE) == NFV_DROP or \
+                    self._nf_chain(i, NF_INET_LOCAL_OUT, NFT_FILTER, NFT_SECURITY, -1) == NFV_DROP \
+                    or self._nf_table(i, NF_INET_POST_ROUTING, NFT_MANGLE) == NFV_DROP:
+                v.reply[i] = R_NONE
+                self._nf_out_drop(i, False)
+                return
+            self._nf_done(i)
+            return
+        if self.nf_ct.conntrack_in(p, NF_INET_LOCAL_OUT, self.now, self.nfres.notrack) == NFV_DROP:
+            self._nf_out_drop(i, False)
+            return
+        if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_MANGLE) == NFV_DROP:
+            self._nf_out_drop(i, True)
+            return
+        if self._nf_has_nat(p.family):
+            if self._nf_nat(i, NF_INET_LOCAL_OUT) == NFV_DROP:
+                self._nf_out_drop(i, True)
+                return
+        if self._nf_chain(i, NF_INET_LOCAL_OUT, NFT_FILTER, NFT_SECURITY, -1) == NFV_DROP:
+            v.reply[i] = R_NONE              # a REJECT reply to our own packet: not modelled
+            self._nf_out_drop(i, True)
+            return
+        v.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
+        if self._nf_chain(i, NF_INET_POST_ROUTING, NFT_MANGLE, -1, -1) == NFV_DROP:
+            self._nf_out_drop(i, True)
+            return
+        if self._nf_has_nat(p.family):
+            if self._nf_nat(i, NF_INET_POST_ROUTING) == NFV_DROP:
+                self._nf_out_drop(i, True)
+                return
+        if self.nf_ct.confirm(p, self.now) == NFV_DROP:
+            self._nf_out_drop(i, False)
+            return
+        self._nf_done(i)
+
+    cdef void _nf_out_drop(self, Py_ssize_t i, bint dead_ct) noexcept nogil:
+        if dead_ct and self.nfp.ct >= 0:
+            self.nf_ct.discard(&self.nfp)
+        self.nf_div_out_drop += 1
+        self._nf_done(i)
+
+    cdef void _nf_rewrite(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """Local delivery reads the tuple from the columns: write the
+        post-NAT tuple into row i (the captured one is saved and put back at
+        the end of the batch) and forget the row's prefetched hash."""
+        cdef NfCols* x = &self.nfc
+        cdef NfPkt* p = &self.nfp
+        cdef NfSave* s = &self.nf_save[self.nf_nsave]
+        self.nf_nsave += 1
+        s.row = i
+        memcpy(s.saddr, x.w_saddr + 16 * i, 16)
+        memcpy(s.daddr, x.w_daddr + 16 * i, 16)
+        s.sport = x.w_sport[i]
+        s.dport = x.w_dport[i]
+        _col_addr(p.saddr, v6, x.w_saddr + 16 * i)
+        _col_addr(p.daddr, v6, x.w_daddr + 16 * i)
+        if p.proto == 1 or p.proto == 58:
+            x.w_sport[i] = p.dport
+        else:
+            x.w_sport[i] = p.sport
+            x.w_dport[i] = p.dport
+        self.hrow[i & (HRING - 1)] = -1
+
+    cdef void _nf_restore(self) noexcept nogil:
+        cdef NfCols* x = &self.nfc
+        cdef NfSave* s
+        cdef int64_t k
+        for k in range(self.nf_nsave):
+            s = &self.nf_save[k]
+            memcpy(x.w_saddr + 16 * s.row, s.saddr, 16)
+            memcpy(x.w_daddr + 16 * s.row, s.daddr, 16)
+            x.w_sport[s.row] = s.sport
+            x.w_dport[s.row] = s.dport
+        self.nf_nsave = 0
+
+    cdef _nf_begin(self, RecordBatch rb, PacketColumns c, Verdicts v, Py_ssize_t n):
+        """Per batch: the netfilter columns' defaults, the column pointers
+        the hooks read, room to save the rows NAT rewrites."""
+        cdef NfCols* x = &self.nfc
+        a = v.arrays
+        for name in ("nf_hooks", "ctstate", "nat_chg", "nat_sport", "nat_dport"):
+            a[name][:n] = 0
+        for name in ("nf_rule", "nf_hook", "nf_table", "ct_id"):
+            a[name][:n] = -1
+        a["nat_saddr"][:n] = 0
+        a["nat_daddr"][:n] = 0
+        x.iface = rb.iface
+        x.icmp_code = c.icmp_code
+        x.ip_ttl = c.ip_ttl
+        x.tcp_nsack = c.tcp_nsack
+        x.tcp_sack = c.tcp_sack
+        x.in_proto = c.in_proto
+        x.in_saddr = c.in_saddr
+        x.in_daddr = c.in_daddr
+        x.in_sport = c.in_sport
+        x.in_dport = c.in_dport
+        x.w_saddr = c.saddr
+        x.w_daddr = c.daddr
+        x.w_sport = c.sport
+        x.w_dport = c.dport
+        self.nf_nsave = 0
+        if self.nf_save_cap < n:
+            free(self.nf_save)
+            self.nf_save = <NfSave*>malloc(max(n, 1) * sizeof(NfSave))
+            if self.nf_save == NULL:
+                self.nf_save_cap = 0
+                raise MemoryError()
+            self.nf_save_cap = n
+
+    def attach_netfilter(self, rules4=None, rules6=None, conntrack=None, iface_map=(),
+                         addresses=(), int ip6_forward=-1):
+        """Wire netfilter into the hook points.  rules4 / rules6:
+        pystack._core.iptables.CompiledRules of family 4 / 6 (or None);
+        conntrack: pystack._core.conntrack.Conntrack (required: conntrack is
+        active whenever netfilter is attached); iface_map: per pcapng
+        interface index, the host-config interface index (position in the
+        ifaces given to compile_rules), -1 unknown; addresses: the host's
+        addresses (strings) for MASQUERADE / REDIRECT; ip6_forward: IPv6
+        forwarding (-1: as ip_forward).  Call before the first batch."""
+        import ipaddress
+        if conntrack is None:
+            raise ValueError("attach_netfilter needs a Conntrack")
+        if rules4 is not None and rules4.family != 4:
+            raise ValueError("rules4 is not an IPv4 ruleset")
+        if rules6 is not None and rules6.family != 6:
+            raise ValueError("rules6 is not an IPv6 ruleset")
+        self.nf_ct = conntrack
+        self.nf_r4 = rules4
+        self.nf_r6 = rules6
+        self.nf_has4 = rules4 is not None
+        self.nf_has6 = rules6 is not None
+        self.nf_nat4 = self.nf_has4 and "nat" in rules4.ruleset.tables
+        self.nf_nat6 = self.nf_has6 and "nat" in rules6.ruleset.tables
+        self.nf_tmask[0] = 0
+        self.nf_tmask[1] = 0
+        for fam, cr in ((0, rules4), (1, rules6)):
+            if cr is None:
+                continue
+            for t in range(5):
+                for hk in range(5):
+                    if (<CompiledRules>cr).hook_entry[t][hk] >= 0:
+                        self.nf_tmask[fam] |= 1u << (t * 5 + hk)
+        self.ip6_forward = self.ip_forward if ip6_forward < 0 else ip6_forward
+        iface_map = list(iface_map)
+        free(self.nf_ifmap)
+        self.nf_nifmap = len(iface_map)
+        self.nf_ifmap = <int16_t*>malloc(max(1, self.nf_nifmap) * sizeof(int16_t))
+        if self.nf_ifmap == NULL:
+            raise MemoryError()
+        for k, m in enumerate(iface_map):
+            self.nf_ifmap[k] = -1 if m is None else int(m)
+        addrs = [ipaddress.ip_address(a) for a in addresses]
+        free(self.nf_addrs)
+        self.nf_naddr = len(addrs)
+        self.nf_addrs = <uint8_t*>calloc(max(1, self.nf_naddr), 17)
+        if self.nf_addrs == NULL:
+            raise MemoryError()
+        for k, ad in enumerate(addrs):
+            raw = ad.packed
+            for b in range(len(raw)):
+                self.nf_addrs[17 * k + b] = raw[b]
+            self.nf_addrs[17 * k + 16] = ad.version
+        self.nf_div_out_drop = 0
+        memset(self.nf_rej, 0, sizeof(self.nf_rej))
+        free(self.nf_fwd)
+        self.nf_fwd = <NfFwd*>calloc(NF_FWD_SLOTS, sizeof(NfFwd))
+        if self.nf_fwd == NULL:
+            raise MemoryError()
+        self.nf_div_port = 0
+        self.nf_any_nat = False
+        self.nf_on = True
+
+    @property
+    def netfilter_attached(self):
+        return bool(self.nf_on)
 
     cdef void _outbound(self, Py_ssize_t i, bint v6, uint64_t s0, uint64_t s1,
                         uint64_t d0, uint64_t d1) noexcept nogil:

@@ -269,7 +269,11 @@ cdef enum Counter:
     C_Icmp6OutType1 = 125
     C_Icmp6OutType129 = 126
     C_TcpExtTCPRcvCoalesce = 127
-    C__COUNT = 128
+    C_Ip6OutForwDatagrams = 128
+    C_IcmpOutTimeExcds = 129
+    C_Icmp6OutTimeExcds = 130
+    C_Icmp6OutType3 = 131
+    C__COUNT = 132
 
 cdef enum CtStat:
     CTSTAT_FOUND = 0

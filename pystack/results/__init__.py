@@ -3,6 +3,7 @@
     import pystack
     r = pystack.load("out")          # {"packets": DataFrame, "connections": ..., ...}
     r.packets, r.connections, r.samples, r.counters, r.run   # run.json
+    r.rules, r.conntrack, r.conntrack_stats      # only when the replay had --rules
 """
 
 

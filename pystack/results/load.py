@@ -65,13 +65,15 @@ def _to_pandas(t, name: str):
 
 def load(path: str, tables=None) -> Results:
     """The tables of an output folder as pandas DataFrames (``.run`` holds
-    run.json).  tables: names to load (default: all)."""
+    run.json).  tables: names to load (default: every table the run wrote:
+    rules, conntrack and conntrack_stats only with --rules)."""
     info = run_info(path)
     if os.path.exists(os.path.join(path, INCOMPLETE_MARKER)) or not info.get("complete", False):
         warnings.warn(f"{path}: the run was interrupted; tables end at the last finished batch",
                       stacklevel=2)
     out = Results()
-    for name in tables or S.TABLE_ORDER:
+    # the tables the run wrote: the netfilter ones only with --rules
+    for name in tables or [t for t in S.ALL_TABLES if t in info.get("tables", S.TABLE_ORDER)]:
         out[name] = _to_pandas(read_arrow(path, name, info), name)
     out.run = info
     return out

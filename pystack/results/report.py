@@ -1,8 +1,9 @@
 """`pystack report OUT -o report.html`: one self-contained HTML page.
 
 Plots (matplotlib, Agg backend, embedded as base64 PNG): SYN and accept
-queue depth over time per listener, drops per reason over time, receive
-queue and advertised window of the most-stalled connections; then the
+queue depth over time per listener, drops per reason over time, rule hits
+(with --rules), receive queue and advertised window of the most-stalled
+connections; then the
 summary and a table of the non-zero counters.  Everything is read from the
 output folder; the page has no external references.
 """
@@ -76,6 +77,19 @@ def _plots(path: str, info: dict, top: int) -> list[tuple[str, str]]:
         ax.set_title("Drops by reason over time")
         ax.legend(fontsize=8)
         out.append(("Drops per reason over time", _png(fig)))
+    if S.has_table(info, "rules"):
+        r = read_arrow(path, "rules", info).to_pandas()
+        r = r[r["packets"] > 0].sort_values(["packets", "rule_id"],
+                                             ascending=[False, True]).head(15)
+        if len(r):
+            labels = [f"{x.table} {x.chain} " + (f"#{x.number}" if x.number else "policy")
+                      for x in r.itertuples()]
+            fig, ax = plt.subplots(figsize=(9, 0.35 * len(r) + 1.2))
+            ax.barh(range(len(r))[::-1], list(r["packets"]))
+            ax.set_yticks(range(len(r))[::-1], labels, fontsize=8)
+            ax.set_xlabel("packets")
+            ax.set_title("Rule hits (the model's iptables counters)")
+            out.append(("Netfilter rule hits", _png(fig)))
     conns = read_arrow(path, "connections", info,
                        columns=["conn_id", "zero_window_ns", "max_rcv_queue"]).to_pandas()
     worst = conns.sort_values(["zero_window_ns", "max_rcv_queue", "conn_id"],

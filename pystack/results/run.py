@@ -130,6 +130,8 @@ def replay_to_folder(replay, paths, out, fmt=DEFAULT_FORMAT, force=False,
             "warnings": [],
             "error": error,
         }
+        if getattr(replay, "ct_table", None) is not None:
+            info["netfilter"] = netfilter_info(replay)
         if extra_info:
             info.update(extra_info)
         if hasher:
@@ -159,6 +161,22 @@ def replay_to_folder(replay, paths, out, fmt=DEFAULT_FORMAT, force=False,
     except BaseException:
         folder.discard()
         raise
+
+
+def netfilter_info(replay) -> dict:
+    """The rulesets loaded (path, sha256 of the file or of the text given,
+    family, the lenient parse's warnings) and the conntrack table size."""
+    sets = []
+    for rs in replay.rulesets:
+        d = {"path": os.path.abspath(rs.path) if os.path.isfile(rs.path) else rs.path,
+             "family": rs.family, "warnings": list(rs.warnings)}
+        if os.path.isfile(rs.path):
+            d["sha256"] = sha256_files([rs.path])[rs.path]
+        else:
+            d["sha256"] = None
+        sets.append(d)
+    return {"rulesets": sets, "nf_conntrack_max": int(replay.ct_table.params["max"]),
+            "rules_save": "rules.save" if replay.rulesets else None}
 
 
 def _offloaded(chk) -> bool:

@@ -18,7 +18,8 @@ string ("192.0.2.1", "2001:db8::1"), one dictionary per file (pystack.load
 decodes it to plain strings); null where the row has no IP header.
 ``enum:NAME``: a code -> dictionary-encoded string from ENUMS[NAME];
 codes listed in ENUM_NULL[NAME] are null.
-``str``: dictionary-encoded string built by the writer.
+``str``: a string built by the writer; ``dstr``: the same, dictionary-encoded
+(a small set of values, e.g. chain names).
 
 Sources
 -------
@@ -26,7 +27,10 @@ packets: ``rb:NAME`` (RecordBatch NAME_arr), ``cols:NAME`` (parsed
 columns, pystack._core.parse.PacketColumns), ``v:NAME`` (the engine's
 Verdicts).  connections: ``rec:NAME`` (engine REC_DTYPE) or ``calc:NAME``
 (derived in the writer).  samples: ``smp:NAME`` (Engine.take_samples).
-counters: built by the writer.
+counters: built by the writer.  rules / conntrack / conntrack_stats
+(netfilter): ``rule:`` (ReplayResult.rules), ``ct:`` (the conntrack table's
+raw entries), ``cts:`` (its conntrack -S stats); packets ``calc:nf_*`` come
+from the engine's nf_rule (an index into its family's compiled ruleset).
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ class Column:
     type: str
     source: str
     doc: str
+    nf: bool = False        # written only when rules were loaded (--rules)
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,12 @@ class Table:
     doc: str
     columns: tuple
 
-    def names(self) -> list:
-        return [c.name for c in self.columns]
+    def names(self, netfilter: bool = True) -> list:
+        return [c.name for c in self.cols(netfilter)]
+
+    def cols(self, netfilter: bool = True) -> tuple:
+        """The columns written: the netfilter ones only with rules loaded."""
+        return self.columns if netfilter else tuple(c for c in self.columns if not c.nf)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -87,7 +96,33 @@ def _enums() -> dict:
         "counter": list(vocab.COUNTERS),
         "conn_states": [",".join(states[b] for j, b in enumerate(STATE_BITS) if i & (1 << j))
                         for i in range(1 << len(STATE_BITS))],
+        # netfilter (pyx/engine.pyx Verdicts nf_*; codes shifted by ENUM_SHIFT)
+        "nf_hooks": [",".join(h for k, h in enumerate(e.NF_HOOKS) if i & (1 << k))
+                     for i in range(1 << len(e.NF_HOOKS))],
+        "nf_hook": ["none"] + list(e.NF_HOOKS),
+        "nf_table": ["none"] + list(e.NF_TABLES),
+        "ctstate": _ctstates(e),
+        "nat_chg": [",".join(f for k, f in enumerate(NAT_FIELDS) if i & (1 << k))
+                    for i in range(1 << len(NAT_FIELDS))],
     }
+
+
+# nftypes.pxd NAT_CHG_SADDR / DADDR / SPORT / DPORT, bit order
+NAT_FIELDS = ("saddr", "daddr", "sport", "dport")
+
+
+def _ctstates(e) -> list:
+    """Verdicts.ctstate code (state | CTSTATE_REPLY) -> "NEW", "ESTABLISHED
+    REPLY", ... (the ctstate match's names, plus the direction)."""
+    inv = {v: k for k, v in e.CTSTATES.items()}
+    out = []
+    for c in range(2 * e.CTSTATE_REPLY):
+        name = inv.get(c & ~e.CTSTATE_REPLY)
+        if name is None or (c & e.CTSTATE_REPLY and not name):
+            out.append(f"code{c}")
+        else:
+            out.append(name + (" REPLY" if c & e.CTSTATE_REPLY else ""))
+    return out
 
 
 # the states a connection can pass through, in the order they are listed
@@ -108,7 +143,10 @@ def states_index(bits):
 
 ENUMS = _enums()
 # codes shown as null: "no drop reason", "no socket"
-ENUM_NULL = {"reason": (0,), "sock_state": (0,)}
+ENUM_NULL = {"reason": (0,), "sock_state": (0,), "nf_hooks": (0,), "nf_hook": (0,),
+             "nf_table": (0,), "ctstate": (0,), "nat_chg": (0,)}
+# enums whose engine code starts at -1 (none): index = code + shift
+ENUM_SHIFT = {"nf_hook": 1, "nf_table": 1}
 
 C = Column
 
@@ -132,7 +170,7 @@ TABLES = {t.name: t for t in (
         C("window", "uint16", "cols:tcp_win", "TCP window field as captured (unscaled)"),
         C("payload_len", "uint32", "cols:payload_len", "L4 payload bytes"),
         C("verdict", "enum:verdict", "v:verdict",
-          "DELIVERED, DROPPED, SENT (host's own), NOT_HOST, QUEUED (fragment), UNMODELLED"),
+          "DELIVERED, DROPPED, SENT (host's own), NOT_HOST, QUEUED (fragment), UNMODELLED, FORWARDED (routed on)"),
         C("reason", "enum:reason", "v:reason", "kernel drop reason (skb_drop_reason name); null unless dropped"),
         C("ip_csum", "enum:csum", "cols:ip_csum", "IPv4 header checksum status"),
         C("l4_csum", "enum:csum", "cols:l4_csum", "TCP/UDP/ICMP checksum status after the checksum policy"),
@@ -148,6 +186,28 @@ TABLES = {t.name: t for t in (
         C("reply_flags", "uint16", "v:reply_flags", "TCP flags of the reply"),
         C("reply_wscale", "uint8", "v:reply_wscale", "window scale option of the reply (255 none)"),
         C("reply_mss", "uint16", "v:reply_mss", "MSS option of the reply (0 none)"),
+        C("nf_hooks", "enum:nf_hooks", "v:nf_hooks",
+          "netfilter hooks the packet traversed, in hook order (PREROUTING,INPUT,...)", True),
+        C("nf_hook", "enum:nf_hook", "v:nf_hook",
+          "hook of the deciding rule (the last rule or policy that gave a verdict)", True),
+        C("nf_table", "enum:nf_table", "v:nf_table", "table of the deciding rule", True),
+        C("nf_chain", "dstr", "calc:nf_chain", "chain of the deciding rule", True),
+        C("nf_rule_num", "int32", "calc:nf_rule_num",
+          "number of the deciding rule in its chain (iptables -L --line-numbers; "
+          "0 = the chain policy); -1 none", True),
+        C("nf_rule", "int32", "calc:nf_rule",
+          "the deciding rule: rules.rule_id (its text there); -1 none", True),
+        C("ctstate", "enum:ctstate", "v:ctstate",
+          "conntrack state of the packet (NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED; "
+          "REPLY: reply direction); null when not tracked", True),
+        C("ct_id", "int32", "v:ct_id", "conntrack entry (model's slot); -1 none", True),
+        C("nat_chg", "enum:nat_chg", "v:nat_chg",
+          "fields NAT rewrote (saddr, daddr, sport, dport); null none", True),
+        C("nat_src", "addr", "v:nat_saddr", "source address after NAT; null unless rewritten", True),
+        C("nat_dst", "addr", "v:nat_daddr", "destination address after NAT; null unless rewritten",
+          True),
+        C("nat_sport", "uint16", "v:nat_sport", "source port after NAT (ICMP: echo id)", True),
+        C("nat_dport", "uint16", "v:nat_dport", "destination port after NAT", True),
     )),
     Table("connections", "One row per TCP connection the host accepted (or picked up), written when it "
           "ends (closed, or its TIME_WAIT is over); the ones still open at the end of the "
@@ -203,12 +263,58 @@ TABLES = {t.name: t for t in (
         C("value", "int64", "ctr:value", "value"),
         C("final", "bool", "ctr:final", "the values at the end of the run"),
     )),
+    Table("rules", "With --rules only: every rule and chain policy of the loaded rulesets, "
+          "in iptables-save order, with the model's counters (OUT/rules.save holds the same "
+          "as `iptables-save -c` text).", (
+        C("rule_id", "int32", "rule:rule_id", "row number (packets.nf_rule)"),
+        C("family", "uint8", "rule:family", "4 (iptables) or 6 (ip6tables)"),
+        C("table", "str", "rule:table", "raw, mangle, nat, filter, security"),
+        C("chain", "str", "rule:chain", "chain name"),
+        C("number", "int32", "rule:number", "rule number in the chain (1-based); 0 = the policy"),
+        C("text", "str", "rule:text", "the rule as iptables-save prints it (policies: ':CHAIN POLICY')"),
+        C("packets", "int64", "rule:packets", "packets that matched (the model's counter)"),
+        C("bytes", "int64", "rule:bytes", "their bytes (IP length)"),
+    )),
+    Table("conntrack", "With --rules only: the conntrack table at the end of the capture "
+          "(as `conntrack -L` would list it then), sorted by family, protocol, original tuple.", (
+        C("proto", "str", "ct:proto", "tcp, udp, icmp, icmpv6, ..."),
+        C("state", "str", "ct:state", "TCP conntrack state (SYN_SENT, ESTABLISHED, ...); empty otherwise"),
+        C("timeout", "int64", "ct:timeout", "seconds left at the end of the capture"),
+        C("orig_src", "addr", "ct:orig_src", "original direction: source address"),
+        C("orig_dst", "addr", "ct:orig_dst", "original direction: destination address"),
+        C("orig_sport", "uint16", "ct:orig_sport", "original source port (ICMP: echo id)"),
+        C("orig_dport", "uint16", "ct:orig_dport", "original destination port (ICMP: type << 8 | code)"),
+        C("reply_src", "addr", "ct:reply_src", "reply direction: source address (DNAT shows here)"),
+        C("reply_dst", "addr", "ct:reply_dst", "reply direction: destination address (SNAT shows here)"),
+        C("reply_sport", "uint16", "ct:reply_sport", "reply source port"),
+        C("reply_dport", "uint16", "ct:reply_dport", "reply destination port"),
+        C("status", "str", "ct:status", "status flags (IPS_* names: SEEN_REPLY, ASSURED, "
+          "CONFIRMED, SRC_NAT, DST_NAT, ...), comma-separated"),
+        C("mark", "uint32", "ct:mark", "connection mark"),
+    )),
+    Table("conntrack_stats", "With --rules only: one row, `conntrack -S` at the end of the "
+          "capture (one CPU) with the table size.", (
+        C("entries", "int64", "cts:entries", "entries in the table at the end"),
+        C("max", "int64", "cts:max", "net.netfilter.nf_conntrack_max"),
+        C("found", "int64", "cts:found", ""),
+        C("invalid", "int64", "cts:invalid", "packets nf_conntrack_in found invalid"),
+        C("insert", "int64", "cts:insert", ""),
+        C("insert_failed", "int64", "cts:insert_failed", ""),
+        C("drop", "int64", "cts:drop", "new entries refused: the table full (NETFILTER_DROP)"),
+        C("early_drop", "int64", "cts:early_drop", "unassured entries evicted to make room"),
+        C("error", "int64", "cts:error", ""),
+        C("search_restart", "int64", "cts:search_restart", ""),
+        C("clashres", "int64", "cts:clashres", "clashes resolved (clash_resolve)"),
+    )),
 )}
 
 # enumerations whose values grow with the model: int16 dictionary indices
 GROWING_ENUMS = ("counter", "reason", "conn_states")
 
 TABLE_ORDER = ("packets", "connections", "samples", "counters")
+# written only when rules were loaded: a run without rules has no such files
+NF_TABLE_ORDER = ("rules", "conntrack", "conntrack_stats")
+ALL_TABLES = TABLE_ORDER + NF_TABLE_ORDER
 
 
 def render_markdown() -> str:
@@ -219,12 +325,18 @@ def render_markdown() -> str:
            "(`NAME.arrow` or `NAME.parquet`) and `run.json`.  Types: `ts` is a UTC timestamp "
            "in ns (`ts?`: may be null), `addr` an address string (dictionary-encoded in the "
            "file; `pystack.load` gives plain strings), `enum:X` a dictionary-encoded string "
-           "(pandas categorical), `str` a string.", ""]
-    for name in TABLE_ORDER:
+           "(pandas categorical), `str` a string.", "",
+           "Netfilter: with `--rules` the packets table gains the columns marked *(rules)*, "
+           "the tables `rules`, `conntrack` and `conntrack_stats` are written, `rules.save` "
+           "holds the rulesets as `iptables-save -c` text with the model's counters and "
+           "run.json lists the rulesets (path, sha256, family, lenient warnings).  A run "
+           "without rules writes none of these (no empty netfilter tables).", ""]
+    for name in ALL_TABLES:
         t = TABLES[name]
         out += [f"## {name}", "", t.doc, "", "| column | type | meaning |", "| --- | --- | --- |"]
         for c in t.columns:
-            out.append(f"| `{c.name}` | {c.type} | {c.doc} |")
+            mark = " *(rules)*" if c.nf else ""
+            out.append(f"| `{c.name}` | {c.type} | {c.doc}{mark} |")
         out.append("")
     out += ["## Enumerations", ""]
     for name, values in ENUMS.items():
@@ -234,6 +346,10 @@ def render_markdown() -> str:
         if name == "conn_states":
             out.append(f"- `{name}`: comma-separated lists of the sock_state names a "
                        "connection passed through")
+            continue
+        if name in ("nf_hooks", "nat_chg"):
+            out.append(f"- `{name}`: comma-separated lists of "
+                       + ", ".join(f"`{v}`" for v in values if "," not in v and v))
             continue
         if name == "reason":
             out.append(f"- `{name}`: the names of `pystack/vocab.py` DROP_REASONS")

@@ -59,7 +59,8 @@ def _packet_tally(path: str, info) -> tuple[dict, dict]:
         for row in pc.value_counts(dropped.column("reason")).to_pylist():
             if row["values"] is not None:
                 drops[row["values"]] = row["counts"]
-    order = [v for v in ("DELIVERED", "DROPPED", "SENT", "NOT_HOST", "QUEUED", "UNMODELLED")
+    order = [v for v in ("DELIVERED", "DROPPED", "FORWARDED", "SENT", "NOT_HOST", "QUEUED",
+                         "UNMODELLED")
              if v in verdicts]
     return ({k: verdicts[k] for k in order},
             dict(sorted(drops.items(), key=lambda kv: (-kv[1], kv[0]))))
@@ -104,7 +105,70 @@ def summarize(path: str, top: int = 10) -> dict:
         "counters": {k: v for k, v in ctr.items() if v},
         "divergences": {k: v for k, v in s.get("divergences", {}).items() if v},
         "warnings": info.get("warnings", []),
+        "netfilter": nf_summary(path, info, top) if "netfilter" in info else None,
     }
+
+
+# --- netfilter --------------------------------------------------------------------
+
+def has_table(info: dict, table: str) -> bool:
+    return table in info.get("tables", {})
+
+
+def nf_summary(path: str, info: dict, top: int = 10) -> dict:
+    """Rule hits (most packets first), NETFILTER_DROP by hook / table (a
+    drop without a deciding rule is conntrack's: table full, INVALID with
+    nf_conntrack_tcp_loose off...), conntrack usage."""
+    import pyarrow.compute as pc
+    hits = []
+    if has_table(info, "rules"):
+        r = read_arrow(path, "rules", info).to_pandas()
+        r = r[(r["packets"] > 0) & (r["number"] > 0)].sort_values(
+            ["packets", "rule_id"], ascending=[False, True])
+        hits = [{"family": int(x.family), "table": x.table, "chain": x.chain,
+                 "number": int(x.number), "text": x.text, "packets": int(x.packets),
+                 "bytes": int(x.bytes)} for x in r.itertuples()]
+    t = read_arrow(path, "packets", info, columns=["reason", "nf_hook", "nf_table"])
+    drops = {}
+    if t.num_rows:
+        d = t.filter(pc.equal(t.column("reason").cast("string"), "NETFILTER_DROP"))
+        hooks = d.column("nf_hook").cast("string").to_pylist()
+        tables = d.column("nf_table").cast("string").to_pylist()
+        for hook, table in zip(hooks, tables):
+            key = "conntrack" if hook is None else f"{table} {hook}"
+            drops[key] = drops.get(key, 0) + 1
+    ct = {"entries": 0, "max": info["netfilter"].get("nf_conntrack_max"), "stats": {}}
+    if has_table(info, "conntrack_stats"):
+        st = read_arrow(path, "conntrack_stats", info).to_pylist()
+        if st:
+            st = st[0]
+            ct["entries"] = st.pop("entries")
+            ct["max"] = st.pop("max")
+            ct["stats"] = {k: v for k, v in st.items() if v}
+    return {"rule_hits": hits[:top], "rule_hits_total": len(hits),
+            "netfilter_drops": dict(sorted(drops.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "conntrack": ct,
+            "rulesets": [{"path": r["path"], "family": r["family"]}
+                         for r in info["netfilter"].get("rulesets", [])]}
+
+
+def format_nf(nf: dict) -> list:
+    out = []
+    for r in nf["rule_hits"]:
+        out.append(f"rule        {r['table']} {r['chain']} #{r['number']} "
+                   f"[{r['packets']:,}:{r['bytes']:,}] {r['text']}")
+    more = nf["rule_hits_total"] - len(nf["rule_hits"])
+    if more > 0:
+        out.append(f"            ... {more} more rules hit")
+    if nf["netfilter_drops"]:
+        out.append("nf drops    NETFILTER_DROP " + ", ".join(
+            f"{k} {v:,}" for k, v in nf["netfilter_drops"].items()))
+    ct = nf["conntrack"]
+    line = f"conntrack   {ct['entries']:,} entries at the end (max {ct['max']:,})"
+    if ct["stats"]:
+        line += "; " + ", ".join(f"{k} {v:,}" for k, v in ct["stats"].items())
+    out.append(line)
+    return out
 
 
 def format_summary(s: dict) -> str:
@@ -130,6 +194,8 @@ def format_summary(s: dict) -> str:
         out.append(f"            ... {s['stalled_total'] - len(s['stalled'])} more "
                    "connections stalled at zero window")
     out.append(f"connections {s['connections']:,}")
+    if s.get("netfilter"):
+        out += format_nf(s["netfilter"])
     if s["divergences"]:
         out.append("vs capture  " + ", ".join(f"{k} {v:,}" for k, v in s["divergences"].items()))
     for w in s["warnings"]:
@@ -193,6 +259,8 @@ def explain(path: str, frame: int) -> str:
     dtext = {"IN": "to the host", "OUT": "from the host (observed)",
              "FWD": "would be forwarded", "OTHER": "not the host's"}.get(p["direction"], "")
     out.append(f"direction   {p['direction']} ({dtext})")
+    if "nf_hooks" in p:
+        out += _explain_nf(path, info, p)
     listeners = (info.get("summary") or {}).get("listeners", [])
     if p["listener"] >= 0:
         lab = listeners[p["listener"]]["label"] if p["listener"] < len(listeners) else ""
@@ -236,6 +304,33 @@ def explain(path: str, frame: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def _explain_nf(path: str, info: dict, p: dict) -> list:
+    """The netfilter steps of one packet: hooks traversed (in order), the
+    deciding rule with its text, conntrack state, NAT rewrite."""
+    out = []
+    hooks = p["nf_hooks"]
+    out.append("netfilter   hooks " + (" -> ".join(hooks.split(",")) if hooks
+                                       else "none traversed"))
+    if p["nf_rule"] is not None and p["nf_rule"] >= 0:
+        text = ""
+        if has_table(info, "rules"):
+            rr = _row(path, "rules", info, "rule_id", int(p["nf_rule"]))
+            text = rr["text"] if rr else ""
+        what = "policy" if p["nf_rule_num"] == 0 else f"rule #{p['nf_rule_num']}"
+        out.append(f"            decided at {p['nf_hook']} by {p['nf_table']} "
+                   f"{p['nf_chain']} {what}: {text}")
+    if p["ctstate"]:
+        ct = f"conntrack   {p['ctstate']}"
+        ct += f", entry {p['ct_id']}" if p["ct_id"] >= 0 else ", not confirmed (no entry)"
+        out.append(ct)
+    elif hooks:
+        out.append("conntrack   not tracked")
+    if p["nat_chg"]:
+        out.append(f"nat         rewrote {p['nat_chg']}: now {p['nat_src']}:{p['nat_sport']} -> "
+                   f"{p['nat_dst']}:{p['nat_dport']}")
+    return out
+
+
 # --- diff -----------------------------------------------------------------------
 
 def _fates(path: str, info) -> dict:
@@ -269,8 +364,39 @@ def diff(a: str, b: str, top: int = 20) -> dict:
                 or x["drops"] != y["drops"]:
             changed.append({"connection": f"{key[0]}:{key[1]} -> {key[2]}:{key[3]}",
                             "a": x, "b": y})
+    rules = _rule_diff(a, ia, b, ib)
     return {"a": a, "b": b, "counters": counters, "drops": drops,
-            "connections_changed": len(changed), "connections": changed[:top]}
+            "connections_changed": len(changed), "connections": changed[:top],
+            "rules": rules[:top], "rules_changed": len(rules)}
+
+
+def _rule_counts(path: str, info) -> dict:
+    if not has_table(info, "rules"):
+        return {}
+    # a rule is known by its chain and text (the n-th copy of the same text),
+    # not its number: a rule inserted in B does not make the later ones new
+    out, seen = {}, {}
+    for r in read_arrow(path, "rules", info).to_pylist():
+        name = r["text"] if r["number"] else f"policy {r['text']}"
+        k = (r["family"], r["table"], r["chain"], name)
+        seen[k] = seen.get(k, 0) + 1
+        out[k + (seen[k],)] = (r["packets"], r["bytes"], r["number"])
+    return out
+
+
+def _rule_diff(a, ia, b, ib) -> list:
+    """Rules whose counters differ between the runs (a rule in one run only
+    counts as 0 in the other); number: in B when there, else in A."""
+    ra, rb = _rule_counts(a, ia), _rule_counts(b, ib)
+    out = []
+    for k in list(ra) + [k for k in rb if k not in ra]:
+        x, y = ra.get(k, (0, 0, None)), rb.get(k, (0, 0, None))
+        if x[:2] != y[:2]:
+            out.append({"family": k[0], "table": k[1], "chain": k[2],
+                        "number": y[2] if y[2] is not None else x[2],
+                        "text": k[3], "a": list(x[:2]), "b": list(y[:2]),
+                        "only_in": "a" if y[2] is None else ("b" if x[2] is None else None)})
+    return out
 
 
 def _fate_text(f) -> str:
@@ -284,8 +410,8 @@ def _fate_text(f) -> str:
 
 def format_diff(d: dict) -> str:
     out = [f"A = {d['a']}", f"B = {d['b']}"]
-    if not (d["counters"] or d["drops"] or d["connections_changed"]):
-        out.append("no difference in counters, drops or connection fates")
+    if not (d["counters"] or d["drops"] or d["connections_changed"] or d.get("rules_changed")):
+        out.append("no difference in counters, drops, connection fates or rule counters")
         return "\n".join(out) + "\n"
     for k, (x, y) in d["counters"].items():
         out.append(f"counter     {k}: {x:,} -> {y:,} ({y - x:+,})")
@@ -296,4 +422,12 @@ def format_diff(d: dict) -> str:
     more = d["connections_changed"] - len(d["connections"])
     if more > 0:
         out.append(f"            ... {more} more connections changed")
+    for r in d.get("rules", []):
+        (pa_, ba), (pb, bb) = r["a"], r["b"]
+        where = {"a": " (only in A)", "b": " (only in B)"}.get(r.get("only_in"), "")
+        out.append(f"rule        {r['table']} {r['chain']} #{r['number']} {r['text']}{where}: "
+                   f"[{pa_:,}:{ba:,}] -> [{pb:,}:{bb:,}] ({pb - pa_:+,} packets)")
+    more = d.get("rules_changed", 0) - len(d.get("rules", []))
+    if more > 0:
+        out.append(f"            ... {more} more rules changed")
     return "\n".join(out) + "\n"

@@ -41,6 +41,12 @@ PARQUET_ROWS = 1 << 16
 CHUNK_ROWS = 1 << 16
 
 
+# include/uapi/linux/netfilter/nf_conntrack_common.h enum ip_conntrack_status, bit order
+IPS_NAMES = ("EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SRC_NAT", "DST_NAT",
+             "SEQ_ADJUST", "SRC_NAT_DONE", "DST_NAT_DONE", "DYING", "FIXED_TIMEOUT",
+             "TEMPLATE", "NAT_CLASH", "HELPER", "OFFLOAD", "HW_OFFLOAD")
+
+
 class OutputExists(Exception):
     """The output folder exists and --force was not given."""
 
@@ -52,6 +58,8 @@ def _arrow_type(t: str):
         return pa.dictionary(pa.int32(), pa.string())
     if t == "str":
         return pa.string()
+    if t == "dstr":
+        return pa.dictionary(pa.int32(), pa.string())
     if t.startswith("enum:"):
         # the vocabularies that grow with the model (counters, drop reasons,
         # state lists) get int16 indices from the start, so that adding a
@@ -62,9 +70,9 @@ def _arrow_type(t: str):
     return pa.from_numpy_dtype(np.dtype(t))
 
 
-def arrow_schema(table: str) -> pa.Schema:
+def arrow_schema(table: str, netfilter: bool = False) -> pa.Schema:
     t = S.TABLES[table]
-    return pa.schema([pa.field(c.name, _arrow_type(c.type)) for c in t.columns],
+    return pa.schema([pa.field(c.name, _arrow_type(c.type)) for c in t.cols(netfilter)],
                      metadata={b"pystack.table": table.encode(),
                                b"pystack.schema_version": str(S.SCHEMA_VERSION).encode()})
 
@@ -74,6 +82,9 @@ _ENUM_DICTS = {name: pa.array(vals, pa.string()) for name, vals in S.ENUMS.items
 
 def enum_array(name: str, codes: np.ndarray):
     d = _ENUM_DICTS[name]
+    shift = S.ENUM_SHIFT.get(name)
+    if shift:
+        codes = codes.astype(np.int16) + shift
     if len(d) <= 127:
         idx = codes.view(np.int8) if codes.dtype == np.uint8 else codes.astype(np.int8)
     else:
@@ -159,8 +170,9 @@ class AddrStrings:
 class TableSink:
     """One table file: Arrow IPC (file format) or Parquet (zstd)."""
 
-    def __init__(self, path: str, table: str, fmt: str, compression=None):
-        self.schema = arrow_schema(table)
+    def __init__(self, path: str, table: str, fmt: str, compression=None,
+                 netfilter: bool = False):
+        self.schema = arrow_schema(table, netfilter)
         self.fmt = fmt
         self.rows = 0
         self._pending: list = []
@@ -236,23 +248,32 @@ class OutputFolder:
         os.mkdir(self.tmp)
         self.sinks: dict = {}
         self.ext = ".arrow" if fmt == "arrow" else ".parquet"
+        # netfilter attached: the packets table's nf columns and the
+        # netfilter tables (those listed in nf_tables) are written
+        self.netfilter = False
+        self.nf_tables: tuple = ()
 
     def sink(self, table: str) -> TableSink:
         s = self.sinks.get(table)
         if s is None:
             s = TableSink(os.path.join(self.tmp, table + self.ext), table, self.fmt,
-                          self.compression)
+                          self.compression, self.netfilter)
             self.sinks[table] = s
         return s
 
+    def write_text(self, name: str, text: str) -> None:
+        with open(os.path.join(self.tmp, name), "w") as f:
+            f.write(text)
+
     def _close(self, run_info: dict) -> None:
-        for t in S.TABLE_ORDER:
+        tables = S.TABLE_ORDER + tuple(t for t in S.NF_TABLE_ORDER if t in self.nf_tables)
+        for t in tables:
             self.sink(t)                    # every table exists, even empty
         for s in self.sinks.values():
             s.close()
         run_info = dict(run_info)
         run_info["tables"] = {t: {"file": t + self.ext, "rows": self.sinks[t].rows}
-                              for t in S.TABLE_ORDER}
+                              for t in tables}
         with open(os.path.join(self.tmp, "run.json"), "w") as f:
             json.dump(run_info, f, indent=2, sort_keys=False, default=str)
             f.write("\n")
@@ -299,7 +320,13 @@ class ResultWriter:
         self.addrs = AddrStrings()
         self.last_ts = None
         self.packets = 0
-        self._pk = S.TABLES["packets"].columns
+        self.netfilter = getattr(replay, "ct_table", None) is not None
+        folder.netfilter = self.netfilter
+        if self.netfilter:
+            folder.nf_tables = (("rules",) if replay.rulesets else ()) + \
+                ("conntrack", "conntrack_stats")
+            self._nf_rule_maps(replay)
+        self._pk = S.TABLES["packets"].cols(self.netfilter)
         self._conn = S.TABLES["connections"].columns
         self._smp = S.TABLES["samples"].columns
         replay.record_sink = self.on_records
@@ -311,6 +338,39 @@ class ResultWriter:
         self._smps_n = 0
         from pystack._core import engine as _e
         self._drop_names = _e.CONN_DROP_REASONS
+
+    def _nf_rule_maps(self, replay) -> None:
+        """The engine's nf_rule is an index into its family's compiled ruleset;
+        rules.rule_id numbers the rules of every ruleset in order (as
+        ReplayResult.rules lists them).  Per family: the id offset, and
+        per index its chain (dictionary index) and number."""
+        self._rule_off = np.zeros(7, np.int32)
+        chains, chain_ix, numbers = [], [], []
+        cix = {}
+        for rs in replay.rulesets:
+            cr = replay.compiled[rs.family]
+            self._rule_off[rs.family] = len(numbers)
+            for idx in range(len(cr)):
+                table, chain, number, _text = cr.rule_info(idx)
+                if chain not in cix:
+                    cix[chain] = len(chains)
+                    chains.append(chain)
+                chain_ix.append(cix[chain])
+                numbers.append(number)
+        self._rule_chain = np.array(chain_ix + [0], np.int32)
+        self._rule_num = np.array(numbers + [-1], np.int32)
+        self._chain_dict = pa.array(chains or [""], pa.string())
+
+    def _nf_calc(self, cols, v, n) -> dict:
+        r = v.arrays["nf_rule"][:n]
+        fam = cols.arrays["ip_ver"][:n]
+        none = r < 0
+        rid = np.where(none, -1, r + self._rule_off[np.minimum(fam, 6)]).astype(np.int32)
+        look = np.where(none, len(self._rule_num) - 1, rid)
+        chain = pa.DictionaryArray.from_arrays(
+            pa.array(self._rule_chain[look], mask=none), self._chain_dict, safe=False)
+        return {"nf_rule": pa.array(rid), "nf_rule_num": pa.array(self._rule_num[look]),
+                "nf_chain": chain}
 
     # --- per batch --------------------------------------------------------------
     def on_batch(self, rb, cols, v) -> None:
@@ -330,6 +390,8 @@ class ResultWriter:
                 kind, name = c.source.split(":")
                 if kind == "rb":
                     arr = name + "_arr"             # a new RecordBatch each batch
+                elif kind == "calc":
+                    arr = ("calc", name)
                 elif kind == "cols":
                     arr = cols.arrays[name]
                 else:
@@ -341,12 +403,20 @@ class ResultWriter:
             return self._packet_arrays(rb, cols, v, n)
         out = []
         valid = None
+        calc = self._nf_calc(cols, v, n) if self.netfilter else None
+        nat_src, nat_dst = v.arrays.get("nat_saddr"), v.arrays.get("nat_daddr")
         for t, arr in self._plan:
+            if isinstance(arr, tuple):
+                out.append(calc[arr[1]])
+                continue
             a = getattr(rb, arr)[:n] if isinstance(arr, str) else arr[:n]
             if t == "ts":
                 out.append(ts_array(a))
             elif t.startswith("enum:"):
                 out.append(enum_array(t[5:], a))
+            elif t == "addr" and (arr is nat_src or arr is nat_dst):
+                # the post-NAT addresses: only where NAT rewrote the packet
+                out.append(self.addrs.column(a.view(np.uint64), v.arrays["nat_chg"][:n] != 0))
             elif t == "addr":
                 if valid is None:
                     valid = cols.arrays["ip_ver"][:n] != 0
@@ -476,6 +546,8 @@ class ResultWriter:
         self._drain()
         self._flush_samples()
         self._flush_records()
+        if self.netfilter:
+            self._nf_tables(None)           # as they stand at the interruption
         return self.folder.abort(run_info)
 
     def _end(self, result) -> None:
@@ -486,3 +558,77 @@ class ResultWriter:
         vals = np.array([[result.counters[k] for k in vocab.COUNTERS]], np.int64)
         ts = np.array([self.last_ts if self.last_ts is not None else 0], np.int64)
         self.folder.sink("counters").write(self._counter_arrays(ts, vals, True))
+        if self.netfilter:
+            self._nf_tables(result)
+
+    # --- netfilter --------------------------------------------------------------------
+    def _nf_tables(self, result) -> None:
+        """rules (+ rules.save), conntrack, conntrack_stats; result None: an
+        interrupted run, the rule counters taken from the replay as they are."""
+        rp = self.replay
+        if rp.rulesets:
+            if result is None:
+                nf = rp._nf_result()
+                rules, save = nf["rules"], "".join(nf["_rules_save"])
+            else:
+                rules, save = result.rules, result.rules_save()
+            cols = {c.name: [] for c in S.TABLES["rules"].columns}
+            for j, r in enumerate(rules):
+                cols["rule_id"].append(j)
+                for k in ("family", "table", "chain", "number", "text", "packets", "bytes"):
+                    cols[k].append(r[k])
+            self.folder.sink("rules").write(
+                [pa.array(cols[c.name], _arrow_type(c.type)) for c in S.TABLES["rules"].columns])
+            self.folder.write_text("rules.save", save)
+        self.folder.sink("conntrack").write(self._ct_arrays(rp.ct_table))
+        st = dict(rp.ct_table.stats())
+        st["max"] = int(rp.ct_table.params["max"])
+        self.folder.sink("conntrack_stats").write(
+            [pa.array([int(st.get(c.source.split(":")[1], 0))], pa.int64())
+             for c in S.TABLES["conntrack_stats"].columns])
+
+    def _ct_arrays(self, ct) -> list:
+        """The final conntrack table as columns: one pass over the engine's
+        entries (Python tuples), then numpy per column; names formatted once
+        per distinct (proto, state) / status value."""
+        from pystack.conntrack import PROTO_NAME, TCP_STATE_NAMES, _sort_key
+        now = self.last_ts if self.last_ts is not None else 0
+        rows = sorted(ct.ct.raw_entries(now), key=_sort_key)
+        n = len(rows)
+        f = list(zip(*rows)) if n else [()] * 16
+        fam = np.array(f[1], np.uint8)
+        proto = np.array(f[2], np.int32)
+        v4 = fam == 4
+
+        def addr(col):
+            # NfPkt addresses: IPv4 in bytes 0..3 -> ::ffff:a.b.c.d
+            a = np.frombuffer(b"".join(col), np.uint8).reshape(n, 16).copy() if n \
+                else np.zeros((0, 16), np.uint8)
+            a[v4, 12:16] = a[v4, 0:4]
+            a[v4, 0:10] = 0
+            a[v4, 10:12] = 0xFF
+            return self.addrs.column(a.view(np.uint64), np.ones(n, np.uint8))
+
+        def names(codes, fmt, typ=pa.string()):
+            u, inv = np.unique(np.asarray(codes, np.int64), return_inverse=True)
+            d = pa.array([fmt(int(x)) for x in u], typ)
+            return pa.DictionaryArray.from_arrays(pa.array(inv.astype(np.int32).reshape(-1)),
+                                                  d).dictionary_decode()
+
+        state_key = proto.astype(np.int64) * 256 + np.array(f[3], np.int64)
+        cols = {
+            "proto": names(proto, lambda x: PROTO_NAME.get(x, "unknown")),
+            "state": names(state_key, lambda x: TCP_STATE_NAMES[x & 255] if x >> 8 == 6
+                           else ""),
+            "timeout": pa.array(np.array(f[4], np.int64)),
+            "orig_src": addr(f[7]), "orig_dst": addr(f[8]),
+            "orig_sport": pa.array(np.array(f[9], np.uint16)),
+            "orig_dport": pa.array(np.array(f[10], np.uint16)),
+            "reply_src": addr(f[11]), "reply_dst": addr(f[12]),
+            "reply_sport": pa.array(np.array(f[13], np.uint16)),
+            "reply_dport": pa.array(np.array(f[14], np.uint16)),
+            "status": names(f[5], lambda x: ",".join(nm for b, nm in enumerate(IPS_NAMES)
+                                                     if x & (1 << b))),
+            "mark": pa.array(np.array(f[6], np.uint32)),
+        }
+        return [cols[c.name] for c in S.TABLES["conntrack"].columns]

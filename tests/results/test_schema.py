@@ -47,12 +47,31 @@ EXPECTED = {
         ("accept_queue", pa.int64()),
     ],
     "counters": [("ts", TS), ("counter", D16), ("value", pa.int64()), ("final", pa.bool_())],
+    "rules": [("rule_id", pa.int32()), ("family", pa.uint8()), ("table", pa.string()),
+              ("chain", pa.string()), ("number", pa.int32()), ("text", pa.string()),
+              ("packets", pa.int64()), ("bytes", pa.int64())],
+    "conntrack": [("proto", pa.string()), ("state", pa.string()), ("timeout", pa.int64()),
+                  ("orig_src", ADDR), ("orig_dst", ADDR), ("orig_sport", pa.uint16()),
+                  ("orig_dport", pa.uint16()), ("reply_src", ADDR), ("reply_dst", ADDR),
+                  ("reply_sport", pa.uint16()), ("reply_dport", pa.uint16()),
+                  ("status", pa.string()), ("mark", pa.uint32())],
+    "conntrack_stats": [(n, pa.int64()) for n in (
+        "entries", "max", "found", "invalid", "insert", "insert_failed", "drop", "early_drop",
+        "error", "search_restart", "clashres")],
 }
+# the packets table with --rules: these follow the columns above
+NF_PACKETS = [
+    ("nf_hooks", D8), ("nf_hook", D8), ("nf_table", D8), ("nf_chain", ADDR),
+    ("nf_rule_num", pa.int32()), ("nf_rule", pa.int32()), ("ctstate", D8),
+    ("ct_id", pa.int32()), ("nat_chg", D8), ("nat_src", ADDR), ("nat_dst", ADDR),
+    ("nat_sport", pa.uint16()), ("nat_dport", pa.uint16()),
+]
 
 
 def test_tables_and_order():
     assert S.TABLE_ORDER == ("packets", "connections", "samples", "counters")
-    assert set(S.TABLES) == set(S.TABLE_ORDER)
+    assert S.NF_TABLE_ORDER == ("rules", "conntrack", "conntrack_stats")
+    assert set(S.TABLES) == set(S.TABLE_ORDER) | set(S.NF_TABLE_ORDER)
 
 
 def test_column_names_and_types():
@@ -60,6 +79,18 @@ def test_column_names_and_types():
         sch = arrow_schema(table)
         assert [(f.name, f.type) for f in sch] == cols, table
         assert sch.metadata[b"pystack.schema_version"] == str(S.SCHEMA_VERSION).encode()
+    sch = arrow_schema("packets", netfilter=True)
+    assert [(f.name, f.type) for f in sch] == EXPECTED["packets"] + NF_PACKETS
+
+
+def test_netfilter_enumerations():
+    assert S.ENUMS["nf_hooks"][0b10011] == "PREROUTING,INPUT,POSTROUTING"
+    assert S.ENUMS["nf_hook"] == ["none", "PREROUTING", "INPUT", "FORWARD", "OUTPUT",
+                                  "POSTROUTING"]
+    assert S.ENUMS["nf_table"] == ["none", "raw", "mangle", "nat", "filter", "security"]
+    assert S.ENUMS["ctstate"][2] == "ESTABLISHED" and S.ENUMS["ctstate"][16 + 2] == \
+        "ESTABLISHED REPLY"
+    assert S.ENUMS["nat_chg"][0b1010] == "daddr,dport"
 
 
 def test_enumerations_follow_the_engine_and_vocab():
@@ -67,7 +98,7 @@ def test_enumerations_follow_the_engine_and_vocab():
     assert S.ENUMS["counter"] == list(vocab.COUNTERS)
     assert S.ENUMS["csum"] == list(vocab.CSUM_STATUSES)
     assert S.ENUMS["verdict"] == ["NOT_HOST", "DELIVERED", "DROPPED", "SENT", "QUEUED",
-                                  "UNMODELLED"]
+                                  "UNMODELLED", "FORWARDED"]
     assert S.ENUMS["close_why"] == ["OPEN", "FIN", "RST", "TIMEOUT", "TW_OVERFLOW"]
     for name, values in S.ENUMS.items():
         assert len(set(values)) == len(values), name      # categoricals need unique names
@@ -84,7 +115,8 @@ def test_every_source_names_a_real_column():
     for c in S.TABLES["packets"].columns:
         kind, name = c.source.split(":")
         assert {"rb": lambda n: n in ("frame", "ts", "iface"), "cols": lambda n: n in pc,
-                "v": lambda n: n in vs}[kind](name), c
+                "v": lambda n: n in vs,
+                "calc": lambda n: n in ("nf_chain", "nf_rule_num", "nf_rule")}[kind](name), c
     for c in S.TABLES["connections"].columns:
         kind, name = c.source.split(":")
         assert kind == "calc" or name in rec or name in ("local", "remote"), c
