@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import socket
 
 import dpkt
@@ -310,14 +311,90 @@ def summarize(d):
             "windows": ws}
 
 
+# --- netfilter scenarios: replayed with the recorded ruleset -----------------
+
+# scenario -> (captures merged by time, the truth.json key of the modelled
+# host's iptables-save -c dump)
+NF_SCENARIOS = {
+    "nf-input-rules": (("capture.pcap",), "iptables_save_server"),
+    "nf-dnat-service": (("capture.pcap", "capture-pods.pcap"), "iptables_save_node"),
+}
+
+# rule counters that hold the statistic draws: the model's own draws, not the
+# kernel's (the kernel's random choices are adopted from the capture for the
+# conntrack table, the rule counters keep the model's): compared in total
+NF_DRAWN = ("KUBE-SEP-", "-m statistic")
+
+_SAVE_RULE = re.compile(r"^\[(\d+):(\d+)\] (.*)$")
+_SAVE_POLICY = re.compile(r"^:(\S+) (\S+) \[(\d+):(\d+)\]$")
+
+
+def nf_replay(d):
+    """(truth, ReplayResult) of a netfilter scenario, its rules loaded; cached."""
+    key = ("nf", d)
+    if key in _cache:
+        return _cache[key]
+    from pystack.config import load_host_config
+    from pystack.replay import Replay
+    truth = load_truth(d)
+    files, dump = NF_SCENARIOS[truth["scenario"]]
+    host = load_host_config(os.path.join(d, "host.toml"))
+    res = Replay(host, rules=truth["netfilter"][dump]).run([os.path.join(d, f) for f in files])
+    _cache[key] = (truth, res)
+    return _cache[key]
+
+
+def save_counters(text):
+    """{(table, rule text or ':CHAIN'): (packets, bytes)} of iptables-save -c text."""
+    out, table = {}, None
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif (m := _SAVE_RULE.match(line)):
+            out[(table, m.group(3))] = (int(m.group(1)), int(m.group(2)))
+        elif (m := _SAVE_POLICY.match(line)) and m.group(2) != "-":
+            out[(table, ":" + m.group(1))] = (int(m.group(3)), int(m.group(4)))
+    return out
+
+
+def conntrack_entries(text):
+    """conntrack -L lines without the timeout column, sorted."""
+    return sorted(" ".join(f[:2] + f[3:]) for f in (line.split() for line in text.splitlines()))
+
+
+def nf_summary(d):
+    truth, res = nf_replay(d)
+    ct = [(c, kernel_value(truth, c), int(res.counters[c])) for c in compared_counters(truth)]
+    kernel = save_counters(truth["netfilter"][NF_SCENARIOS[truth["scenario"]][1]])
+    model = save_counters(res.rules_save())
+    drawn = [k for k in kernel if any(x in k[1] for x in NF_DRAWN)]
+    rules_ok = sum(1 for k in kernel if k not in drawn and model.get(k) == kernel[k])
+    rules_ok += int(bool(drawn) and sum(model.get(k, (0, 0))[0] for k in drawn)
+                    == sum(kernel[k][0] for k in drawn))
+    rules_n = len(kernel) - len(drawn) + int(bool(drawn))
+    kt = conntrack_entries(truth["netfilter"]["conntrack"]["list"])
+    mt = conntrack_entries(res.conntrack["L"])
+    return {"name": truth["scenario"], "counters": ct,
+            "counters_matched": sum(1 for _, k, m in ct if k == m),
+            "rules": (rules_ok, rules_n), "conntrack": (len(set(kt) & set(mt)), len(kt)),
+            "conntrack_exact": kt == mt}
+
+
 def report(data_dir) -> str:
     lines = [f"{'scenario':26s} {'counters':>9s} {'window exact':>16s} {'SYNs':>9s} "
              f"{'SYN-ACKs':>9s} {'0-win':>7s} {'outcomes':>9s}"]
     details = []
+    nf_lines = [f"{'netfilter scenario':26s} {'counters':>9s} {'rule counters':>12s} "
+                f"{'conntrack -L':>16s}"]
     for d in scenario_dirs(data_dir):
         t = load_truth(d)
         if t.get("netfilter"):
-            lines.append(f"{t['scenario']:26s} (netfilter: recorded, proof waits for the model)")
+            n = nf_summary(d)
+            nf_lines.append(f"{n['name']:26s} {n['counters_matched']:>4d}/{len(n['counters']):<4d} "
+                            f"{'%d/%d' % n['rules']:>12s} {'%d/%d' % n['conntrack']:>16s}")
+            for name, k, m in n["counters"]:
+                if k != m:
+                    details.append(f"  {n['name']}: {name} kernel {k} model {m}")
             continue
         s = summarize(d)
         w = s["windows"]
@@ -337,4 +414,5 @@ def report(data_dir) -> str:
             top = sorted(w["errors"].items(), key=lambda kv: -kv[1])[:6]
             details.append(f"  {s['name']}: window errors (captured - model bytes: count) "
                            + ", ".join(f"{e:+d}: {n}" for e, n in top))
-    return "\n".join(lines + (["", "mismatches:"] + details if details else []))
+    return "\n".join(lines + [""] + nf_lines
+                     + (["", "mismatches:"] + details if details else []))

@@ -14,35 +14,19 @@ adopted from the capture (nat_port_adopted), so the table matches too;
 the per-endpoint rule counters keep the model's own draws (a distribution,
 not the kernel's): they are compared in total only.
 """
-import functools
-import re
-
 import pytest
 
 from bench.kernel import compare
 from tests.fidelity import cases
 
-SCENARIOS = {
-    "nf-input-rules": (("capture.pcap",), "iptables_save_server"),
-    "nf-dnat-service": (("capture.pcap", "capture-pods.pcap"), "iptables_save_node"),
-}
+SCENARIOS = compare.NF_SCENARIOS
 
 # where the model does not match the kernel here, and why
 KNOWN = {}
 
 
-@functools.lru_cache(maxsize=None)
 def _replay(name):
-    import os
-    from pystack.config import load_host_config
-    from pystack.replay import Replay
-    d = cases.sdir(name)
-    truth = compare.load_truth(d)
-    files, key = SCENARIOS[name]
-    host = load_host_config(os.path.join(d, "host.toml"))
-    r = Replay(host, rules=truth["netfilter"][key])
-    res = r.run([os.path.join(d, f) for f in files])
-    return truth, res
+    return compare.nf_replay(cases.sdir(name))
 
 
 def _counter_cases():
@@ -63,34 +47,13 @@ def test_counter_equals_kernel_delta(name, counter):
     assert int(res.counters[counter]) == kernel, f"{name} {counter}"
 
 
-_RULE = re.compile(r"^\[(\d+):(\d+)\] (.*)$")
-_POLICY = re.compile(r"^:(\S+) (\S+) \[(\d+):(\d+)\]$")
-
-
-def _save_counters(text):
-    """{(table, rule text or ':CHAIN'): (packets, bytes)} of iptables-save -c text."""
-    out, table = {}, None
-    for line in text.splitlines():
-        if line.startswith("*"):
-            table = line[1:]
-        elif (m := _RULE.match(line)):
-            out[(table, m.group(3))] = (int(m.group(1)), int(m.group(2)))
-        elif (m := _POLICY.match(line)) and m.group(2) != "-":
-            out[(table, ":" + m.group(1))] = (int(m.group(3)), int(m.group(4)))
-    return out
-
-
-# the statistic draws: the model's own, not the kernel's (compared in total)
-_DRAWS = ("KUBE-SEP-", "-m statistic")
-
-
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_rule_counters_equal_iptables_save(name):
     truth, res = _replay(name)
-    kernel = _save_counters(truth["netfilter"][SCENARIOS[name][1]])
-    model = _save_counters(res.rules_save())
+    kernel = compare.save_counters(truth["netfilter"][SCENARIOS[name][1]])
+    model = compare.save_counters(res.rules_save())
     assert set(kernel) == set(model)
-    drawn = [k for k in kernel if any(s in k[1] for s in _DRAWS)]
+    drawn = [k for k in kernel if any(s in k[1] for s in compare.NF_DRAWN)]
     for k in kernel:
         if k not in drawn:
             assert model[k] == kernel[k], k
@@ -116,19 +79,11 @@ def test_conntrack_stats_equal_conntrack_S(name):
         assert model[k] == kernel[k] - before[k], k
 
 
-def _entries(text):
-    # conntrack -L lines without the timeout (column 3)
-    out = []
-    for line in text.splitlines():
-        f = line.split()
-        out.append(" ".join(f[:2] + f[3:]))
-    return sorted(out)
-
-
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_conntrack_table_equals_conntrack_L(name):
     truth, res = _replay(name)
-    assert _entries(res.conntrack["L"]) == _entries(truth["netfilter"]["conntrack"]["list"])
+    assert (compare.conntrack_entries(res.conntrack["L"])
+            == compare.conntrack_entries(truth["netfilter"]["conntrack"]["list"]))
 
 
 def test_dnat_service_adopted_every_kernel_binding():
