@@ -29,7 +29,7 @@ import time
 from pystack.whatif.grid import (Axis, Point, SweepError, SweepInputError,  # noqa: F401
                                 expand, load_grid,
                                 parse_axis, parse_vary, rules_supported)
-from pystack.whatif.job import RUNS, STAGING, VERDICTS, Job, _fs
+from pystack.whatif.job import RUNS, STAGING, Job, _fs, verdict_names
 
 MARKER = "INCOMPLETE"
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -165,7 +165,7 @@ def comparison_frame(points_df, rows: list, key: str):
     reasons = sorted({k for r in rows for k in r if k.startswith("drop_")})
     tail = ["conn_attempts", "conn_established", "conn_failed", "conn_reset",
             "syn_queue_max", "accept_queue_max", "rcv_queue_max", "listen_overflows"]
-    cols = [key, "packets", *VERDICTS, *reasons, *tail]
+    cols = [key, "packets", *verdict_names(), *reasons, *tail]
     df = pd.DataFrame([{c: r.get(c, 0) for c in cols} for r in rows], columns=cols)
     for c in cols[1:]:
         df[c] = df[c].astype("int64")

@@ -37,7 +37,16 @@ from pystack.whatif.grid import Point, SweepError, SweepInputError, apply_point
 FILE = "part-0.parquet"
 RUNS = "runs"
 STAGING = ".staging"
-VERDICTS = ("DELIVERED", "DROPPED", "SENT", "NOT_HOST", "QUEUED", "UNMODELLED")
+# reading order of the comparison table's verdict columns; every verdict the
+# engine has (pystack._core.engine.VERDICTS, the one source) gets a column
+_VERDICT_ORDER = ("DELIVERED", "DROPPED", "FORWARDED", "SENT", "NOT_HOST", "QUEUED",
+                  "UNMODELLED")
+
+
+def verdict_names() -> tuple:
+    from pystack._core.engine import VERDICTS as codes
+    rest = sorted((v for v in codes if v not in _VERDICT_ORDER), key=codes.get)
+    return tuple(v for v in _VERDICT_ORDER if v in codes) + tuple(rest)
 
 
 @dataclass
@@ -290,7 +299,7 @@ def comparison_row(job: Job, batches: _Batches, result) -> dict:
     vnames = names()["verdict"]
     row = {job.key: job.point.id, "packets": int(tally.verdicts.sum())}
     by_name = {vnames[c]: int(k) for c, k in enumerate(tally.verdicts) if c in vnames}
-    for v in VERDICTS:
+    for v in verdict_names():
         row[v] = by_name.get(v, 0)
     for c, k in enumerate(tally.reasons):
         if k:

@@ -16,13 +16,13 @@ def test_sweep_prints_the_comparison(tmp_path, capsys):
     assert rc == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
-        "point", "net.core.somaxconn", "packets", "DELIVERED", "DROPPED", "SENT", "NOT_HOST",
+        "point", "net.core.somaxconn", "packets", "DELIVERED", "DROPPED", "FORWARDED", "SENT", "NOT_HOST",
         "QUEUED", "UNMODELLED", "drop_TCP_FLAGS", "drop_TCP_LISTEN_OVERFLOW", "conn_attempts",
         "conn_established", "conn_failed", "conn_reset", "syn_queue_max", "accept_queue_max",
         "rcv_queue_max", "listen_overflows"]
-    assert lines[1].split() == ["p000", "1", "16", "4", "9", "3", "0", "0", "0", "1", "8",
+    assert lines[1].split() == ["p000", "1", "16", "4", "9", "0", "3", "0", "0", "0", "1", "8",
                                 "6", "2", "4", "0", "1", "2", "0", "8"]
-    assert lines[2].split() == ["p001", "128", "16", "6", "7", "3", "0", "0", "0", "0", "7",
+    assert lines[2].split() == ["p001", "128", "16", "6", "7", "0", "3", "0", "0", "0", "0", "7",
                                 "6", "3", "3", "0", "1", "3", "0", "7"]
     assert lines[3] == (f"written     {out} (2 points; pystack diff {out}/runs/ID_A "
                         f"{out}/runs/ID_B compares two)")
