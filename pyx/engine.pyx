@@ -327,6 +327,14 @@ Open-loop replay decisions (documented approximations)
   host interface i (Replay(iface_map=) otherwise); a forwarded packet
   without NAT seen again on its way out is taken as a new arrival unless
   the link layer marks it outgoing.
+* Python hooks (Engine.set_hooks; Replay.add_hook; pyx/pyhook.pyx): extra
+  entries of the hook points at a priority among the built-in tables
+  (nf_hook_entries_grow order: after entries of equal priority); a C filter
+  (nogil) picks the packets whose row takes the GIL for one call; NF_DROP
+  from a hook is an iptables DROP at that place.  An exception stops the
+  batch after the raising packet's row (process() raises it).  Not run for
+  the host's packets that carry another packet's conntrack (ICMP errors,
+  REJECT resets) beyond the LOCAL_OUT raw position.
 
 Not modelled yet
 ----------------
@@ -898,7 +906,9 @@ cdef class Engine:
     cdef uint32_t nf_tmask[2]       # per family (4, 6): bit table * 5 + hook of the chains present
     # Python hooks (set_hooks): entries sorted by (hook, priority, order)
     cdef bint ph_on
-    cdef uint32_t ph_hooks          # bit per hook that has entries
+    cdef uint32_t ph_hmask          # bit per hook with entries (0: no hooks, ph_on False)
+    cdef int64_t ph_pmin[5]         # per hook: lowest / highest priority of its entries
+    cdef int64_t ph_pmax[5]         # (none: pmin > any gap's hi, so every gap is skipped)
     cdef PhEnt* ph
     cdef int32_t ph_n
     cdef int32_t ph_first[6]        # entries of hook h: ph[ph_first[h]:ph_first[h + 1]]
@@ -928,6 +938,7 @@ cdef class Engine:
         self.nf_save = NULL
         self.nf_fwd = NULL
         self.ph_on = False
+        self.ph_hmask = 0
         self.ph = NULL
         self.ph_n = 0
 
@@ -4544,7 +4555,7 @@ cdef class Engine:
             t = t0 if k == 0 else (t1 if k == 1 else t2)
             if t < 0:
                 continue
-            if ph_prev >= 0 and self.ph_on and \
+            if ph_prev >= 0 and self.ph_hmask and \
                     self._ph(i, hook, _ph_tpri(ph_prev), _ph_tpri(t)) == NFV_DROP:
                 return NFV_DROP
             ph_prev = t
@@ -5098,7 +5109,8 @@ cdef class Engine:
     # hooks (ph_on False) each gap costs one predictable branch.
     # ------------------------------------------------------------------
     cdef inline int _ph(self, Py_ssize_t i, int hook, int64_t lo, int64_t hi) noexcept nogil:
-        if not self.ph_on or not (self.ph_hooks & (1u << hook)):
+        if not (self.ph_hmask & (1u << hook)) or hi <= self.ph_pmin[hook] \
+                or lo > self.ph_pmax[hook]:
             return NFV_ACCEPT
         return self._ph_run(i, hook, lo, hi)
 
@@ -5203,12 +5215,18 @@ cdef class Engine:
         self.ph = ents
         self.ph_n = n
         self.ph_fns = [item[2] for item in hooks]
-        self.ph_hooks = 0
         for h in range(6):
             self.ph_first[h] = n
+        for h in range(5):
+            self.ph_pmin[h] = <int64_t>PH_END + 1
+            self.ph_pmax[h] = <int64_t>PH_MIN - 1
+        self.ph_hmask = 0
         for k in range(n - 1, -1, -1):
-            self.ph_first[self.ph[k].hook] = k
-            self.ph_hooks |= 1u << self.ph[k].hook
+            h = self.ph[k].hook
+            self.ph_hmask |= 1u << h
+            self.ph_first[h] = k
+            self.ph_pmin[h] = min(self.ph_pmin[h], <int64_t>self.ph[k].prio)
+            self.ph_pmax[h] = max(self.ph_pmax[h], <int64_t>self.ph[k].prio)
         for h in range(4, -1, -1):
             if self.ph_first[h] > self.ph_first[h + 1]:
                 self.ph_first[h] = self.ph_first[h + 1]
