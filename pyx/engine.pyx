@@ -805,6 +805,15 @@ cdef inline bint tcp_paws_reject(uint32_t ts_recent, int64_t ts_recent_stamp, ui
     return True
 
 
+cdef extern from *:
+    """
+    #define PH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+    """
+    # Python hooks are the exception: their checks stay out of the hot
+    # paths' code layout and inlining budget
+    bint PH_UNLIKELY(bint x) noexcept nogil
+
+
 cdef inline int64_t _ph_tpri(int table) noexcept nogil:
     # the priority of an iptables table's hook entry (nat is not in _nf_chain)
     if table == NFT_RAW:
@@ -4550,15 +4559,12 @@ cdef class Engine:
         """Up to three iptables tables in priority order at one hook (-1:
         none); NF_DROP (REJECT: reply first) stops the traversal."""
         cdef int t, k
-        cdef int ph_prev = -1
+        if PH_UNLIKELY(self.ph_hmask & (1u << hook)):
+            return self._ph_chain(i, hook, t0, t1, t2)
         for k in range(3):
             t = t0 if k == 0 else (t1 if k == 1 else t2)
             if t < 0:
                 continue
-            if ph_prev >= 0 and self.ph_hmask and \
-                    self._ph(i, hook, _ph_tpri(ph_prev), _ph_tpri(t)) == NFV_DROP:
-                return NFV_DROP
-            ph_prev = t
             if self._nf_table(i, hook, t) == NFV_DROP:
                 if self.nfres.reject:
                     self._nf_reject(i, self.nfres.reject)
@@ -4568,21 +4574,25 @@ cdef class Engine:
     cdef int _nf_post_routing(self, Py_ssize_t i) noexcept nogil:
         """POST_ROUTING: mangle -> nat (SRC) -> confirm.  Returns NFV_*
         (on NF_DROP the row is finished)."""
+        cdef uint32_t ph = self.ph_hmask      # Python hooks per hook (kept in a register)
         self.vo.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
-        if self._ph(i, NF_INET_POST_ROUTING, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
             self._nf_drop(i, True)
             return NFV_DROP
         if self._nf_chain(i, NF_INET_POST_ROUTING, NFT_MANGLE, -1, -1) == NFV_DROP:
             self._nf_drop(i, True)
             return NFV_DROP
-        if self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_SRC) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_SRC) == NFV_DROP:
             self._nf_drop(i, True)
             return NFV_DROP
         if self._nf_has_nat(self.nfp.family):
             if self._nf_nat(i, NF_INET_POST_ROUTING) == NFV_DROP:
                 self._nf_drop(i, True)
                 return NFV_DROP
-        if self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
             self._nf_drop(i, True)
             return NFV_DROP
         if self.nf_ct.confirm(&self.nfp, self.now) == NFV_DROP:
@@ -4595,6 +4605,7 @@ cdef class Engine:
         decision on the (DNAT-rewritten) destination, then LOCAL_IN (True:
         go on with local delivery, the row's columns hold the post-NAT
         tuple) or the forward path / IP_INADDRERRORS (False: row finished)."""
+        cdef uint32_t ph = self.ph_hmask      # Python hooks per hook (kept in a register)
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
         cdef int notrack = 0
@@ -4603,28 +4614,33 @@ cdef class Engine:
         self._nf_fill(i, v6)
         self.nf_chg = 0
         v.nf_hooks[i] = 1 << NF_INET_PRE_ROUTING
-        if self._ph(i, NF_INET_PRE_ROUTING, PH_MIN, NF_IP_PRI_RAW) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                self._ph(i, NF_INET_PRE_ROUTING, PH_MIN, NF_IP_PRI_RAW) == NFV_DROP:
             return self._nf_drop(i, False)
         # raw (-300)
         if self._nf_table(i, NF_INET_PRE_ROUTING, NFT_RAW) == NFV_DROP:
             return self._nf_drop(i, False)
         notrack = self.nfres.notrack
-        if self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK) == NFV_DROP:
             return self._nf_drop(i, False)
         # conntrack (-200)
         if self.nf_ct.conntrack_in(p, NF_INET_PRE_ROUTING, self.now, notrack) == NFV_DROP:
             return self._nf_drop(i, False)
-        if self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE) == NFV_DROP:
             return self._nf_drop(i, True)
         # mangle (-150), nat DNAT (-100)
         if self._nf_table(i, NF_INET_PRE_ROUTING, NFT_MANGLE) == NFV_DROP:
             return self._nf_drop(i, True)
-        if self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_DST) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_DST) == NFV_DROP:
             return self._nf_drop(i, True)
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_PRE_ROUTING) == NFV_DROP:
                 return self._nf_drop(i, True)
-        if self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST, PH_END) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST, PH_END) == NFV_DROP:
             return self._nf_drop(i, True)
         # ip_rcv_finish: the route of the destination as it is now
         _col_addr(p.daddr, v6, a)
@@ -4635,16 +4651,19 @@ cdef class Engine:
         # ip_local_deliver: LOCAL_IN mangle, filter, security, nat (SRC), confirm
         v.direction[i] = DIR_IN
         v.nf_hooks[i] |= 1 << NF_INET_LOCAL_IN
-        if self._ph(i, NF_INET_LOCAL_IN, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_IN)) and \
+                self._ph(i, NF_INET_LOCAL_IN, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
             return self._nf_drop(i, True)
         if self._nf_chain(i, NF_INET_LOCAL_IN, NFT_MANGLE, NFT_FILTER, NFT_SECURITY) == NFV_DROP:
             return self._nf_drop(i, True)
-        if self._ph(i, NF_INET_LOCAL_IN, NF_IP_PRI_SECURITY, NF_IP_PRI_NAT_SRC) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_IN)) and \
+                self._ph(i, NF_INET_LOCAL_IN, NF_IP_PRI_SECURITY, NF_IP_PRI_NAT_SRC) == NFV_DROP:
             return self._nf_drop(i, True)
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_LOCAL_IN) == NFV_DROP:
                 return self._nf_drop(i, True)
-        if self._ph(i, NF_INET_LOCAL_IN, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_IN)) and \
+                self._ph(i, NF_INET_LOCAL_IN, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
             return self._nf_drop(i, True)
         if self.nf_ct.confirm(p, self.now) == NFV_DROP:
             return self._nf_drop(i, False)
@@ -4655,6 +4674,7 @@ cdef class Engine:
 
     cdef void _nf_forward(self, Py_ssize_t i, bint v6) noexcept nogil:
         """Not for the host: ip_forward / ip6_forward (sheet 1.2, 1.5)."""
+        cdef uint32_t ph = self.ph_hmask      # Python hooks per hook (kept in a register)
         cdef Batch* c = &self.b
         cdef VOut* v = &self.vo
         cdef NfPkt* p = &self.nfp
@@ -4694,13 +4714,15 @@ cdef class Engine:
         if not v6:
             self.ctr[<int>C_IpForwDatagrams] += 1       # before FORWARD (ip_forward)
         v.nf_hooks[i] |= 1 << NF_INET_FORWARD
-        if self._ph(i, NF_INET_FORWARD, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_FORWARD)) and \
+                self._ph(i, NF_INET_FORWARD, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
             self._nf_drop(i, True)
             return
         if self._nf_chain(i, NF_INET_FORWARD, NFT_MANGLE, NFT_FILTER, NFT_SECURITY) == NFV_DROP:
             self._nf_drop(i, True)
             return
-        if self._ph(i, NF_INET_FORWARD, NF_IP_PRI_SECURITY, PH_END) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_FORWARD)) and \
+                self._ph(i, NF_INET_FORWARD, NF_IP_PRI_SECURITY, PH_END) == NFV_DROP:
             self._nf_drop(i, True)
             return
         if v6:
@@ -4875,6 +4897,7 @@ cdef class Engine:
         (exact for connections the host's own NAT does not rewrite).  An
         NF_DROP here contradicts the capture: counted as the divergence
         host_out_nf_drop; the verdict stays SENT."""
+        cdef uint32_t ph = self.ph_hmask      # Python hooks per hook (kept in a register)
         cdef Batch* c = &self.b
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
@@ -4884,7 +4907,8 @@ cdef class Engine:
         p.iif = -1
         self.nf_chg = 0
         v.nf_hooks[i] = 1 << NF_INET_LOCAL_OUT
-        if self._ph(i, NF_INET_LOCAL_OUT, PH_MIN, NF_IP_PRI_RAW) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, PH_MIN, NF_IP_PRI_RAW) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
         if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_RAW) == NFV_DROP:
@@ -4905,50 +4929,58 @@ cdef class Engine:
                 return
             self._nf_done(i)
             return
-        if self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
         if self.nf_ct.conntrack_in(p, NF_INET_LOCAL_OUT, self.now, self.nfres.notrack) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
-        if self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
         if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_MANGLE) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
-        if self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_DST) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_DST) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_LOCAL_OUT) == NFV_DROP:
                 self._nf_out_drop(i, True)
                 return
-        if self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
         if self._nf_chain(i, NF_INET_LOCAL_OUT, NFT_FILTER, NFT_SECURITY, -1) == NFV_DROP:
             v.reply[i] = R_NONE              # a REJECT reply to our own packet: not modelled
             self._nf_out_drop(i, True)
             return
-        if self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_SECURITY, PH_END) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_SECURITY, PH_END) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
         v.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
-        if self._ph(i, NF_INET_POST_ROUTING, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
         if self._nf_chain(i, NF_INET_POST_ROUTING, NFT_MANGLE, -1, -1) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
-        if self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_SRC) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_SRC) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_POST_ROUTING) == NFV_DROP:
                 self._nf_out_drop(i, True)
                 return
-        if self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
         if self.nf_ct.confirm(p, self.now) == NFV_DROP:
@@ -5105,14 +5137,32 @@ cdef class Engine:
     # of lower or equal priority (net/netfilter/core.c nf_hook_entries_grow),
     # so _ph(i, hook, lo, hi) runs, at one gap between two built-in entries,
     # the hooks with lo <= priority < hi.  The C filter (ph_match) runs
-    # nogil; a matching packet takes the GIL for its call only.  Without
-    # hooks (ph_on False) each gap costs one predictable branch.
+    # nogil; a matching packet takes the GIL for its call only.  Each gap
+    # site tests its hook's bit of ph_hmask (a local copy, PH_UNLIKELY)
+    # first: without hooks at that hook point a gap costs one not-taken
+    # branch.
     # ------------------------------------------------------------------
     cdef inline int _ph(self, Py_ssize_t i, int hook, int64_t lo, int64_t hi) noexcept nogil:
         if not (self.ph_hmask & (1u << hook)) or hi <= self.ph_pmin[hook] \
                 or lo > self.ph_pmax[hook]:
             return NFV_ACCEPT
         return self._ph_run(i, hook, lo, hi)
+
+    cdef int _ph_chain(self, Py_ssize_t i, int hook, int t0, int t1, int t2) noexcept nogil:
+        """_nf_chain with the Python hooks that fall between its tables."""
+        cdef int t, k, prev = -1
+        for k in range(3):
+            t = t0 if k == 0 else (t1 if k == 1 else t2)
+            if t < 0:
+                continue
+            if prev >= 0 and self._ph(i, hook, _ph_tpri(prev), _ph_tpri(t)) == NFV_DROP:
+                return NFV_DROP
+            prev = t
+            if self._nf_table(i, hook, t) == NFV_DROP:
+                if self.nfres.reject:
+                    self._nf_reject(i, self.nfres.reject)
+                return NFV_DROP
+        return NFV_ACCEPT
 
     cdef int _ph_run(self, Py_ssize_t i, int hook, int64_t lo, int64_t hi) noexcept nogil:
         cdef int32_t k
