@@ -51,7 +51,8 @@ def _run(host, path, hooks, batch_size):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.pyhook", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.pyhook",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=0.05)
     ap.add_argument("--trace", default=None, help="a capture (default: the mix trace)")
     ap.add_argument("--repeat", type=int, default=3)

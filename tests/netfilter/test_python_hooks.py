@@ -184,9 +184,11 @@ def test_drop_every_third_syn_exact_counters():
         [("DELIVERED", ""), ("DELIVERED", ""), ("DROPPED", "NETFILTER_DROP")] * 3
     assert res.nonzero() == {"IpInReceives": 9, "IpInDelivers": 6, "IpExtInOctets": 540,
                              "IpExtInNoECTPkts": 9, "TcpInSegs": 6, "TcpOutSegs": 6}
-    assert res.hooks == [{"hook": "PREROUTING", "priority": -150, "fn": "_every_third_syn.<locals>.fn",
+    assert res.hooks == [{"hook": "PREROUTING", "priority": -150,
+                          "fn": "_every_third_syn.<locals>.fn",
                           "match": {"proto": "tcp", "tcp_flags": ("SYN,ACK", "SYN")},
                           "calls": 9, "drops": 3, "time_ns": res.hooks[0]["time_ns"]}]
+    assert res.hooks[0]["time_ns"] > 0
     assert int((res.packets["reply"] != 0).sum()) == 6
     # the dropped SYNs' unconfirmed entries died with them
     assert res.conntrack["stats"]["entries"] == 6
@@ -360,3 +362,39 @@ def test_batches_keep_capture_order_and_frame_numbers():
     r.add_hook("PREROUTING", _recorder(calls, "frame", "sport"), 0, {"proto": "tcp"})
     r.run_packets([Client(k).syn() for k in range(8)])
     assert calls == [(k + 1, 40000 + k) for k in range(8)]
+
+
+def test_input_hooks_between_the_filter_and_security_tables():
+    # LOCAL_IN: mangle -150, filter 0, security 50: a hook at -1 runs before
+    # the filter DROP, one at 0 after it (never, the packet is gone)
+    rules = filter_rules("-A INPUT -p tcp --dport 80 -j DROP")
+    calls = []
+    r = _replay(rules, hooks=[("INPUT", _recorder(calls, "frame", "priority"), 0, None),
+                              ("INPUT", _recorder(calls, "frame", "priority"), -1, None)])
+    res = r.run_packets([Client(0).syn(), Client(1, port=81).syn()])
+    assert calls == [(1, -1), (2, -1), (2, 0)]
+    assert [x["packets"] for x in res.rules if x["number"] == 1] == [1]
+    # a DROP at -1 comes first: the filter rule never sees the packet
+    r = _replay(rules, hooks=[("INPUT", lambda p: DROP, -1, {"dport": 80})])
+    res = r.run_packets([Client(0).syn()])
+    assert (row(res, 0)["verdict"], row(res, 0)["reason"]) == ("DROPPED", "NETFILTER_DROP")
+    assert [x["packets"] for x in res.rules if x["number"] == 1] == [0]
+
+
+def test_forward_drop_from_a_hook():
+    h = host([listener(port=80)], ip_forward=1)
+    fwd = [tcp4("10.0.0.1", "10.9.9.9", 40000 + k, 443, SYN, seq=1) for k in range(3)]
+    r = _replay(h=h, hooks=[("FORWARD", lambda p: DROP if p.sport == 40001 else None, 0,
+                             None)])
+    res = r.run_packets(fwd)
+    assert [(row(res, i)["verdict"], row(res, i)["reason"]) for i in range(3)] == \
+        [("FORWARDED", ""), ("DROPPED", "NETFILTER_DROP"), ("FORWARDED", "")]
+    n = res.nonzero()
+    assert (n["IpForwDatagrams"], n["IpOutTransmits"]) == (3, 2)
+    assert res.conntrack["stats"]["entries"] == 2
+
+
+def test_engine_hooks_need_netfilter():
+    r = Replay(_host(), checksum="verify")
+    with pytest.raises(ValueError, match="netfilter is not attached"):
+        r.engine.set_hooks([(0, 0, print, None)])
