@@ -346,3 +346,55 @@ def _replay_write_kube_proxy(setup: Setup):
     def step(rb):
         r.step(rb, on_batch=w.on_batch, collect=False)
     return step
+
+
+# --------------------------------------------------------------------------
+# Python hooks (Replay.add_hook): cost of the hook points with a hook; see
+# bench/pyhook.py (python -m bench.pyhook) for the table of scenarios
+
+PYHOOK_SCENARIOS = {
+    # --opt hook=...: (hook, priority, match) per registered no-op hook
+    "none": [("PREROUTING", 0, {"dst": "240.0.0.0/4"})],       # matches nothing
+    "1pct": [("PREROUTING", 0, {"dst": "198.51.100.0/28"})],   # mix: 1.09 % of packets
+    "all": [("PREROUTING", 0, None), ("OUTPUT", 0, None)],     # every packet
+}
+
+
+def _pyhook_noop(pkt):
+    return None
+
+
+def _model_nf(setup: Setup, hooks):
+    from pystack.replay import Replay
+
+    if not setup.path:
+        return None
+    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
+    setup.state.bench_host = host
+    r = Replay(host, checksum="auto", batch_size=setup.batch_size, conntrack=True)
+    for hook, prio, match in hooks:
+        r.add_hook(hook, _pyhook_noop, priority=prio, match=match)
+    setup.on_finish(r.finish)
+
+    def step(rb):
+        r.step(rb, collect=False)
+    return step
+
+
+@register_stage("model+conntrack", parent="read",
+                doc="the model with conntrack attached and no rules (Replay(conntrack=True)): "
+                    "the baseline of model+pyhook",
+                symbols=("__pyx_pw_7pystack_5_core_6engine_*",))
+def _model_conntrack(setup: Setup):
+    return _model_nf(setup, [])
+
+
+@register_stage("model+pyhook", parent="read",
+                doc="model+conntrack with no-op Python hooks; --opt hook=none (a PREROUTING "
+                    "filter matching nothing, default) | 1pct | all",
+                symbols=("__pyx_pw_7pystack_5_core_6engine_*",))
+def _model_pyhook(setup: Setup):
+    kind = setup.option("hook", "none")
+    if kind not in PYHOOK_SCENARIOS:
+        raise StageUnavailable(f"hook={kind!r}: one of {', '.join(PYHOOK_SCENARIOS)}")
+    return _model_nf(setup, PYHOOK_SCENARIOS[kind])

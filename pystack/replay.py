@@ -19,6 +19,13 @@ rules.  Then res.packets has the nf_* / ctstate / ct_id / nat_* columns,
 res.rules the per-rule counters, res.rules_save() the iptables-save -c text,
 res.conntrack the conntrack -S / -L views.
 
+Python hooks: ``r.add_hook("PREROUTING", fn, priority=-150, match={...})``
+before the run calls fn(pkt) (a pystack._core.pyhook.HookPacket) for the
+packets the C filter `match` passes, at that priority among the built-in
+tables; fn returns None / ACCEPT or DROP and may set pkt.mark.  Adding a
+hook to a Replay without rules attaches netfilter with conntrack (as
+``conntrack=True``).  res.hooks: per hook its calls, drops and time.
+
 Streaming: ``run(paths, on_batch=f, collect=False)`` calls f(rb, cols,
 verdicts) per batch and keeps no per-packet columns and no connection
 records (counters, listeners, events and divergences are still returned).
@@ -183,6 +190,10 @@ class ReplayResult:
     # connection, so a run that never asks (the benchmark, counters-only
     # callers) never pays for it.
     _connections: object = field(default=None, repr=False)
+    # Python hooks (Replay.add_hook), in registration order: hook, priority,
+    # fn (its name), match, calls, drops, time_ns (wall clock inside the
+    # calls: a measurement, not part of the deterministic output)
+    hooks: list = field(default_factory=list)
 
     @property
     def connections(self) -> list:
@@ -297,6 +308,9 @@ class Replay:
         self.rulesets = []
         self.compiled = {}
         self.ct_table = None
+        self._iface_map = iface_map
+        self._hooks: list = []
+        self._started = False
         if conntrack is None:
             conntrack = bool(rules) or bool(getattr(host, "conntrack", False))
         if rules is not None or conntrack:
@@ -463,9 +477,58 @@ class Replay:
             self._cols = self._PacketColumns(cap)
             self._verdicts = self._mod.Verdicts(cap)
 
+    def add_hook(self, hook: str, fn, priority: int = 0, match: dict | None = None):
+        """Run fn(pkt) at netfilter hook `hook` (PREROUTING, INPUT, FORWARD,
+        OUTPUT, POSTROUTING) for the packets `match` passes.
+
+        priority: in the kernel's priority space (raw -300, conntrack -200,
+        mangle -150, DNAT -100, filter 0, security 50, SNAT 100, confirm
+        INT_MAX); the hook runs after the built-in tables of lower or equal
+        priority and before the others (nf_register_net_hook order), hooks of
+        equal priority in the order added.  match: a dict compiled into a C
+        filter, all keys must hold: proto ("tcp" / number), family (4 / 6),
+        src / dst (CIDR), sport / dport (port, "lo:hi" or (lo, hi)),
+        tcp_flags ((mask, value), e.g. ("SYN,ACK", "SYN")), direction
+        ("ORIGINAL" / "REPLY": the conntrack direction), ctstate ("NEW",
+        "ESTABLISHED,RELATED", ...; no conntrack yet counts as INVALID, as
+        xt_conntrack does).  Addresses and ports are the packet's current
+        ones at that position (after DNAT for priority >= -100 at
+        PREROUTING).  fn gets a HookPacket (frame, ts_ns, hook, priority,
+        family, proto, src, dst, sport, dport, tcp_flags, seq, ack,
+        payload_len, len, mark (settable), ctstate, ct_id, ctdir, data,
+        drop()) valid during the call, and returns None / "ACCEPT" to go on
+        or "DROP" (pystack._core.pyhook.DROP) for NF_DROP: verdict DROPPED,
+        reason NETFILTER_DROP, an unconfirmed conntrack entry discarded,
+        as an iptables DROP at that place (at OUTPUT / the host's
+        POSTROUTING: the divergence host_out_nf_drop, as for a rule).
+
+        An exception from fn propagates out of step / run: the batch's rows
+        up to the raising packet's (included; it went on as if ACCEPTed,
+        without further hooks) are processed, the rest of the batch is not,
+        and the Replay must not be continued.  Call before the first batch.
+        Without rules this attaches netfilter with conntrack (conntrack=True);
+        a Replay without hooks is unchanged."""
+        if self._started:
+            raise RuntimeError("add_hook: call before the first batch")
+        hooks = self._mod.NF_HOOKS
+        if hook not in hooks:
+            raise ValueError(f"unknown hook {hook!r} (one of {', '.join(hooks)})")
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise TypeError(f"priority must be an int, not {priority!r}")
+        if not callable(fn):
+            raise TypeError(f"hook function {fn!r} is not callable")
+        from pystack._core.pyhook import check_match
+        check_match(match)
+        if self.ct_table is None:
+            self._attach_netfilter(None, False, self._iface_map)
+        self._hooks.append((hooks.index(hook), int(priority), fn,
+                            None if match is None else dict(match)))
+        self.engine.set_hooks(self._hooks)
+
     def step(self, rb, on_batch=None, collect=True):
         """Run one RecordBatch through the model; returns (cols, verdicts, events)."""
         n = rb.n
+        self._started = True
         self._ensure(max(n, 1))
         cols, v = self._cols, self._verdicts
         self._parse_batch(rb, cols, self.policy.mode != "ignore")
@@ -567,8 +630,18 @@ class Replay:
             divergences=self.engine.divergences(),
             checksum=self.policy.report(),
             _connections=self._connection_builder(),
+            hooks=self._hook_result(),
             **self._nf_result(),
         )
+
+    def _hook_result(self) -> list:
+        out = []
+        for (h, prio, fn, match), st in zip(self._hooks, self.engine.hook_stats()):
+            d = {"hook": self._mod.NF_HOOKS[h], "priority": prio,
+                 "fn": getattr(fn, "__qualname__", repr(fn)), "match": match}
+            d.update(st)
+            out.append(d)
+        return out
 
     def _nf_result(self) -> dict:
         if self.ct_table is None:

@@ -393,6 +393,14 @@ Open-loop replay decisions (documented approximations)
   host interface i (Replay(iface_map=) otherwise); a forwarded packet
   without NAT seen again on its way out is taken as a new arrival unless
   the link layer marks it outgoing.
+* Python hooks (Engine.set_hooks; Replay.add_hook; pyx/pyhook.pyx): extra
+  entries of the hook points at a priority among the built-in tables
+  (nf_hook_entries_grow order: after entries of equal priority); a C filter
+  (nogil) picks the packets whose row takes the GIL for one call; NF_DROP
+  from a hook is an iptables DROP at that place.  An exception stops the
+  batch after the raising packet's row (process() raises it).  Not run for
+  the host's packets that carry another packet's conntrack (ICMP errors,
+  REJECT resets) beyond the LOCAL_OUT raw position.
 
 Not modelled yet
 ----------------
@@ -480,6 +488,11 @@ from pystack._core.iptables cimport (CompiledRules, NAT_NONE, NAT_MASQUERADE, NA
                                      REJ6_TCP_RESET, REJ6_ICMP6_POLICY_FAIL,
                                      REJ6_ICMP6_REJECT_ROUTE)
 from pystack._core.conntrack cimport Conntrack, CtTuple
+from pystack._core.pyhook cimport (PhEnt, ph_match, ph_compile, HookPacket, PH_MIN, PH_END,
+                                   NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE,
+                                   NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER, NF_IP_PRI_SECURITY,
+                                   NF_IP_PRI_NAT_SRC)
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 cnp.import_array()
 
@@ -895,6 +908,26 @@ cdef inline bint tcp_paws_reject(uint32_t ts_recent, int64_t ts_recent_stamp, ui
     return True
 
 
+cdef extern from *:
+    """
+    #define PH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+    """
+    # Python hooks are the exception: their checks stay out of the hot
+    # paths' code layout and inlining budget
+    bint PH_UNLIKELY(bint x) noexcept nogil
+
+
+cdef inline int64_t _ph_tpri(int table) noexcept nogil:
+    # the priority of an iptables table's hook entry (nat is not in _nf_chain)
+    if table == NFT_RAW:
+        return NF_IP_PRI_RAW
+    if table == NFT_MANGLE:
+        return NF_IP_PRI_MANGLE
+    if table == NFT_FILTER:
+        return NF_IP_PRI_FILTER
+    return NF_IP_PRI_SECURITY
+
+
 cdef class Engine:
     """The host model.  Built by pystack.replay.Replay (see there for the API)."""
 
@@ -1005,6 +1038,18 @@ cdef class Engine:
     cdef int64_t nf_div_port        # NAT source ports adopted from the capture
     cdef bint nf_any_nat            # a NAT binding (not null) was ever set up
     cdef uint32_t nf_tmask[2]       # per family (4, 6): bit table * 5 + hook of the chains present
+    # Python hooks (set_hooks): entries sorted by (hook, priority, order)
+    cdef bint ph_on
+    cdef uint32_t ph_hmask          # bit per hook with entries (0: no hooks, ph_on False)
+    cdef int64_t ph_pmin[5]         # per hook: lowest / highest priority of its entries
+    cdef int64_t ph_pmax[5]         # (none: pmin > any gap's hi, so every gap is skipped)
+    cdef PhEnt* ph
+    cdef int32_t ph_n
+    cdef int32_t ph_first[6]        # entries of hook h: ph[ph_first[h]:ph_first[h + 1]]
+    cdef list ph_fns
+    cdef object ph_exc              # the exception a hook raised in this batch
+    cdef bint ph_stop
+    cdef const int64_t* ph_frame
 
     def __cinit__(self):
         self.ls = NULL
@@ -1031,6 +1076,10 @@ cdef class Engine:
         self.nf_addrs = NULL
         self.nf_save = NULL
         self.nf_fwd = NULL
+        self.ph_on = False
+        self.ph_hmask = 0
+        self.ph = NULL
+        self.ph_n = 0
 
     def __init__(self, addresses, listeners, dict params, uint64_t seed=0):
         """addresses: 16-byte host addresses (IPv4 as ::ffff:a.b.c.d).
@@ -1305,6 +1354,7 @@ cdef class Engine:
         free(self.nf_addrs)
         free(self.nf_save)
         free(self.nf_fwd)
+        free(self.ph)
         if self.dm.slots != NULL:
             demux_release(&self.dm)
 
@@ -1316,6 +1366,7 @@ cdef class Engine:
         """Run rows [0, cols.n) through the model.  csum_err: uint8 array
         (1 = the L4 checksum counts as bad, ChecksumPolicy.error_mask)."""
         cdef Py_ssize_t n = cols.n, i
+        cdef Py_ssize_t ph_done = n
         cdef cnp.ndarray mask = np.ascontiguousarray(csum_err, dtype=np.uint8)
         if v.capacity < n:
             raise ValueError("Verdicts capacity too small")
@@ -1330,6 +1381,9 @@ cdef class Engine:
         cdef const int64_t* ts = rb.ts
         for i in range(HRING):
             self.hrow[i] = -1
+        if self.ph_on:
+            self.ph_stop = False
+            self.ph_frame = rb.frame
         with nogil:
             for i in range(n):
                 if i + AHEAD < n:
@@ -1343,8 +1397,13 @@ cdef class Engine:
                 self._row(i)
                 if self.smp_on and self.vo.listener[i] >= 0:
                     self._smp_lis(self.vo.listener[i], self.now)
+                if self.ph_stop:
+                    ph_done = i + 1
+                    break
             if self.nf_on:
                 self._nf_restore()
+        if self.ph_exc is not None:
+            self._ph_raise(v, ph_done)
         v.n = n
         self.csum_err = NULL
         return self._take_events()
@@ -5511,6 +5570,8 @@ cdef class Engine:
         """Up to three iptables tables in priority order at one hook (-1:
         none); NF_DROP (REJECT: reply first) stops the traversal."""
         cdef int t, k
+        if PH_UNLIKELY(self.ph_hmask & (1u << hook)):
+            return self._ph_chain(i, hook, t0, t1, t2)
         for k in range(3):
             t = t0 if k == 0 else (t1 if k == 1 else t2)
             if t < 0:
@@ -5524,14 +5585,27 @@ cdef class Engine:
     cdef int _nf_post_routing(self, Py_ssize_t i) noexcept nogil:
         """POST_ROUTING: mangle -> nat (SRC) -> confirm.  Returns NFV_*
         (on NF_DROP the row is finished)."""
+        cdef uint32_t ph = self.ph_hmask      # Python hooks per hook (kept in a register)
         self.vo.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
+            self._nf_drop(i, True)
+            return NFV_DROP
         if self._nf_chain(i, NF_INET_POST_ROUTING, NFT_MANGLE, -1, -1) == NFV_DROP:
+            self._nf_drop(i, True)
+            return NFV_DROP
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_SRC) == NFV_DROP:
             self._nf_drop(i, True)
             return NFV_DROP
         if self._nf_has_nat(self.nfp.family):
             if self._nf_nat(i, NF_INET_POST_ROUTING) == NFV_DROP:
                 self._nf_drop(i, True)
                 return NFV_DROP
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
+            self._nf_drop(i, True)
+            return NFV_DROP
         if self.nf_ct.confirm(&self.nfp, self.now) == NFV_DROP:
             self._nf_drop(i, False)
             return NFV_DROP
@@ -5542,6 +5616,7 @@ cdef class Engine:
         decision on the (DNAT-rewritten) destination, then LOCAL_IN (True:
         go on with local delivery, the row's columns hold the post-NAT
         tuple) or the forward path / IP_INADDRERRORS (False: row finished)."""
+        cdef uint32_t ph = self.ph_hmask      # Python hooks per hook (kept in a register)
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
         cdef int notrack = 0
@@ -5550,19 +5625,34 @@ cdef class Engine:
         self._nf_fill(i, v6)
         self.nf_chg = 0
         v.nf_hooks[i] = 1 << NF_INET_PRE_ROUTING
+        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                self._ph(i, NF_INET_PRE_ROUTING, PH_MIN, NF_IP_PRI_RAW) == NFV_DROP:
+            return self._nf_drop(i, False)
         # raw (-300)
         if self._nf_table(i, NF_INET_PRE_ROUTING, NFT_RAW) == NFV_DROP:
             return self._nf_drop(i, False)
         notrack = self.nfres.notrack
+        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK) == NFV_DROP:
+            return self._nf_drop(i, False)
         # conntrack (-200)
         if self.nf_ct.conntrack_in(p, NF_INET_PRE_ROUTING, self.now, notrack) == NFV_DROP:
             return self._nf_drop(i, False)
+        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE) == NFV_DROP:
+            return self._nf_drop(i, True)
         # mangle (-150), nat DNAT (-100)
         if self._nf_table(i, NF_INET_PRE_ROUTING, NFT_MANGLE) == NFV_DROP:
+            return self._nf_drop(i, True)
+        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_DST) == NFV_DROP:
             return self._nf_drop(i, True)
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_PRE_ROUTING) == NFV_DROP:
                 return self._nf_drop(i, True)
+        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST, PH_END) == NFV_DROP:
+            return self._nf_drop(i, True)
         # ip_rcv_finish: the route of the destination as it is now
         _col_addr(p.daddr, v6, a)
         load_addr(a, &w0, &w1)
@@ -5572,11 +5662,20 @@ cdef class Engine:
         # ip_local_deliver: LOCAL_IN mangle, filter, security, nat (SRC), confirm
         v.direction[i] = DIR_IN
         v.nf_hooks[i] |= 1 << NF_INET_LOCAL_IN
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_IN)) and \
+                self._ph(i, NF_INET_LOCAL_IN, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
+            return self._nf_drop(i, True)
         if self._nf_chain(i, NF_INET_LOCAL_IN, NFT_MANGLE, NFT_FILTER, NFT_SECURITY) == NFV_DROP:
+            return self._nf_drop(i, True)
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_IN)) and \
+                self._ph(i, NF_INET_LOCAL_IN, NF_IP_PRI_SECURITY, NF_IP_PRI_NAT_SRC) == NFV_DROP:
             return self._nf_drop(i, True)
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_LOCAL_IN) == NFV_DROP:
                 return self._nf_drop(i, True)
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_IN)) and \
+                self._ph(i, NF_INET_LOCAL_IN, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
+            return self._nf_drop(i, True)
         if self.nf_ct.confirm(p, self.now) == NFV_DROP:
             return self._nf_drop(i, False)
         self._nf_done(i)
@@ -5586,6 +5685,7 @@ cdef class Engine:
 
     cdef void _nf_forward(self, Py_ssize_t i, bint v6) noexcept nogil:
         """Not for the host: ip_forward / ip6_forward (sheet 1.2, 1.5)."""
+        cdef uint32_t ph = self.ph_hmask      # Python hooks per hook (kept in a register)
         cdef Batch* c = &self.b
         cdef VOut* v = &self.vo
         cdef NfPkt* p = &self.nfp
@@ -5633,7 +5733,15 @@ cdef class Engine:
         if not v6:
             self.ctr[<int>C_IpForwDatagrams] += 1       # before FORWARD (ip_forward)
         v.nf_hooks[i] |= 1 << NF_INET_FORWARD
+        if PH_UNLIKELY(ph & (1u << NF_INET_FORWARD)) and \
+                self._ph(i, NF_INET_FORWARD, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
+            self._nf_drop(i, True)
+            return
         if self._nf_chain(i, NF_INET_FORWARD, NFT_MANGLE, NFT_FILTER, NFT_SECURITY) == NFV_DROP:
+            self._nf_drop(i, True)
+            return
+        if PH_UNLIKELY(ph & (1u << NF_INET_FORWARD)) and \
+                self._ph(i, NF_INET_FORWARD, NF_IP_PRI_SECURITY, PH_END) == NFV_DROP:
             self._nf_drop(i, True)
             return
         if v6:
@@ -5808,6 +5916,7 @@ cdef class Engine:
         (exact for connections the host's own NAT does not rewrite).  An
         NF_DROP here contradicts the capture: counted as the divergence
         host_out_nf_drop; the verdict stays SENT."""
+        cdef uint32_t ph = self.ph_hmask      # Python hooks per hook (kept in a register)
         cdef Batch* c = &self.b
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
@@ -5817,6 +5926,10 @@ cdef class Engine:
         p.iif = -1
         self.nf_chg = 0
         v.nf_hooks[i] = 1 << NF_INET_LOCAL_OUT
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, PH_MIN, NF_IP_PRI_RAW) == NFV_DROP:
+            self._nf_out_drop(i, False)
+            return
         if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_RAW) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
@@ -5835,28 +5948,60 @@ cdef class Engine:
                 return
             self._nf_done(i)
             return
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK) == NFV_DROP:
+            self._nf_out_drop(i, False)
+            return
         if self.nf_ct.conntrack_in(p, NF_INET_LOCAL_OUT, self.now, self.nfres.notrack) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE) == NFV_DROP:
+            self._nf_out_drop(i, True)
+            return
         if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_MANGLE) == NFV_DROP:
+            self._nf_out_drop(i, True)
+            return
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_DST) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_LOCAL_OUT) == NFV_DROP:
                 self._nf_out_drop(i, True)
                 return
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER) == NFV_DROP:
+            self._nf_out_drop(i, True)
+            return
         if self._nf_chain(i, NF_INET_LOCAL_OUT, NFT_FILTER, NFT_SECURITY, -1) == NFV_DROP:
             v.reply[i] = R_NONE              # a REJECT reply to our own packet: not modelled
             self._nf_out_drop(i, True)
             return
+        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_SECURITY, PH_END) == NFV_DROP:
+            self._nf_out_drop(i, True)
+            return
         v.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
+            self._nf_out_drop(i, True)
+            return
         if self._nf_chain(i, NF_INET_POST_ROUTING, NFT_MANGLE, -1, -1) == NFV_DROP:
+            self._nf_out_drop(i, True)
+            return
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_SRC) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_POST_ROUTING) == NFV_DROP:
                 self._nf_out_drop(i, True)
                 return
+        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
+            self._nf_out_drop(i, True)
+            return
         if self.nf_ct.confirm(p, self.now) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
@@ -6002,6 +6147,173 @@ cdef class Engine:
     @property
     def netfilter_attached(self):
         return bool(self.nf_on)
+
+    # ------------------------------------------------------------------
+    # Python hooks (Replay.add_hook; pyx/pyhook.pyx)
+    #
+    # A hook is an extra entry of one hook point, placed like
+    # nf_register_net_hook places its nf_hook_ops: after the built-in entries
+    # of lower or equal priority (net/netfilter/core.c nf_hook_entries_grow),
+    # so _ph(i, hook, lo, hi) runs, at one gap between two built-in entries,
+    # the hooks with lo <= priority < hi.  The C filter (ph_match) runs
+    # nogil; a matching packet takes the GIL for its call only.  Each gap
+    # site tests its hook's bit of ph_hmask (a local copy, PH_UNLIKELY)
+    # first: without hooks at that hook point a gap costs one not-taken
+    # branch.
+    # ------------------------------------------------------------------
+    cdef inline int _ph(self, Py_ssize_t i, int hook, int64_t lo, int64_t hi) noexcept nogil:
+        if not (self.ph_hmask & (1u << hook)) or hi <= self.ph_pmin[hook] \
+                or lo > self.ph_pmax[hook]:
+            return NFV_ACCEPT
+        return self._ph_run(i, hook, lo, hi)
+
+    cdef int _ph_chain(self, Py_ssize_t i, int hook, int t0, int t1, int t2) noexcept nogil:
+        """_nf_chain with the Python hooks that fall between its tables."""
+        cdef int t, k, prev = -1
+        for k in range(3):
+            t = t0 if k == 0 else (t1 if k == 1 else t2)
+            if t < 0:
+                continue
+            if prev >= 0 and self._ph(i, hook, _ph_tpri(prev), _ph_tpri(t)) == NFV_DROP:
+                return NFV_DROP
+            prev = t
+            if self._nf_table(i, hook, t) == NFV_DROP:
+                if self.nfres.reject:
+                    self._nf_reject(i, self.nfres.reject)
+                return NFV_DROP
+        return NFV_ACCEPT
+
+    cdef int _ph_run(self, Py_ssize_t i, int hook, int64_t lo, int64_t hi) noexcept nogil:
+        cdef int32_t k
+        cdef PhEnt* e
+        for k in range(self.ph_first[hook], self.ph_first[hook + 1]):
+            e = &self.ph[k]
+            if e.prio < lo:
+                continue
+            if e.prio >= hi or self.ph_stop:
+                break
+            if not ph_match(&e.m, &self.nfp):
+                continue
+            with gil:
+                if self._ph_call(i, k) == NFV_DROP:
+                    return NFV_DROP
+        return NFV_ACCEPT
+
+    cdef int _ph_call(self, Py_ssize_t i, int32_t k):
+        """One Python call (GIL held).  An exception is kept for process()
+        to raise after the row; the packet goes on as if ACCEPTed and no
+        further hook runs in this batch."""
+        cdef PhEnt* e = &self.ph[k]
+        cdef HookPacket pkt = HookPacket.__new__(HookPacket)
+        cdef timespec t0, t1
+        pkt.p = &self.nfp
+        pkt.frame = self.ph_frame[i]
+        pkt.ts_ns = self.b.ts[i]
+        pkt.hook = e.hook
+        pkt.priority = e.prio
+        pkt.data_p = self.b.base + self.b.offset[i]
+        pkt.caplen = self.b.caplen[i]
+        e.calls += 1
+        clock_gettime(CLOCK_MONOTONIC, &t0)
+        try:
+            r = self.ph_fns[e.fn](pkt)
+            if r is not None and r != "ACCEPT" and r != "DROP":
+                raise TypeError(f"hook {self.ph_fns[e.fn]!r} returned {r!r}: "
+                                "expected None, ACCEPT or DROP")
+        except BaseException as ex:
+            clock_gettime(CLOCK_MONOTONIC, &t1)
+            e.ns += (t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec)
+            pkt.p = NULL
+            self.ph_exc = ex
+            self.ph_stop = True
+            return NFV_ACCEPT
+        clock_gettime(CLOCK_MONOTONIC, &t1)
+        e.ns += (t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec)
+        pkt.p = NULL
+        if pkt.dropped or r == "DROP":
+            e.drops += 1
+            return NFV_DROP
+        return NFV_ACCEPT
+
+    cdef _ph_raise(self, Verdicts v, Py_ssize_t done):
+        """End of a batch in which a hook raised: rows [0, done) were
+        processed (the raising packet's included), the rest not; events of
+        the processed rows are dropped with the exception."""
+        ex = self.ph_exc
+        self.ph_exc = None
+        self.ph_stop = False
+        v.n = done
+        self.csum_err = NULL
+        self._take_events()
+        raise ex
+
+    def set_hooks(self, hooks):
+        """hooks: list of (hook 0..4, priority, callable, match dict or
+        None), in registration order (the order among equal priorities).
+        Needs attach_netfilter first; call before the first batch."""
+        cdef int32_t n, k, h
+        cdef PhEnt* ents
+        if not self.nf_on:
+            raise ValueError("set_hooks: netfilter is not attached (attach_netfilter first)")
+        hooks = list(hooks)
+        order = []
+        for idx, item in enumerate(hooks):
+            hook, prio, fn, match = item
+            if not 0 <= hook < 5:
+                raise ValueError(f"hook {hook!r} is not 0..4 (NF_INET_*)")
+            if not (PH_MIN <= prio < PH_END):
+                raise ValueError(f"priority {prio} outside [{PH_MIN}, {PH_END})")
+            if not callable(fn):
+                raise TypeError(f"hook function {fn!r} is not callable")
+            order.append((hook, prio, idx))
+        order.sort()
+        n = len(order)
+        ents = <PhEnt*>calloc(max(n, 1), sizeof(PhEnt))
+        if ents == NULL:
+            raise MemoryError()
+        try:
+            for k, (hook, prio, idx) in enumerate(order):
+                ents[k].hook = hook
+                ents[k].prio = prio
+                ents[k].fn = idx
+                ph_compile(hooks[idx][3], &ents[k].m)
+        except BaseException:
+            free(ents)
+            raise
+        free(self.ph)
+        self.ph = ents
+        self.ph_n = n
+        self.ph_fns = [item[2] for item in hooks]
+        for h in range(6):
+            self.ph_first[h] = n
+        for h in range(5):
+            self.ph_pmin[h] = <int64_t>PH_END + 1
+            self.ph_pmax[h] = <int64_t>PH_MIN - 1
+        self.ph_hmask = 0
+        for k in range(n - 1, -1, -1):
+            h = self.ph[k].hook
+            self.ph_hmask |= 1u << h
+            self.ph_first[h] = k
+            self.ph_pmin[h] = min(self.ph_pmin[h], <int64_t>self.ph[k].prio)
+            self.ph_pmax[h] = max(self.ph_pmax[h], <int64_t>self.ph[k].prio)
+        for h in range(4, -1, -1):
+            if self.ph_first[h] > self.ph_first[h + 1]:
+                self.ph_first[h] = self.ph_first[h + 1]
+        self.ph_exc = None
+        self.ph_stop = False
+        self.ph_on = n > 0
+
+    def hook_stats(self):
+        """Per hook in registration order: calls (packets that matched and
+        were passed to it), drops (its NF_DROP verdicts), time_ns (wall-clock
+        time inside the calls: a measurement, not model output)."""
+        cdef int32_t k
+        out = [None] * self.ph_n
+        for k in range(self.ph_n):
+            out[self.ph[k].fn] = {"calls": int(self.ph[k].calls),
+                                  "drops": int(self.ph[k].drops),
+                                  "time_ns": int(self.ph[k].ns)}
+        return out
 
     cdef void _outbound(self, Py_ssize_t i, bint v6, uint64_t s0, uint64_t s1,
                         uint64_t d0, uint64_t d1) noexcept nogil:
