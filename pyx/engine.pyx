@@ -4194,21 +4194,27 @@ cdef class Engine:
             p.in_sport = x.in_sport[i]
             p.in_dport = x.in_dport[i]
 
-    cdef int _nf_table(self, Py_ssize_t i, int hook, int table) noexcept nogil:
+    cdef inline int _nf_table(self, Py_ssize_t i, int hook, int table) noexcept nogil:
         """One iptables table at one hook (ipt_do_table); MARK / CONNMARK
         results carried to the packet / entry.  Returns NFV_*."""
-        cdef NfPkt* p = &self.nfp
-        cdef NfResult* out = &self.nfres
-        cdef uint32_t ctmark
-        cdef bint six = p.family == 6
-        if not (self.nf_tmask[six] & (1u << (table * 5 + hook))):
-            # no such table / built-in chain: ipt_do_table never runs
+        cdef NfResult* out
+        if not (self.nf_tmask[self.nfp.family == 6] & (1u << (table * 5 + hook))):
+            # no such table / built-in chain: ipt_do_table never runs (most
+            # hooks of most rulesets: inline, so a skip costs no call)
+            out = &self.nfres
             out.verdict = NFV_ACCEPT
             out.rule = -1
             out.reject = 0
             out.nat = 0
             out.notrack = 0
             return NFV_ACCEPT
+        return self._nf_table_run(i, hook, table)
+
+    cdef int _nf_table_run(self, Py_ssize_t i, int hook, int table) noexcept nogil:
+        cdef NfPkt* p = &self.nfp
+        cdef NfResult* out = &self.nfres
+        cdef uint32_t ctmark
+        cdef bint six = p.family == 6
         ctmark = p.ctmark
         if six:
             self.nf_r6.do_table(p, hook, table, out, &self.nf_r6.rng)
