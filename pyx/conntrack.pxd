@@ -128,7 +128,8 @@ cdef class Conntrack:
     cdef int32_t nfree
     cdef HeapItem* heap
     cdef int32_t heapn, heapcap
-    cdef uint64_t k0, k1          # hash key (the kernel's per-boot siphash key)
+    cdef uint64_t k0, k1          # nf_nat_bysource hash key
+    cdef uint64_t kh[6]           # conntrack hash key (the kernel's per-boot siphash key)
     cdef uint64_t rng             # xorshift state for --random, port offsets
     cdef public int64_t count     # nf_conntrack_count (unconfirmed included)
     cdef int64_t st[CTSTAT_N]     # conntrack -S counters
@@ -157,6 +158,7 @@ cdef class Conntrack:
     # internals
     cdef uint64_t _hash(self, const CtTuple* t) noexcept nogil
     cdef int32_t _find(self, const CtTuple* t, int32_t ignore) noexcept nogil
+    cdef int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil
     cdef void _hash_insert(self, int32_t i) noexcept nogil
     cdef void _hash_remove(self, int32_t i) noexcept nogil
     cdef void _free(self, int32_t i) noexcept nogil
