@@ -335,6 +335,7 @@ cdef class Conntrack:
         self.e = NULL
         self.eraw = NULL
         self.heads = NULL
+        self.hn = NULL
         self.bysrc = NULL
         self.freel = NULL
         self.heap = NULL
@@ -362,15 +363,17 @@ cdef class Conntrack:
         # calloc: pages of a large table are only touched when used
         self.eraw = calloc(self.cap + 1, sizeof(CtEntry))
         self.e = <CtEntry*>_align64(self.eraw)
-        self.heads = <int32_t*>malloc(self.nbuckets * sizeof(int32_t))
+        self.heads = <HLink*>malloc(self.nbuckets * sizeof(HLink))
+        self.hn = <HLink*>malloc(2 * <size_t>self.cap * sizeof(HLink))
         self.bysrc = <int32_t*>malloc(self.nbuckets * sizeof(int32_t))
         self.freel = <int32_t*>malloc(self.cap * sizeof(int32_t))
         self.heapcap = 2 * self.cap + 64
         self.heap = <HeapItem*>malloc(self.heapcap * sizeof(HeapItem))
-        if self.eraw == NULL or self.heads == NULL or self.bysrc == NULL or self.freel == NULL or self.heap == NULL:
+        if self.eraw == NULL or self.heads == NULL or self.hn == NULL or self.bysrc == NULL or self.freel == NULL or self.heap == NULL:
             raise MemoryError()
         for i in range(<int32_t>self.nbuckets):
-            self.heads[i] = -1
+            self.heads[i].node = -1
+            self.heads[i].tag = 0
             self.bysrc[i] = -1
         for i in range(self.cap):
             self.freel[i] = self.cap - 1 - i
@@ -410,6 +413,7 @@ cdef class Conntrack:
     def __dealloc__(self):
         free(self.eraw)
         free(self.heads)
+        free(self.hn)
         free(self.bysrc)
         free(self.freel)
         free(self.heap)
@@ -433,20 +437,25 @@ cdef class Conntrack:
     cdef int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil:
         # ____nf_conntrack_find: the node (entry*2 + dir) whose tuple is t
         cdef uint32_t b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
-        cdef int32_t n = self.heads[b]
-        while n >= 0:
-            if (n >> 1) != ignore and tuple_eq(_tp(&self.e[n >> 1], n & 1), t):
-                return n
-            n = self.e[n >> 1].hnext[n & 1]
+        cdef uint32_t tag = <uint32_t>(h >> 32)
+        cdef HLink l = self.heads[b]
+        while l.node >= 0:
+            if l.tag == tag and (l.node >> 1) != ignore and \
+                    tuple_eq(_tp(&self.e[l.node >> 1], l.node & 1), t):
+                return l.node
+            l = self.hn[l.node]
         return -1
 
     cdef void _hash_insert(self, int32_t i) noexcept nogil:
         cdef int d
         cdef uint32_t b
+        cdef uint64_t h
         for d in range(2):
-            b = <uint32_t>(((self._hash(_tp(&self.e[i], d)) & 0xffffffffULL) * self.nbuckets) >> 32)
-            self.e[i].hnext[d] = self.heads[b]
-            self.heads[b] = i * 2 + d
+            h = self._hash(_tp(&self.e[i], d))
+            b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
+            self.hn[i * 2 + d] = self.heads[b]
+            self.heads[b].node = i * 2 + d
+            self.heads[b].tag = <uint32_t>(h >> 32)
         self.e[i].hashed = 1
 
     cdef void _hash_remove(self, int32_t i) noexcept nogil:
@@ -458,16 +467,16 @@ cdef class Conntrack:
         for d in range(2):
             node = i * 2 + d
             b = <uint32_t>(((self._hash(_tp(&self.e[i], d)) & 0xffffffffULL) * self.nbuckets) >> 32)
-            n = self.heads[b]
+            n = self.heads[b].node
             prev = -1
             while n >= 0 and n != node:
                 prev = n
-                n = self.e[n >> 1].hnext[n & 1]
+                n = self.hn[n].node
             if n == node:
                 if prev < 0:
-                    self.heads[b] = self.e[i].hnext[d]
+                    self.heads[b] = self.hn[node]
                 else:
-                    self.e[prev >> 1].hnext[prev & 1] = self.e[i].hnext[d]
+                    self.hn[prev] = self.hn[node]
         self.e[i].hashed = 0
 
     cdef void _free(self, int32_t i) noexcept nogil:
@@ -581,14 +590,14 @@ cdef class Conntrack:
             if k:
                 b = (b + 1) % self.nbuckets
             drops = 0
-            n = self.heads[b]
+            n = self.heads[b].node
             while n >= 0:
                 i = n >> 1
-                nxt = self.e[i].hnext[n & 1]
+                nxt = self.hn[n].node
                 if not (self.e[i].status & IPS_ASSURED) and self.e[i].inuse:
                     # the chain link of i is lost when it is freed: next first
                     while nxt >= 0 and (nxt >> 1) == i:
-                        nxt = self.e[i].hnext[nxt & 1]
+                        nxt = self.hn[nxt].node
                     self._kill(i)
                     drops += 1
                 n = nxt
@@ -605,6 +614,7 @@ cdef class Conntrack:
         cdef Py_ssize_t off
         cdef int32_t* nf
         cdef HeapItem* nh
+        cdef HLink* nl
         if not self.unlimited or self.cap >= HARD_MAX:
             return False
         ncap = self.cap * 2 if self.cap * 2 < HARD_MAX else HARD_MAX
@@ -622,6 +632,10 @@ cdef class Conntrack:
         if nf == NULL:
             return False
         self.freel = nf
+        nl = <HLink*>realloc(self.hn, 2 * <size_t>ncap * sizeof(HLink))
+        if nl == NULL:
+            return False
+        self.hn = nl
         nh = <HeapItem*>realloc(self.heap, (2 * ncap + 64) * sizeof(HeapItem))
         if nh == NULL:
             return False
@@ -656,8 +670,6 @@ cdef class Conntrack:
         _invert(&x.t1, t)
         x.alloc_ns = now
         x.inuse = 1
-        x.hnext[0] = -1
-        x.hnext[1] = -1
         x.bysrc_next = -2           # not in the bysource chain
         return i
 
@@ -1245,19 +1257,23 @@ cdef class Conntrack:
         cdef CtTuple reply
         cdef int32_t n
         cdef uint64_t h
-        cdef uint32_t b
+        cdef uint32_t b, tag
+        cdef HLink l
         if not _invert(&reply, t):
             return False
         h = self._hash(&reply)
         b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
-        n = self.heads[b]
-        while n >= 0:
-            if (n >> 1) != ignore and tuple_eq(_tp(&self.e[n >> 1], n & 1), &reply):
+        tag = <uint32_t>(h >> 32)
+        l = self.heads[b]
+        while l.node >= 0:
+            n = l.node
+            if l.tag == tag and (n >> 1) != ignore and \
+                    tuple_eq(_tp(&self.e[n >> 1], n & 1), &reply):
                 # same flow (identical original tuples): left to clash resolution
                 if not tuple_eq(&self.e[n >> 1].t0, &self.e[ignore].t0):
                     self.st[<int>CTSTAT_FOUND] += 1
                     return True
-            n = self.e[n >> 1].hnext[n & 1]
+            l = self.hn[n]
         return False
 
     cdef uint32_t _bysrc_bucket(self, const CtTuple* t) noexcept nogil:
