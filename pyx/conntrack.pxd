@@ -88,12 +88,20 @@ cdef struct TcpSeen:
     uint32_t td_end, td_maxend, td_maxwin, td_maxack
     uint8_t td_scale, flags
 
+# A link of a bucket chain: the node it leads to (entry*2 + dir, -1: end)
+# and that node's hash tag (the high half of its tuple hash), so a walk
+# compares tags in the compact link arrays and touches an entry only when
+# its tag matches (the entries are 192 bytes each, tens of MB in a big table).
+cdef struct HLink:
+    int32_t node
+    uint32_t tag
+
 # 192 bytes, 64-byte aligned: an ORIGINAL-direction hit reads line 0 (its
-# tuple, chain link, timeout, status, state), a REPLY hit line 1 too, TCP
-# line 2 (the window tracking).
+# tuple, timeout, status, state), a REPLY hit line 1 too, TCP line 2 (the
+# window tracking).
 cdef struct CtEntry:
     CtTuple t0                   # IP_CT_DIR_ORIGINAL tuple        line 0
-    int32_t hnext[2]             # next node (entry*2+dir) in the bucket chain
+    int32_t _spare[2]            # (the chain links are in Conntrack.hn)
     int64_t timeout              # absolute capture time (ns) of expiry
     uint32_t status              # IPS_*
     uint8_t inuse                # allocated (confirmed or not)
@@ -121,14 +129,16 @@ cdef class Conntrack:
     cdef CtEntry* e
     cdef void* eraw               # allocation behind e (e is its 64-byte aligned start)
     cdef int32_t cap              # entries (nf_conntrack_max)
-    cdef int32_t* heads           # bucket -> first node, -1 empty
+    cdef HLink* heads             # bucket -> link to its first node
+    cdef HLink* hn                # node (entry*2 + dir) -> link to the next node of its chain
     cdef int32_t* bysrc           # nf_nat_bysource: bucket -> first entry, -1 empty
     cdef uint32_t nbuckets
     cdef int32_t* freel           # free entry slots (stack)
     cdef int32_t nfree
     cdef HeapItem* heap
     cdef int32_t heapn, heapcap
-    cdef uint64_t k0, k1          # hash key (the kernel's per-boot siphash key)
+    cdef uint64_t k0, k1          # nf_nat_bysource hash key
+    cdef uint64_t kh[6]           # conntrack hash key (the kernel's per-boot siphash key)
     cdef uint64_t rng             # xorshift state for --random, port offsets
     cdef public int64_t count     # nf_conntrack_count (unconfirmed included)
     cdef int64_t st[CTSTAT_N]     # conntrack -S counters
@@ -157,6 +167,7 @@ cdef class Conntrack:
     # internals
     cdef uint64_t _hash(self, const CtTuple* t) noexcept nogil
     cdef int32_t _find(self, const CtTuple* t, int32_t ignore) noexcept nogil
+    cdef int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil
     cdef void _hash_insert(self, int32_t i) noexcept nogil
     cdef void _hash_remove(self, int32_t i) noexcept nogil
     cdef void _free(self, int32_t i) noexcept nogil

@@ -128,6 +128,16 @@ cdef inline bint after(uint32_t a, uint32_t b) noexcept nogil:
     return <int32_t>(b - a) < 0
 
 
+cdef extern from *:
+    """
+    static inline uint64_t pystack_ct_mum(uint64_t a, uint64_t b) {
+        __uint128_t r = (__uint128_t)a * b;
+        return (uint64_t)r ^ (uint64_t)(r >> 64);
+    }
+    """
+    uint64_t _mum "pystack_ct_mum"(uint64_t a, uint64_t b) noexcept nogil
+
+
 cdef inline uint64_t _mix(uint64_t h) noexcept nogil:
     # murmur3 fmix64
     h ^= h >> 33
@@ -194,7 +204,11 @@ cdef inline CtTuple* _tp(CtEntry* x, int d) noexcept nogil:
 
 
 cdef inline bint tuple_eq(const CtTuple* a, const CtTuple* b) noexcept nogil:
-    return memcmp(a, b, sizeof(CtTuple)) == 0
+    # five 64-bit words (the padding is always zero: tuples are memset first)
+    cdef const uint64_t* x = <const uint64_t*>a
+    cdef const uint64_t* y = <const uint64_t*>b
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])
+            | (x[4] ^ y[4])) == 0
 
 
 cdef inline int _alen(uint8_t family) noexcept nogil:
@@ -321,6 +335,7 @@ cdef class Conntrack:
         self.e = NULL
         self.eraw = NULL
         self.heads = NULL
+        self.hn = NULL
         self.bysrc = NULL
         self.freel = NULL
         self.heap = NULL
@@ -348,15 +363,17 @@ cdef class Conntrack:
         # calloc: pages of a large table are only touched when used
         self.eraw = calloc(self.cap + 1, sizeof(CtEntry))
         self.e = <CtEntry*>_align64(self.eraw)
-        self.heads = <int32_t*>malloc(self.nbuckets * sizeof(int32_t))
+        self.heads = <HLink*>malloc(self.nbuckets * sizeof(HLink))
+        self.hn = <HLink*>malloc(2 * <size_t>self.cap * sizeof(HLink))
         self.bysrc = <int32_t*>malloc(self.nbuckets * sizeof(int32_t))
         self.freel = <int32_t*>malloc(self.cap * sizeof(int32_t))
         self.heapcap = 2 * self.cap + 64
         self.heap = <HeapItem*>malloc(self.heapcap * sizeof(HeapItem))
-        if self.eraw == NULL or self.heads == NULL or self.bysrc == NULL or self.freel == NULL or self.heap == NULL:
+        if self.eraw == NULL or self.heads == NULL or self.hn == NULL or self.bysrc == NULL or self.freel == NULL or self.heap == NULL:
             raise MemoryError()
         for i in range(<int32_t>self.nbuckets):
-            self.heads[i] = -1
+            self.heads[i].node = -1
+            self.heads[i].tag = 0
             self.bysrc[i] = -1
         for i in range(self.cap):
             self.freel[i] = self.cap - 1 - i
@@ -367,6 +384,9 @@ cdef class Conntrack:
         self.k0 = _splitmix(&s)
         self.k1 = _splitmix(&s)
         self.rng = _splitmix(&s) | 1
+        # drawn after rng so the NAT port sequence of a seed is unchanged
+        for i in range(6):
+            self.kh[i] = _splitmix(&s)
         self.checksum = params["checksum"]
         self.tcp_loose = params["tcp_loose"]
         self.tcp_be_liberal = params["tcp_be_liberal"]
@@ -393,6 +413,7 @@ cdef class Conntrack:
     def __dealloc__(self):
         free(self.eraw)
         free(self.heads)
+        free(self.hn)
         free(self.bysrc)
         free(self.freel)
         free(self.heap)
@@ -400,32 +421,41 @@ cdef class Conntrack:
     # ------------------------------------------------------------------
     # hash table
     # ------------------------------------------------------------------
-    cdef uint64_t _hash(self, const CtTuple* t) noexcept nogil:
+    cdef inline uint64_t _hash(self, const CtTuple* t) noexcept nogil:
+        # hash_conntrack_raw is siphash with a per-boot key; any seeded
+        # 64-bit hash is as faithful.  wyhash-style folded 128-bit products
+        # (three multiplications for the five tuple words) cost a fraction
+        # of a per-word finaliser chain.
         cdef const uint64_t* w = <const uint64_t*>t
-        cdef uint64_t h = self.k0
-        cdef int k
-        for k in range(5):
-            h = _mix(h ^ w[k]) + 0x9e3779b97f4a7c15ULL
-        return _mix(h ^ self.k1)
+        cdef uint64_t h = _mum(w[0] ^ self.kh[0], w[1] ^ self.kh[1]) ^ \
+            _mum(w[2] ^ self.kh[2], w[3] ^ self.kh[3])
+        return _mum(h ^ self.kh[4], w[4] ^ self.kh[5])
 
     cdef int32_t _find(self, const CtTuple* t, int32_t ignore) noexcept nogil:
+        return self._find_h(t, ignore, self._hash(t))
+
+    cdef int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil:
         # ____nf_conntrack_find: the node (entry*2 + dir) whose tuple is t
-        cdef uint64_t h = self._hash(t)
         cdef uint32_t b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
-        cdef int32_t n = self.heads[b]
-        while n >= 0:
-            if (n >> 1) != ignore and tuple_eq(_tp(&self.e[n >> 1], n & 1), t):
-                return n
-            n = self.e[n >> 1].hnext[n & 1]
+        cdef uint32_t tag = <uint32_t>(h >> 32)
+        cdef HLink l = self.heads[b]
+        while l.node >= 0:
+            if l.tag == tag and (l.node >> 1) != ignore and \
+                    tuple_eq(_tp(&self.e[l.node >> 1], l.node & 1), t):
+                return l.node
+            l = self.hn[l.node]
         return -1
 
     cdef void _hash_insert(self, int32_t i) noexcept nogil:
         cdef int d
         cdef uint32_t b
+        cdef uint64_t h
         for d in range(2):
-            b = <uint32_t>(((self._hash(_tp(&self.e[i], d)) & 0xffffffffULL) * self.nbuckets) >> 32)
-            self.e[i].hnext[d] = self.heads[b]
-            self.heads[b] = i * 2 + d
+            h = self._hash(_tp(&self.e[i], d))
+            b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
+            self.hn[i * 2 + d] = self.heads[b]
+            self.heads[b].node = i * 2 + d
+            self.heads[b].tag = <uint32_t>(h >> 32)
         self.e[i].hashed = 1
 
     cdef void _hash_remove(self, int32_t i) noexcept nogil:
@@ -437,16 +467,16 @@ cdef class Conntrack:
         for d in range(2):
             node = i * 2 + d
             b = <uint32_t>(((self._hash(_tp(&self.e[i], d)) & 0xffffffffULL) * self.nbuckets) >> 32)
-            n = self.heads[b]
+            n = self.heads[b].node
             prev = -1
             while n >= 0 and n != node:
                 prev = n
-                n = self.e[n >> 1].hnext[n & 1]
+                n = self.hn[n].node
             if n == node:
                 if prev < 0:
-                    self.heads[b] = self.e[i].hnext[d]
+                    self.heads[b] = self.hn[node]
                 else:
-                    self.e[prev >> 1].hnext[prev & 1] = self.e[i].hnext[d]
+                    self.hn[prev] = self.hn[node]
         self.e[i].hashed = 0
 
     cdef void _free(self, int32_t i) noexcept nogil:
@@ -560,14 +590,14 @@ cdef class Conntrack:
             if k:
                 b = (b + 1) % self.nbuckets
             drops = 0
-            n = self.heads[b]
+            n = self.heads[b].node
             while n >= 0:
                 i = n >> 1
-                nxt = self.e[i].hnext[n & 1]
+                nxt = self.hn[n].node
                 if not (self.e[i].status & IPS_ASSURED) and self.e[i].inuse:
                     # the chain link of i is lost when it is freed: next first
                     while nxt >= 0 and (nxt >> 1) == i:
-                        nxt = self.e[i].hnext[nxt & 1]
+                        nxt = self.hn[nxt].node
                     self._kill(i)
                     drops += 1
                 n = nxt
@@ -584,6 +614,7 @@ cdef class Conntrack:
         cdef Py_ssize_t off
         cdef int32_t* nf
         cdef HeapItem* nh
+        cdef HLink* nl
         if not self.unlimited or self.cap >= HARD_MAX:
             return False
         ncap = self.cap * 2 if self.cap * 2 < HARD_MAX else HARD_MAX
@@ -601,6 +632,10 @@ cdef class Conntrack:
         if nf == NULL:
             return False
         self.freel = nf
+        nl = <HLink*>realloc(self.hn, 2 * <size_t>ncap * sizeof(HLink))
+        if nl == NULL:
+            return False
+        self.hn = nl
         nh = <HeapItem*>realloc(self.heap, (2 * ncap + 64) * sizeof(HeapItem))
         if nh == NULL:
             return False
@@ -635,8 +670,6 @@ cdef class Conntrack:
         _invert(&x.t1, t)
         x.alloc_ns = now
         x.inuse = 1
-        x.hnext[0] = -1
-        x.hnext[1] = -1
         x.bysrc_next = -2           # not in the bysource chain
         return i
 
@@ -728,16 +761,16 @@ cdef class Conntrack:
             self._no_ct(p, CTS_INVALID)
             return NFV_ACCEPT
         _pkt_tuple(&t, p)
+        h = self._hash(&t)
         while True:     # -NF_REPEAT comes back here
             created = False
-            n = self._find(&t, -1)
+            n = self._find_h(&t, -1, h)
             if n < 0:
                 # init_conntrack
                 if not _invert(&innerinv, &t):
                     self.st[<int>CTSTAT_INVALID] += 1
                     self._no_ct(p, CTS_INVALID)
                     return NFV_ACCEPT
-                h = self._hash(&t)
                 i = self._alloc(&t, now_ns, h)
                 if i < 0:
                     # table full and nothing evictable
@@ -1224,19 +1257,23 @@ cdef class Conntrack:
         cdef CtTuple reply
         cdef int32_t n
         cdef uint64_t h
-        cdef uint32_t b
+        cdef uint32_t b, tag
+        cdef HLink l
         if not _invert(&reply, t):
             return False
         h = self._hash(&reply)
         b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
-        n = self.heads[b]
-        while n >= 0:
-            if (n >> 1) != ignore and tuple_eq(_tp(&self.e[n >> 1], n & 1), &reply):
+        tag = <uint32_t>(h >> 32)
+        l = self.heads[b]
+        while l.node >= 0:
+            n = l.node
+            if l.tag == tag and (n >> 1) != ignore and \
+                    tuple_eq(_tp(&self.e[n >> 1], n & 1), &reply):
                 # same flow (identical original tuples): left to clash resolution
                 if not tuple_eq(&self.e[n >> 1].t0, &self.e[ignore].t0):
                     self.st[<int>CTSTAT_FOUND] += 1
                     return True
-            n = self.e[n >> 1].hnext[n & 1]
+            l = self.hn[n]
         return False
 
     cdef uint32_t _bysrc_bucket(self, const CtTuple* t) noexcept nogil:

@@ -5200,7 +5200,17 @@ cdef class Engine:
         cdef uint32_t ifc
         cdef int k
         cdef uint32_t r
-        memset(p, 0, sizeof(NfPkt))
+        # every field is assigned below instead of a memset of the whole
+        # struct; the conntrack view's tuples (ct_orig_* / ct_repl_*) are
+        # only read with p.ct >= 0, and whoever sets p.ct writes them
+        # (_fill_view, _nf_attached_ct), the in_* fields only with has_inner
+        p.mark = 0
+        p.ct = -1
+        p.ctstate = 0
+        p.ctdir = 0
+        p.ctstatus = 0
+        p.ctmark = 0
+        p.nat_changed = 0
         p.family = 6 if v6 else 4
         p.proto = proto
         p.frag = 1 if (fl & PF_FRAG_LATER) else 0
@@ -5208,6 +5218,7 @@ cdef class Engine:
         _nf_addr(c.saddr + 16 * i, v6, p.saddr)
         _nf_addr(c.daddr + 16 * i, v6, p.daddr)
         if proto == 1 or proto == 58:
+            p.sport = 0
             p.dport = c.sport[i]            # echo id: conntrack's tuple reads dport
         else:
             p.sport = c.sport[i]
@@ -5222,8 +5233,8 @@ cdef class Engine:
         p.src_type = self._nf_rtn(c.saddr + 16 * i, v6)
         p.dst_type = self._nf_rtn(c.daddr + 16 * i, v6)
         p.l4_csum_bad = 1 if self.csum_err[i] else 0
-        p.ct = -1
         p.tcp_wscale = 0xff
+        p.tcp_sack_right = 0
         if proto == 6:
             p.tcp_seq = c.tcp_seq[i]
             p.tcp_ack = c.tcp_ack[i]
@@ -5236,7 +5247,14 @@ cdef class Engine:
                 r = x.tcp_sack[8 * i + 2 * k + 1]
                 if k == 0 or seq_after(r, p.tcp_sack_right):
                     p.tcp_sack_right = r
+        else:
+            p.tcp_seq = 0
+            p.tcp_ack = 0
+            p.tcp_win = 0
+            p.tcp_sackok = 0
+            p.tcp_nsack = 0
         p.l4_paylen = c.payload_len[i]
+        p.has_inner = 0
         if fl & PF_ICMP_INNER:
             p.has_inner = 1
             p.in_proto = x.in_proto[i]
@@ -5245,21 +5263,27 @@ cdef class Engine:
             p.in_sport = x.in_sport[i]
             p.in_dport = x.in_dport[i]
 
-    cdef int _nf_table(self, Py_ssize_t i, int hook, int table) noexcept nogil:
+    cdef inline int _nf_table(self, Py_ssize_t i, int hook, int table) noexcept nogil:
         """One iptables table at one hook (ipt_do_table); MARK / CONNMARK
         results carried to the packet / entry.  Returns NFV_*."""
-        cdef NfPkt* p = &self.nfp
-        cdef NfResult* out = &self.nfres
-        cdef uint32_t ctmark
-        cdef bint six = p.family == 6
-        if not (self.nf_tmask[six] & (1u << (table * 5 + hook))):
-            # no such table / built-in chain: ipt_do_table never runs
+        cdef NfResult* out
+        if not (self.nf_tmask[self.nfp.family == 6] & (1u << (table * 5 + hook))):
+            # no such table / built-in chain: ipt_do_table never runs (most
+            # hooks of most rulesets: inline, so a skip costs no call)
+            out = &self.nfres
             out.verdict = NFV_ACCEPT
             out.rule = -1
             out.reject = 0
             out.nat = 0
             out.notrack = 0
             return NFV_ACCEPT
+        return self._nf_table_run(i, hook, table)
+
+    cdef int _nf_table_run(self, Py_ssize_t i, int hook, int table) noexcept nogil:
+        cdef NfPkt* p = &self.nfp
+        cdef NfResult* out = &self.nfres
+        cdef uint32_t ctmark
+        cdef bint six = p.family == 6
         ctmark = p.ctmark
         if six:
             self.nf_r6.do_table(p, hook, table, out, &self.nf_r6.rng)
@@ -5563,6 +5587,9 @@ cdef class Engine:
         n = self.nf_ct._find(&t, -1)
         if n < 0:
             return
+        # as a fresh NfPkt: no conntrack view tuples (not filled here)
+        memset(p.ct_orig_src, 0, 4 * 16)
+        p.ct_orig_sport = p.ct_orig_dport = p.ct_repl_sport = p.ct_repl_dport = 0
         p.ct = n >> 1
         p.ctdir = 1 if (n & 1) == 0 else 0
 

@@ -101,6 +101,11 @@ cdef struct IptRule:
     uint32_t v1, v2                   # MARK/CONNMARK value, mask (nfmask, ctmask)
     uint8_t reject, nat
     NatRange range
+    # prefilter, computed at compile time: the packet classes (PC_BIT of
+    # conntrack state x protocol) in which the rule can match at all, and
+    # whether it has no condition (every packet matches)
+    uint32_t cls
+    uint8_t plain
 
 
 cdef class CompiledRules:

@@ -192,10 +192,101 @@ cdef inline bint words_eq(const uint32_t* w, const uint32_t* val, const uint32_t
             and (w[3] & msk[3]) == val[3])
 
 
+# Packet classes of the rule prefilter: conntrack state as the state match
+# sees it (PS_*) x protocol (PP_*); one bit each, PC_ALL when unclassifiable.
+cdef enum:
+    PS_INVALID = 0
+    PS_ESTABLISHED = 1
+    PS_RELATED = 2
+    PS_NEW = 3
+    PS_UNTRACKED = 4
+    PP_TCP = 0
+    PP_UDP = 1
+    PP_ICMP = 2         # ICMP or ICMPv6
+    PP_OTHER = 3
+    PC_ALL = 0xFFFFF
+
+
+cdef inline uint32_t pkt_class(const NfPkt* p) noexcept nogil:
+    """The packet's prefilter class bit (constant during a traversal:
+    targets change marks, not the conntrack state)."""
+    cdef int st, pr
+    cdef uint16_t sb
+    if p.ct >= 0:
+        sb = p.ctstate & (CTS_ESTABLISHED | CTS_RELATED | CTS_NEW)
+        if sb == CTS_ESTABLISHED:
+            st = PS_ESTABLISHED
+        elif sb == CTS_RELATED:
+            st = PS_RELATED
+        elif sb == CTS_NEW:
+            st = PS_NEW
+        else:
+            return PC_ALL
+    elif p.ctstate & CTS_UNTRACKED:
+        st = PS_UNTRACKED
+    else:
+        st = PS_INVALID
+    if p.proto == 6:
+        pr = PP_TCP
+    elif p.proto == 17:
+        pr = PP_UDP
+    elif p.proto == 1 or p.proto == 58:
+        pr = PP_ICMP
+    else:
+        pr = PP_OTHER
+    return 1u << (st * 4 + pr)
+
+
+def _proto_class(int proto):
+    return {6: PP_TCP, 17: PP_UDP, 1: PP_ICMP, 58: PP_ICMP}.get(proto, PP_OTHER)
+
+
+def _rule_classes(int proto, bint proto_inv, list ms):
+    """The classes in which a rule can match: a necessary condition only
+    (the full test still runs), derived from -p and the state matches."""
+    protos = {PP_TCP, PP_UDP, PP_ICMP, PP_OTHER}
+    states = {PS_INVALID, PS_ESTABLISHED, PS_RELATED, PS_NEW, PS_UNTRACKED}
+    if proto:
+        pc = _proto_class(proto)
+        if not proto_inv:
+            protos = {pc}
+        elif pc == PP_TCP or pc == PP_UDP:
+            # ! -p tcp / ! -p udp: no packet of that class passes (ICMP's
+            # class holds two protocols, OTHER many: nothing excluded)
+            protos.discard(pc)
+    bits = {PS_INVALID: (CTS_INVALID,), PS_UNTRACKED: (CTS_UNTRACKED,),
+            PS_ESTABLISHED: (CTS_ESTABLISHED,), PS_RELATED: (CTS_RELATED,),
+            PS_NEW: (CTS_NEW,)}
+    for m in ms:
+        k = m["kind"]
+        if k == MK_NEVER:
+            return 0
+        if k == MK_CT_REQ:
+            states &= {PS_ESTABLISHED, PS_RELATED, PS_NEW}
+        elif k == MK_CTSTATE or k == MK_STATE:
+            a, inv = m.get("a", 0), bool(m.get("inv", 0))
+            ok = set()
+            for st, (b,) in bits.items():
+                variants = [b]
+                if k == MK_CTSTATE and st in (PS_ESTABLISHED, PS_RELATED, PS_NEW):
+                    # match_one adds SNAT / DNAT from the entry's status
+                    variants = [b, b | CTS_SNAT, b | CTS_DNAT, b | CTS_SNAT | CTS_DNAT]
+                if any(((a & v) != 0) != inv for v in variants):
+                    ok.add(st)
+            states &= ok
+    return sum(1 << (st * 4 + pr) for st in states for pr in protos)
+
+
 cdef inline bint rule_match(CompiledRules self, IptRule* r, NfPkt* p, uint64_t* rng,
-                            int words, const uint32_t* sw, const uint32_t* dw) noexcept nogil:
-    # sw / dw: the packet's addresses as words, read once per traversal
+                            int words, const uint32_t* sw, const uint32_t* dw,
+                            uint32_t pcls) noexcept nogil:
+    # sw / dw: the packet's addresses as words, read once per traversal;
+    # pcls: the packet's class bit (pkt_class)
     cdef int j
+    if not (r.cls & pcls):
+        return False
+    if r.plain:
+        return True
     if r.has_src and (words_eq(sw, r.src, r.smsk, words) == r.src_inv):
         return False
     if r.has_dst and (words_eq(dw, r.dst, r.dmsk, words) == r.dst_inv):
@@ -259,6 +350,7 @@ cdef class CompiledRules:
         free(self.stack)
 
     def __init__(self, ruleset, ifaces=(), stacksize=None, uint64_t seed=0):
+        cdef IptRule* e
         self.ruleset = ruleset
         self.family = ruleset.family
         self.ifaces = tuple(ifaces)
@@ -316,6 +408,11 @@ cdef class CompiledRules:
             raise MemoryError()
         for i, md in enumerate(mlist):
             self._fill_match(&self.matches[i], md)
+        for i in range(self.n_rules):
+            e = &self.rules[i]
+            e.cls = _rule_classes(e.proto, e.proto_inv, mlist[e.m_first:e.m_first + e.m_count])
+            e.plain = not (e.has_src or e.has_dst or e.iif_off >= 0 or e.oif_off >= 0
+                           or e.proto or e.frag or e.l4m or e.m_count)
 
     def _check_loops(self, ruleset, entries, starts):
         # ip_tables.c mark_source_chains: a ruleset with a jump loop is
@@ -542,6 +639,7 @@ cdef class CompiledRules:
         cdef int k
         cdef uint32_t sw[4]
         cdef uint32_t dw[4]
+        cdef uint32_t pcls
         out.verdict = NFV_ACCEPT
         out.rule = -1
         out.reject = 0
@@ -556,10 +654,11 @@ cdef class CompiledRules:
         ssize = self.stacksize[table]
         memcpy(sw, p.saddr, 16)
         memcpy(dw, p.daddr, 16)
+        pcls = pkt_class(p)
         while True:
             r = &self.rules[e]
             tried += 1
-            if not rule_match(self, r, p, rng, words, sw, dw):
+            if not rule_match(self, r, p, rng, words, sw, dw, pcls):
                 e += 1
                 continue
             self.pkts[e] += 1
