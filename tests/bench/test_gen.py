@@ -7,6 +7,7 @@ checksum and every TCP/UDP/ICMP/ICMPv6 checksum is recomputed independently
 import collections
 import hashlib
 import os
+import pathlib
 import struct
 import subprocess
 import sys
@@ -196,7 +197,7 @@ def test_mix_structure_and_checksums(traces):
 def test_deterministic_sha256(tmp_path, traces):
     for name in gen.TRACES:
         path, meta = gen.generate(name, SCALE, out=str(tmp_path), log=None, force=True)
-        h = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        h = hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
         assert h == meta["sha256"] == traces[name][1]["sha256"], name
 
 

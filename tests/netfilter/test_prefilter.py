@@ -7,6 +7,8 @@ import itertools
 
 import pytest
 
+from pystack.rules import RulesWarning
+
 from tests.netfilter.util import filter_rules, verdict
 
 STATE_BIT = {"INVALID": 1, "ESTABLISHED": 2, "RELATED": 4, "NEW": 8, "UNTRACKED": 64}
@@ -78,6 +80,7 @@ def test_prefilter_never_hides_a_match(spec):
 
 
 def test_rule_with_unsupported_match_never_matches_any_class():
-    cr = filter_rules("-A INPUT -m foo --bar 1 -j DROP", lenient=True)
+    with pytest.warns(RulesWarning, match="unknown match 'foo': rule never matches"):
+        cr = filter_rules("-A INPUT -m foo --bar 1 -j DROP", lenient=True)
     for st in STATE_BIT:
         assert verdict(cr, {"proto": "tcp", "ctstate": st}) == ("ACCEPT", 0)
