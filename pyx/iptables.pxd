@@ -128,6 +128,7 @@ cdef class CompiledRules:
     cdef int32_t* dslot               # destination index: open addressing, rule or -1
     cdef uint32_t dmask
     cdef readonly int family
+    cdef readonly uint32_t addrtype_tables  # bit t: table t has an -m addrtype match
     cdef public uint64_t rng
     cdef readonly object ruleset, ifaces, info, warnings
 

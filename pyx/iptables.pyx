@@ -403,6 +403,7 @@ cdef class CompiledRules:
                 self.hook_entry[ti][h] = -1
                 self.underflow[ti][h] = -1
         info = []
+        self.addrtype_tables = 0
         for i, (t, c, n, r) in enumerate(entries):
             ti = _names.TABLES.index(t.name)
             if n == 0:
@@ -410,6 +411,8 @@ cdef class CompiledRules:
             else:
                 info.append((t.name, c.name, n, r.text()))
             self._compile_rule(i, t, c, n, r, starts, ifok, mlist)
+            if any(md["kind"] == MK_ADDRTYPE for md in mlist[self.rules[i].m_first:]):
+                self.addrtype_tables |= 1u << ti
             if c.builtin:
                 h = _names.HOOKS.index(c.name)
                 if (n == 1 or (n == 0 and not c.rules)):
