@@ -286,9 +286,8 @@ KUBE_PROXY_RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 @register_stage("model+kube-proxy", parent="read",
                 doc="the model with data/rules/kube-proxy.save loaded (364 rules: "
                     "conntrack, filter and nat at every hook)",
-                symbols=("__pyx_pw_7pystack_5_core_6engine_*",
-                         "__pyx_f_7pystack_5_core_8iptables_*",
-                         "__pyx_f_7pystack_5_core_9conntrack_*"))
+                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
+                         "__pyx_pw_7pystack_5_core_6engine_*"))
 def _model_kube_proxy(setup: Setup):
     from pystack.replay import Replay
     from pystack.rules import load_rules
@@ -314,8 +313,8 @@ register_target("mix", "model+kube-proxy", pps=2e6)
                 doc="replay+write with data/rules/kube-proxy.save loaded: the packets "
                     "table's netfilter columns and the rules / conntrack tables written too; "
                     "a sibling of replay+write",
-                symbols=("__pyx_pw_7pystack_5_core_6engine_*",
-                         "__pyx_f_7pystack_5_core_8iptables_*",
+                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
+                         "__pyx_pw_7pystack_5_core_6engine_*",
                          "__pyx_pw_7pystack_5_core_9addrtable_*"))
 def _replay_write_kube_proxy(setup: Setup):
     import atexit
@@ -384,7 +383,8 @@ def _model_nf(setup: Setup, hooks):
 @register_stage("model+conntrack", parent="read",
                 doc="the model with conntrack attached and no rules (Replay(conntrack=True)): "
                     "the baseline of model+pyhook",
-                symbols=("__pyx_pw_7pystack_5_core_6engine_*",))
+                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
+                         "__pyx_pw_7pystack_5_core_6engine_*"))
 def _model_conntrack(setup: Setup):
     return _model_nf(setup, [])
 
@@ -392,7 +392,8 @@ def _model_conntrack(setup: Setup):
 @register_stage("model+pyhook", parent="read",
                 doc="model+conntrack with no-op Python hooks; --opt hook=none (a PREROUTING "
                     "filter matching nothing, default) | 1pct | all",
-                symbols=("__pyx_pw_7pystack_5_core_6engine_*",))
+                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
+                         "__pyx_pw_7pystack_5_core_6engine_*"))
 def _model_pyhook(setup: Setup):
     kind = setup.option("hook", "none")
     if kind not in PYHOOK_SCENARIOS:

@@ -22,6 +22,7 @@ def load_rules(source, family: int | None = None, lenient: bool = False) -> Rule
     return Ruleset.parse(str(source), family or 4, "<string>", lenient)
 
 
-def compile_rules(ruleset: Ruleset, ifaces=(), stacksize=None, seed: int = 0):
+def compile_rules(ruleset: Ruleset, ifaces=(), stacksize=None, seed: int = 0,
+                  dindex: bool = True):
     from pystack._core.iptables import CompiledRules
-    return CompiledRules(ruleset, ifaces, stacksize=stacksize, seed=seed)
+    return CompiledRules(ruleset, ifaces, stacksize=stacksize, seed=seed, dindex=dindex)

@@ -5230,8 +5230,10 @@ cdef class Engine:
         ifc = x.iface[i] if x.iface != NULL else 0
         p.iif = self.nf_ifmap[ifc] if ifc < <uint32_t>self.nf_nifmap else -1
         p.oif = -1
-        p.src_type = self._nf_rtn(c.saddr + 16 * i, v6)
-        p.dst_type = self._nf_rtn(c.daddr + 16 * i, v6)
+        # src_type / dst_type: 0 = not known yet; _nf_table_run fills them
+        # for a table with an -m addrtype match (most packets never meet one)
+        p.src_type = 0
+        p.dst_type = 0
         p.l4_csum_bad = 1 if self.csum_err[i] else 0
         p.tcp_wscale = 0xff
         p.tcp_sack_right = 0
@@ -5284,7 +5286,16 @@ cdef class Engine:
         cdef NfResult* out = &self.nfres
         cdef uint32_t ctmark
         cdef bint six = p.family == 6
+        cdef uint8_t col[16]
         ctmark = p.ctmark
+        if p.src_type == 0 and ((self.nf_r6.addrtype_tables if six
+                                 else self.nf_r4.addrtype_tables) >> table) & 1:
+            # xt_addrtype.c addrtype_mt_v1: the route types of the packet's
+            # current (possibly NAT-rewritten) addresses
+            _col_addr(p.saddr, six, col)
+            p.src_type = self._nf_rtn(col, six)
+            _col_addr(p.daddr, six, col)
+            p.dst_type = self._nf_rtn(col, six)
         if six:
             self.nf_r6.do_table(p, hook, table, out, &self.nf_r6.rng)
         else:
@@ -5336,7 +5347,6 @@ cdef class Engine:
         cdef const uint8_t* ma = NULL
         cdef NfResult* out = &self.nfres
         cdef uint8_t lo[16]
-        cdef uint8_t col[16]
         if p.ct < 0:
             return NFV_ACCEPT
         if self.nf_ct.nat_needed(p, manip):
@@ -5371,10 +5381,9 @@ cdef class Engine:
         self.nf_ct.nat_packet(p, hook)
         if p.nat_changed & (NAT_CHG_SADDR | NAT_CHG_DADDR):
             # -m addrtype after DNAT / SNAT sees the rewritten addresses
-            _col_addr(p.saddr, p.family == 6, col)
-            p.src_type = self._nf_rtn(col, p.family == 6)
-            _col_addr(p.daddr, p.family == 6, col)
-            p.dst_type = self._nf_rtn(col, p.family == 6)
+            # (recomputed by _nf_table_run when a table needs them)
+            p.src_type = 0
+            p.dst_type = 0
         self.nf_chg |= p.nat_changed
         return NFV_ACCEPT
 

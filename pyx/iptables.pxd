@@ -106,6 +106,12 @@ cdef struct IptRule:
     # whether it has no condition (every packet matches)
     uint32_t cls
     uint8_t plain
+    # destination index (IPv4): a run of >= DIDX_MIN consecutive rules of one
+    # chain, each `-d A/32 -p P -m P --dport N` and nothing else (kube-proxy's
+    # KUBE-SERVICES), is looked up by (run, daddr, proto, dport) instead of
+    # tried rule by rule.  run_end: index past the run (0: not in a run);
+    # dnext: the next rule of the run with the same key (-1: none)
+    int32_t run_start, run_end, dnext
 
 
 cdef class CompiledRules:
@@ -119,11 +125,16 @@ cdef class CompiledRules:
     cdef int32_t hook_entry[5][5]     # [table][hook] first rule, -1: none
     cdef int32_t underflow[5][5]      # [table][hook] policy rule
     cdef int32_t stacksize[5]
+    cdef int32_t* dslot               # destination index: open addressing, rule or -1
+    cdef uint32_t dmask
     cdef readonly int family
+    cdef readonly uint32_t addrtype_tables  # bit t: table t has an -m addrtype match
     cdef public uint64_t rng
     cdef readonly object ruleset, ifaces, info, warnings
 
     cdef _fill_match(self, IptMatch* m, dict md)
+    cdef int32_t _dfind(self, int32_t run, uint32_t daddr, uint8_t proto,
+                        uint16_t dport) noexcept nogil
     cdef _fill_pkt(self, NfPkt* p, dict pkt)
     cdef void do_table(self, NfPkt* p, int hook, int table, NfResult* out,
                        uint64_t* rng) noexcept nogil
