@@ -241,6 +241,34 @@ register_target("bulk", "model", Bps=2.5e9)
 # --------------------------------------------------------------------------
 # the model with every result table written (pystack.results)
 
+def _write_step(setup: Setup, rules, tag):
+    """The model with every result table written into a scratch folder
+    (removed at exit); rules: a Ruleset or None."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from pystack.replay import Replay
+    from pystack.results.writer import DEFAULT_FORMAT, OutputFolder, ResultWriter
+
+    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
+    setup.state.bench_host = host
+    out = setup.option("out")
+    if not out:
+        out = os.path.join(tempfile.gettempdir(), f"pystack-bench-{tag}-{os.getpid()}")
+        atexit.register(shutil.rmtree, out, True)
+    if os.path.exists(out):                 # the previous repetition's (untimed)
+        shutil.rmtree(out)
+    fmt = setup.option("format", DEFAULT_FORMAT)
+    r = Replay(host, checksum="auto", batch_size=setup.batch_size, rules=rules)
+    w = ResultWriter(OutputFolder(out, fmt=fmt, force=True), r)
+    setup.on_finish(lambda: w.finish(r.finish(), {"bench": True}))
+
+    def step(rb):
+        r.step(rb, on_batch=w.on_batch, collect=False)
+    return step
+
+
 @register_stage("replay+write", parent="read",
                 doc="the model stage + every result table (packets, connections, samples, "
                     "counters) written batch by batch into an output folder "
@@ -249,31 +277,9 @@ register_target("bulk", "model", Bps=2.5e9)
                          "__pyx_pw_7pystack_5_core_6engine_*",
                          "__pyx_pw_7pystack_5_core_9addrtable_*"))
 def _replay_write(setup: Setup):
-    import atexit
-    import shutil
-    import tempfile
-
-    from pystack.replay import Replay
-    from pystack.results.writer import DEFAULT_FORMAT, OutputFolder, ResultWriter
-
     if not setup.path:
         return None
-    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
-    setup.state.bench_host = host
-    out = setup.option("out")
-    if not out:
-        out = os.path.join(tempfile.gettempdir(), f"pystack-bench-out-{os.getpid()}")
-        atexit.register(shutil.rmtree, out, True)
-    if os.path.exists(out):                 # the previous repetition's (untimed)
-        shutil.rmtree(out)
-    fmt = setup.option("format", DEFAULT_FORMAT)
-    r = Replay(host, checksum="auto", batch_size=setup.batch_size)
-    w = ResultWriter(OutputFolder(out, fmt=fmt, force=True), r)
-    setup.on_finish(lambda: w.finish(r.finish(), {"bench": True}))
-
-    def step(rb):
-        r.step(rb, on_batch=w.on_batch, collect=False)
-    return step
+    return _write_step(setup, None, "out")
 
 
 register_target("mix", "replay+write", pps=2e6)
@@ -283,6 +289,14 @@ KUBE_PROXY_RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 "data", "rules", "kube-proxy.save")
 
 
+def _kube_proxy_rules(setup: Setup):
+    """data/rules/kube-proxy.save, parsed once per bench run."""
+    from pystack.rules import load_rules
+    rules = getattr(setup.state, "kube_proxy_rules", None) or load_rules(KUBE_PROXY_RULES)
+    setup.state.kube_proxy_rules = rules
+    return rules
+
+
 @register_stage("model+kube-proxy", parent="read",
                 doc="the model with data/rules/kube-proxy.save loaded (364 rules: "
                     "conntrack, filter and nat at every hook)",
@@ -290,14 +304,12 @@ KUBE_PROXY_RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                          "__pyx_pw_7pystack_5_core_6engine_*"))
 def _model_kube_proxy(setup: Setup):
     from pystack.replay import Replay
-    from pystack.rules import load_rules
 
     if not setup.path:
         return None
     host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
     setup.state.bench_host = host
-    rules = getattr(setup.state, "kube_proxy_rules", None) or load_rules(KUBE_PROXY_RULES)
-    setup.state.kube_proxy_rules = rules
+    rules = _kube_proxy_rules(setup)
     r = Replay(host, checksum="auto", batch_size=setup.batch_size, rules=rules)
     setup.on_finish(r.finish)
 
@@ -317,34 +329,9 @@ register_target("mix", "model+kube-proxy", pps=2e6)
                          "__pyx_pw_7pystack_5_core_6engine_*",
                          "__pyx_pw_7pystack_5_core_9addrtable_*"))
 def _replay_write_kube_proxy(setup: Setup):
-    import atexit
-    import shutil
-    import tempfile
-
-    from pystack.replay import Replay
-    from pystack.results.writer import DEFAULT_FORMAT, OutputFolder, ResultWriter
-    from pystack.rules import load_rules
-
     if not setup.path:
         return None
-    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
-    setup.state.bench_host = host
-    rules = getattr(setup.state, "kube_proxy_rules", None) or load_rules(KUBE_PROXY_RULES)
-    setup.state.kube_proxy_rules = rules
-    out = setup.option("out")
-    if not out:
-        out = os.path.join(tempfile.gettempdir(), f"pystack-bench-outkp-{os.getpid()}")
-        atexit.register(shutil.rmtree, out, True)
-    if os.path.exists(out):
-        shutil.rmtree(out)
-    fmt = setup.option("format", DEFAULT_FORMAT)
-    r = Replay(host, checksum="auto", batch_size=setup.batch_size, rules=rules)
-    w = ResultWriter(OutputFolder(out, fmt=fmt, force=True), r)
-    setup.on_finish(lambda: w.finish(r.finish(), {"bench": True}))
-
-    def step(rb):
-        r.step(rb, on_batch=w.on_batch, collect=False)
-    return step
+    return _write_step(setup, _kube_proxy_rules(setup), "outkp")
 
 
 # --------------------------------------------------------------------------
