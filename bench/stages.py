@@ -213,24 +213,37 @@ def _bench_host(setup: Setup):
     return inf.result()
 
 
+def _host(setup: Setup):
+    """The bench host of this trace, inferred once per run."""
+    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
+    setup.state.bench_host = host
+    return host
+
+
+def _replay_step(setup: Setup, hooks=(), **replay_kw):
+    """A Replay of the bench host (Replay keyword arguments as given, no-op
+    Python hooks as (hook, priority, match)) stepped batch by batch,
+    finished after the last batch (timed)."""
+    from pystack.replay import Replay
+    r = Replay(_host(setup), checksum="auto", batch_size=setup.batch_size, **replay_kw)
+    for hook, prio, match in hooks:
+        r.add_hook(hook, _pyhook_noop, priority=prio, match=match)
+    setup.on_finish(r.finish)
+
+    def step(rb):
+        r.step(rb, collect=False)
+    return step
+
+
 @register_stage("model", parent="read",
                 doc="+ parse, checksum policy (auto) and the stack engine "
                     "(pystack.replay.Replay.step; no per-packet results kept)",
                 symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
                          "__pyx_pw_7pystack_5_core_6engine_*"))
 def _model(setup: Setup):
-    from pystack.replay import Replay
-
     if not setup.path:          # availability probe (--list): nothing to replay
         return None
-    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
-    setup.state.bench_host = host
-    r = Replay(host, checksum="auto", batch_size=setup.batch_size)
-    setup.on_finish(r.finish)
-
-    def step(rb):
-        r.step(rb, collect=False)
-    return step
+    return _replay_step(setup)
 
 
 register_target("synflood", "model", pps=3e6)
@@ -251,8 +264,7 @@ def _write_step(setup: Setup, rules, tag):
     from pystack.replay import Replay
     from pystack.results.writer import DEFAULT_FORMAT, OutputFolder, ResultWriter
 
-    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
-    setup.state.bench_host = host
+    host = _host(setup)
     out = setup.option("out")
     if not out:
         out = os.path.join(tempfile.gettempdir(), f"pystack-bench-{tag}-{os.getpid()}")
@@ -303,19 +315,9 @@ def _kube_proxy_rules(setup: Setup):
                 symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
                          "__pyx_pw_7pystack_5_core_6engine_*"))
 def _model_kube_proxy(setup: Setup):
-    from pystack.replay import Replay
-
     if not setup.path:
         return None
-    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
-    setup.state.bench_host = host
-    rules = _kube_proxy_rules(setup)
-    r = Replay(host, checksum="auto", batch_size=setup.batch_size, rules=rules)
-    setup.on_finish(r.finish)
-
-    def step(rb):
-        r.step(rb, collect=False)
-    return step
+    return _replay_step(setup, rules=_kube_proxy_rules(setup))
 
 
 register_target("mix", "model+kube-proxy", pps=2e6)
@@ -351,20 +353,9 @@ def _pyhook_noop(pkt):
 
 
 def _model_nf(setup: Setup, hooks):
-    from pystack.replay import Replay
-
     if not setup.path:
         return None
-    host = getattr(setup.state, "bench_host", None) or _bench_host(setup)
-    setup.state.bench_host = host
-    r = Replay(host, checksum="auto", batch_size=setup.batch_size, conntrack=True)
-    for hook, prio, match in hooks:
-        r.add_hook(hook, _pyhook_noop, priority=prio, match=match)
-    setup.on_finish(r.finish)
-
-    def step(rb):
-        r.step(rb, collect=False)
-    return step
+    return _replay_step(setup, hooks, conntrack=True)
 
 
 @register_stage("model+conntrack", parent="read",
