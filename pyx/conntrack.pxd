@@ -42,8 +42,12 @@
 #        returns NAT_CHG_* bits or -1 (buffer too short).
 #   void expire(int64_t now_ns)
 #        remove the entries whose timeout is <= now (conntrack_in does it).
+cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
-from pystack._core.nftypes cimport NfPkt, NatRange
+from pystack._core.nftypes cimport (
+    NfPkt, NatRange, CTS_NEW, CTS_RELATED, IPS_SRC_NAT, IPS_DST_NAT,
+    IPS_SRC_NAT_DONE, IPS_DST_NAT_DONE, NF_NAT_MANIP_SRC,
+)
 from pystack._core.vocab cimport CTSTAT_N
 
 # enum tcp_conntrack (include/uapi/linux/netfilter/nf_conntrack_tcp.h)
@@ -125,6 +129,9 @@ cdef struct HeapItem:
     uint32_t gen
 
 
+# final: the per-packet path's calls between its own methods are direct
+# C calls the compiler can inline, not vtable calls.
+@cython.final
 cdef class Conntrack:
     cdef CtEntry* e
     cdef void* eraw               # allocation behind e (e is its 64-byte aligned start)
@@ -151,6 +158,10 @@ cdef class Conntrack:
     cdef int64_t udp_tmo, udp_stream_tmo, icmp_tmo, icmpv6_tmo, generic_tmo
     cdef int64_t gre_tmo, gre_stream_tmo
     cdef int64_t last_now
+    # fill the view's tuples (NfPkt.ct_orig_* / ct_repl_*) for every packet;
+    # the engine clears it at attach time when no loaded rule has an
+    # -m conntrack --ctorig*/--ctrepl* match (nothing else reads them)
+    cdef public bint view_tuples
 
     cdef int conntrack_in(self, NfPkt* p, int hook, int64_t now_ns, bint notrack) noexcept nogil
     cdef bint nat_needed(self, NfPkt* p, int manip) noexcept nogil
@@ -210,6 +221,27 @@ cdef class Conntrack:
     cdef void _unique_tuple(self, CtTuple* out, const CtTuple* orig, const NatRange* r,
                             int manip, int32_t ct) noexcept nogil
     cdef int _ctinfo_of(self, NfPkt* p) noexcept nogil
+
+
+# The per-packet NAT hook checks, inline in the caller (the engine runs them
+# at every nat hook; most packets belong to established connections without
+# NAT, for which both are no-ops).
+cdef inline bint ct_nat_needed(Conntrack ct, NfPkt* p, int manip) noexcept nogil:
+    # nf_nat_inet_fn: the nat table runs for NEW/RELATED with the manip unset
+    if p.ct < 0 or not (p.ctstate & (CTS_NEW | CTS_RELATED)):
+        return False
+    if manip == NF_NAT_MANIP_SRC:
+        return not (ct.e[p.ct].status & IPS_SRC_NAT_DONE)
+    return not (ct.e[p.ct].status & IPS_DST_NAT_DONE)
+
+
+cdef inline void ct_nat_packet(Conntrack ct, NfPkt* p, int hook) noexcept nogil:
+    # nf_nat_packet rewrites nothing unless the entry has a NAT binding
+    # (IPS_SRC_NAT / IPS_DST_NAT); the rest is Conntrack.nat_packet
+    if p.ct >= 0 and (ct.e[p.ct].status & (IPS_SRC_NAT | IPS_DST_NAT)):
+        ct.nat_packet(p, hook)
+    else:
+        p.nat_changed = 0
 
 
 cdef class CtPacket:

@@ -409,6 +409,7 @@ cdef class Conntrack:
         self.gre_tmo = params.get("gre_timeout_ns", 30 * NS)
         self.gre_stream_tmo = params.get("gre_timeout_stream_ns", 180 * NS)
         self.last_now = 0
+        self.view_tuples = True
 
     def __dealloc__(self):
         free(self.eraw)
@@ -694,6 +695,8 @@ cdef class Conntrack:
         if x.status & IPS_DST_NAT:
             st |= CTS_DNAT
         p.ctstate = st
+        if not self.view_tuples:
+            return
         memcpy(p.ct_orig_src, x.t0.src, 16)
         memcpy(p.ct_orig_dst, x.t0.dst, 16)
         memcpy(p.ct_repl_src, x.t1.src, 16)
@@ -728,7 +731,8 @@ cdef class Conntrack:
             return NFV_ACCEPT
         if now_ns > self.last_now:
             self.last_now = now_ns
-        self.expire(now_ns)
+        if self.heapn > 0 and self.heap[0].t <= now_ns:
+            self.expire(now_ns)
         if p.frag:
             # get_l4proto: no L4 header (defrag runs first in the kernel)
             self.st[<int>CTSTAT_INVALID] += 1
@@ -1246,11 +1250,7 @@ cdef class Conntrack:
     # NAT
     # ------------------------------------------------------------------
     cdef bint nat_needed(self, NfPkt* p, int manip) noexcept nogil:
-        if p.ct < 0 or not (p.ctstate & (CTS_NEW | CTS_RELATED)):
-            return False
-        if manip == NF_NAT_MANIP_SRC:
-            return not (self.e[p.ct].status & IPS_SRC_NAT_DONE)
-        return not (self.e[p.ct].status & IPS_DST_NAT_DONE)
+        return ct_nat_needed(self, p, manip)
 
     cdef bint _used_tuple(self, const CtTuple* t, int32_t ignore) noexcept nogil:
         # nf_nat_used_tuple -> nf_conntrack_tuple_taken on the reply tuple

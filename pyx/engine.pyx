@@ -486,8 +486,8 @@ from pystack._core.iptables cimport (CompiledRules, NAT_NONE, NAT_MASQUERADE, NA
                                      REJ6_ICMP6_NOT_NEIGHBOUR, REJ6_ICMP6_ADDR_UNREACH,
                                      REJ6_ICMP6_PORT_UNREACH, REJ6_ICMP6_ECHOREPLY,
                                      REJ6_TCP_RESET, REJ6_ICMP6_POLICY_FAIL,
-                                     REJ6_ICMP6_REJECT_ROUTE)
-from pystack._core.conntrack cimport Conntrack, CtTuple
+                                     REJ6_ICMP6_REJECT_ROUTE, MK_CT_ADDR, MK_CT_PORT)
+from pystack._core.conntrack cimport Conntrack, CtTuple, ct_nat_needed, ct_nat_packet
 from pystack._core.pyhook cimport (PhEnt, ph_match, ph_compile, HookPacket, PH_MIN, PH_END,
                                    NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE,
                                    NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER, NF_IP_PRI_SECURITY,
@@ -5349,7 +5349,7 @@ cdef class Engine:
         cdef uint8_t lo[16]
         if p.ct < 0:
             return NFV_ACCEPT
-        if self.nf_ct.nat_needed(p, manip):
+        if ct_nat_needed(self.nf_ct, p, manip):
             if self._nf_table(i, hook, NFT_NAT) == NFV_DROP:
                 return NFV_DROP
             if out.nat != NAT_NONE:
@@ -5378,7 +5378,7 @@ cdef class Engine:
                 self.nf_any_nat = True
             else:
                 self.nf_ct.nat_setup(p, manip, NULL, NULL)
-        self.nf_ct.nat_packet(p, hook)
+        ct_nat_packet(self.nf_ct, p, hook)
         if p.nat_changed & (NAT_CHG_SADDR | NAT_CHG_DADDR):
             # -m addrtype after DNAT / SNAT sees the rewritten addresses
             # (recomputed by _nf_table_run when a table needs them)
@@ -6150,6 +6150,16 @@ cdef class Engine:
                 for hk in range(5):
                     if (<CompiledRules>cr).hook_entry[t][hk] >= 0:
                         self.nf_tmask[fam] |= 1u << (t * 5 + hk)
+        # conntrack copies its tuples into each packet's view only for
+        # -m conntrack --ctorig*/--ctrepl* matches (iptables match_one)
+        view_tuples = False
+        for cr in (rules4, rules6):
+            if cr is None:
+                continue
+            for k in range((<CompiledRules>cr).n_matches):
+                if (<CompiledRules>cr).matches[k].kind in (MK_CT_ADDR, MK_CT_PORT):
+                    view_tuples = True
+        (<Conntrack>conntrack).view_tuples = view_tuples
         self.ip6_forward = self.ip_forward if ip6_forward < 0 else ip6_forward
         iface_map = list(iface_map)
         free(self.nf_ifmap)
