@@ -45,7 +45,7 @@
 cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from pystack._core.nftypes cimport (
-    NfPkt, NatRange, CTS_NEW, CTS_RELATED, IPS_SRC_NAT, IPS_DST_NAT,
+    NfPkt, NatRange, NFV_ACCEPT, CTS_NEW, CTS_RELATED, IPS_CONFIRMED, IPS_SRC_NAT, IPS_DST_NAT,
     IPS_SRC_NAT_DONE, IPS_DST_NAT_DONE, NF_NAT_MANIP_SRC,
 )
 from pystack._core.vocab cimport CTSTAT_N
@@ -178,24 +178,22 @@ cdef class Conntrack:
     # internals
     cdef uint64_t _hash(self, const CtTuple* t) noexcept nogil
     cdef int32_t _find(self, const CtTuple* t, int32_t ignore) noexcept nogil
-    cdef int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil
+    cdef inline int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil
     cdef void _hash_insert(self, int32_t i) noexcept nogil
     cdef void _hash_remove(self, int32_t i) noexcept nogil
     cdef void _free(self, int32_t i) noexcept nogil
     cdef void _kill(self, int32_t i) noexcept nogil
-    cdef void _refresh(self, int32_t i, int64_t tmo, int64_t now) noexcept nogil
+    cdef inline void _refresh(self, int32_t i, int64_t tmo, int64_t now) noexcept nogil
     cdef void _heap_push(self, int64_t t, int32_t idx) noexcept nogil
     cdef int _early_drop(self, uint64_t h) noexcept nogil
     cdef bint _grow(self) noexcept nogil
     cdef int32_t _alloc(self, const CtTuple* t, int64_t now, uint64_t h) noexcept nogil
     cdef uint32_t _rand32(self) noexcept nogil
-    cdef void _fill_view(self, NfPkt* p, int32_t i, int ctinfo) noexcept nogil
+    cdef inline void _fill_view(self, NfPkt* p, int32_t i, int ctinfo) noexcept nogil
     cdef bint _used_tuple(self, const CtTuple* t, int32_t ignore) noexcept nogil
-    cdef int _tcp_packet(self, int32_t i, NfPkt* p, int dir, int hook, int64_t now) noexcept nogil
-    cdef int _tcp_in_window(self, CtEntry* c, int dir, int index, NfPkt* p) noexcept nogil
     cdef void _no_ct(self, NfPkt* p, uint16_t st) noexcept nogil
     cdef int _icmp_error(self, NfPkt* p) noexcept nogil
-    cdef int _udp_packet(self, int32_t i, NfPkt* p, int dir, int hook, int64_t now) noexcept nogil
+    cdef inline int _udp_packet(self, int32_t i, NfPkt* p, int dir, int hook, int64_t now) noexcept nogil
     cdef int _icmp_packet(self, int32_t i, NfPkt* p, int64_t now) noexcept nogil
     cdef void _tcp_options(self, TcpSeen* s, NfPkt* p) noexcept nogil
     cdef void _tcp_init_sender(self, TcpSeen* sender, TcpSeen* receiver, NfPkt* p,
@@ -206,8 +204,6 @@ cdef class Conntrack:
                             int* new_state) noexcept nogil
     cdef void _tcp_handle_invalid(self, int32_t i, CtEntry* c, int dir, int index,
                                   int64_t now) noexcept nogil
-    cdef int _tcp_in_window_done(self, int32_t i, CtEntry* c, NfPkt* p, int dir, int index,
-                                 int old_state, int new_state, int64_t now) noexcept nogil
     cdef uint32_t _bysrc_bucket(self, const CtTuple* t) noexcept nogil
     cdef void _bysrc_remove(self, int32_t i) noexcept nogil
     cdef bint _find_appropriate_src(self, const CtTuple* orig, CtTuple* result,
@@ -242,6 +238,15 @@ cdef inline void ct_nat_packet(Conntrack ct, NfPkt* p, int hook) noexcept nogil:
         ct.nat_packet(p, hook)
     else:
         p.nat_changed = 0
+
+
+
+cdef inline int ct_confirm(Conntrack ct, NfPkt* p, int64_t now_ns) noexcept nogil:
+    # __nf_conntrack_confirm has nothing to do for a packet of a confirmed
+    # entry (all but a connection's first); the rest is Conntrack.confirm
+    if p.ct < 0 or (ct.e[p.ct].status & IPS_CONFIRMED):
+        return NFV_ACCEPT
+    return ct.confirm(p, now_ns)
 
 
 cdef class CtPacket:

@@ -487,7 +487,8 @@ from pystack._core.iptables cimport (CompiledRules, NAT_NONE, NAT_MASQUERADE, NA
                                      REJ6_ICMP6_PORT_UNREACH, REJ6_ICMP6_ECHOREPLY,
                                      REJ6_TCP_RESET, REJ6_ICMP6_POLICY_FAIL,
                                      REJ6_ICMP6_REJECT_ROUTE, MK_CT_ADDR, MK_CT_PORT)
-from pystack._core.conntrack cimport Conntrack, CtTuple, ct_nat_needed, ct_nat_packet
+from pystack._core.conntrack cimport (Conntrack, CtTuple, ct_nat_needed, ct_nat_packet,
+                                      ct_confirm)
 from pystack._core.pyhook cimport (PhEnt, ph_match, ph_compile, HookPacket, PH_MIN, PH_END,
                                    NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE,
                                    NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER, NF_IP_PRI_SECURITY,
@@ -5642,7 +5643,7 @@ cdef class Engine:
                 self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
             self._nf_drop(i, True)
             return NFV_DROP
-        if self.nf_ct.confirm(&self.nfp, self.now) == NFV_DROP:
+        if ct_confirm(self.nf_ct, &self.nfp, self.now) == NFV_DROP:
             self._nf_drop(i, False)
             return NFV_DROP
         return NFV_ACCEPT
@@ -5712,7 +5713,7 @@ cdef class Engine:
         if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_IN)) and \
                 self._ph(i, NF_INET_LOCAL_IN, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
             return self._nf_drop(i, True)
-        if self.nf_ct.confirm(p, self.now) == NFV_DROP:
+        if ct_confirm(self.nf_ct, p, self.now) == NFV_DROP:
             return self._nf_drop(i, False)
         self._nf_done(i)
         if self.nf_chg:
@@ -6038,7 +6039,7 @@ cdef class Engine:
                 self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
-        if self.nf_ct.confirm(p, self.now) == NFV_DROP:
+        if ct_confirm(self.nf_ct, p, self.now) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
         self._nf_done(i)
