@@ -249,5 +249,12 @@ cdef inline int ct_confirm(Conntrack ct, NfPkt* p, int64_t now_ns) noexcept nogi
     return ct.confirm(p, now_ns)
 
 
+
+cdef inline void ct_discard(Conntrack ct, NfPkt* p) noexcept nogil:
+    # only an unconfirmed entry dies with its packet
+    if p.ct >= 0 and not (ct.e[p.ct].status & IPS_CONFIRMED):
+        ct.discard(p)
+
+
 cdef class CtPacket:
     cdef NfPkt* p

@@ -114,6 +114,41 @@ TCP_TABLE[:] = [
     ],
 ]
 
+# tcp_error's tcp_valid_flags and get_conntrack_index in one table, by the
+# flag bits both look at (FIN SYN RST ACK URG; PSH, ECE and CWR are ignored)
+cdef enum:
+    TCP_FLAGS_INVALID = 0xff
+cdef uint8_t TCP_FLAG_INDEX[64]
+
+
+cdef void _init_tcp_flag_index() noexcept:
+    cdef int f
+    for f in range(64):
+        if not (f == 0x02 or f == 0x22 or f == 0x12 or f == 0x04 or f == 0x14
+                or f == 0x11 or f == 0x31 or f == 0x10 or f == 0x30):
+            TCP_FLAG_INDEX[f] = TCP_FLAGS_INVALID
+        elif f & 4:
+            TCP_FLAG_INDEX[f] = TCP_RST_SET
+        elif f & 2:
+            TCP_FLAG_INDEX[f] = TCP_SYNACK_SET if (f & 16) else TCP_SYN_SET
+        elif f & 1:
+            TCP_FLAG_INDEX[f] = TCP_FIN_SET
+        elif f & 16:
+            TCP_FLAG_INDEX[f] = TCP_ACK_SET
+        else:
+            TCP_FLAG_INDEX[f] = TCP_NONE_SET
+
+
+_init_tcp_flag_index()
+
+
+def py_tcp_flag_index(int flags):
+    """The tracker's flag class of a TCP flags byte (tests): get_conntrack_index,
+    or None for a combination tcp_error rejects."""
+    cdef uint8_t k = TCP_FLAG_INDEX[flags & 0x37]
+    return None if k == TCP_FLAGS_INVALID else k
+
+
 TCP_STATE_NAMES = ("NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
                    "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2")
 
@@ -1632,19 +1667,9 @@ cdef inline int _tcp_packet(Conntrack self, int32_t i, NfPkt* p, int dir, int ho
     # tcp_error: header length (the parser's has_l4), checksum, flags
     if hook == NF_INET_PRE_ROUTING and self.checksum and p.l4_csum_bad:
         return TR_INVALID
-    if not (f6 == 0x02 or f6 == 0x22 or f6 == 0x12 or f6 == 0x04 or f6 == 0x14
-            or f6 == 0x11 or f6 == 0x31 or f6 == 0x10 or f6 == 0x30):
+    index = TCP_FLAG_INDEX[f6]
+    if index == TCP_FLAGS_INVALID:
         return TR_INVALID
-    if fl & 4:
-        index = TCP_RST_SET
-    elif fl & 2:
-        index = TCP_SYNACK_SET if (fl & 16) else TCP_SYN_SET
-    elif fl & 1:
-        index = TCP_FIN_SET
-    elif fl & 16:
-        index = TCP_ACK_SET
-    else:
-        index = TCP_NONE_SET
     if not (c.status & IPS_CONFIRMED):
         # tcp_new
         new_state = TCP_TABLE[0][index][TCP_CONNTRACK_NONE]

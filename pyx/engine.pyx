@@ -488,7 +488,7 @@ from pystack._core.iptables cimport (CompiledRules, NAT_NONE, NAT_MASQUERADE, NA
                                      REJ6_TCP_RESET, REJ6_ICMP6_POLICY_FAIL,
                                      REJ6_ICMP6_REJECT_ROUTE, MK_CT_ADDR, MK_CT_PORT)
 from pystack._core.conntrack cimport (Conntrack, CtTuple, ct_nat_needed, ct_nat_packet,
-                                      ct_confirm)
+                                      ct_confirm, ct_discard)
 from pystack._core.pyhook cimport (PhEnt, ph_match, ph_compile, HookPacket, PH_MIN, PH_END,
                                    NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE,
                                    NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER, NF_IP_PRI_SECURITY,
@@ -5395,7 +5395,7 @@ cdef class Engine:
         """NF_DROP: kfree_skb_reason(NETFILTER_DROP); an unconfirmed entry
         dies with the packet (nf_ct_put of a never-confirmed conntrack)."""
         if dead_ct and self.nfp.ct >= 0:
-            self.nf_ct.discard(&self.nfp)
+            ct_discard(self.nf_ct, &self.nfp)
         self._drop(i, DR_NETFILTER_DROP)
         self._nf_done(i)
         return 0
@@ -5733,14 +5733,14 @@ cdef class Engine:
             # entry vanishes
             self.ctr[<int>C_Ip6InAddrErrors if v6 else <int>C_IpInAddrErrors] += 1
             if p.ct >= 0:
-                self.nf_ct.discard(p)
+                ct_discard(self.nf_ct, p)
             self._drop(i, DR_IP_INADDRERRORS)
             self._nf_done(i)
             return
         v.direction[i] = DIR_FWD
         if c.pkt_type[i] != PKTTYPE_HOST:
             if p.ct >= 0:
-                self.nf_ct.discard(p)
+                ct_discard(self.nf_ct, p)
             self._drop(i, DR_OTHERHOST)
             self._nf_done(i)
             return
@@ -5750,7 +5750,7 @@ cdef class Engine:
             # ICMPV6_EXC_HOPLIMIT); both rate limited)
             self.ctr[<int>C_Ip6InHdrErrors if v6 else <int>C_IpInHdrErrors] += 1
             if p.ct >= 0:
-                self.nf_ct.discard(p)
+                ct_discard(self.nf_ct, p)
             self._drop(i, DR_IP_INHDR)
             if not v6:
                 load_addr(c.saddr + 16 * i, &s0, &s1)
@@ -6046,7 +6046,7 @@ cdef class Engine:
 
     cdef void _nf_out_drop(self, Py_ssize_t i, bint dead_ct) noexcept nogil:
         if dead_ct and self.nfp.ct >= 0:
-            self.nf_ct.discard(&self.nfp)
+            ct_discard(self.nf_ct, &self.nfp)
         self.nf_div_out_drop += 1
         self._nf_done(i)
 
