@@ -105,7 +105,7 @@ cdef struct HLink:
 # window tracking).
 cdef struct CtEntry:
     CtTuple t0                   # IP_CT_DIR_ORIGINAL tuple        line 0
-    int32_t _spare[2]            # (the chain links are in Conntrack.hn)
+    uint64_t h0                  # _hash(t0), from the lookup that created the entry
     int64_t timeout              # absolute capture time (ns) of expiry
     uint32_t status              # IPS_*
     uint8_t inuse                # allocated (confirmed or not)
@@ -180,6 +180,7 @@ cdef class Conntrack:
     cdef int32_t _find(self, const CtTuple* t, int32_t ignore) noexcept nogil
     cdef inline int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil
     cdef void _hash_insert(self, int32_t i) noexcept nogil
+    cdef void _hash_insert_h(self, int32_t i, uint64_t h1) noexcept nogil
     cdef void _hash_remove(self, int32_t i) noexcept nogil
     cdef void _free(self, int32_t i) noexcept nogil
     cdef void _kill(self, int32_t i) noexcept nogil

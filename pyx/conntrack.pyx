@@ -486,11 +486,15 @@ cdef class Conntrack:
         return -1
 
     cdef void _hash_insert(self, int32_t i) noexcept nogil:
+        self._hash_insert_h(i, self._hash(&self.e[i].t1))
+
+    cdef void _hash_insert_h(self, int32_t i, uint64_t h1) noexcept nogil:
+        # h1: _hash(t1); t0's is kept in the entry (t0 never changes)
         cdef int d
         cdef uint32_t b
         cdef uint64_t h
         for d in range(2):
-            h = self._hash(_tp(&self.e[i], d))
+            h = h1 if d else self.e[i].h0
             b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
             self.hn[i * 2 + d] = self.heads[b]
             self.heads[b].node = i * 2 + d
@@ -500,12 +504,14 @@ cdef class Conntrack:
     cdef void _hash_remove(self, int32_t i) noexcept nogil:
         cdef int d
         cdef uint32_t b
+        cdef uint64_t h
         cdef int32_t n, node, prev
         if not self.e[i].hashed:
             return
         for d in range(2):
             node = i * 2 + d
-            b = <uint32_t>(((self._hash(_tp(&self.e[i], d)) & 0xffffffffULL) * self.nbuckets) >> 32)
+            h = self._hash(&self.e[i].t1) if d else self.e[i].h0
+            b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
             n = self.heads[b].node
             prev = -1
             while n >= 0 and n != node:
@@ -706,6 +712,7 @@ cdef class Conntrack:
         memset(x, 0, sizeof(CtEntry))
         x.gen = g + 1
         x.t0 = t[0]
+        x.h0 = h
         _invert(&x.t1, t)
         x.alloc_ns = now
         x.inuse = 1
@@ -1422,6 +1429,7 @@ cdef class Conntrack:
     cdef int confirm(self, NfPkt* p, int64_t now_ns) noexcept nogil:
         """__nf_conntrack_confirm: insert the unconfirmed entry of this packet."""
         cdef int32_t i = p.ct, n
+        cdef uint64_t h1
         cdef CtEntry* x
         cdef CtEntry* y
         if i < 0:
@@ -1431,9 +1439,10 @@ cdef class Conntrack:
             return NFV_ACCEPT
         if p.ctdir:
             return NFV_ACCEPT
-        n = self._find(&x.t0, i)
+        h1 = self._hash(&x.t1)
+        n = self._find_h(&x.t0, i, x.h0)
         if n < 0:
-            n = self._find(&x.t1, i)
+            n = self._find_h(&x.t1, i, h1)
         if n >= 0:
             # nf_ct_resolve_clash: UDP/ICMP (allow_clash) when the existing
             # entry is the same flow with the same NAT: the packet takes it
@@ -1454,7 +1463,7 @@ cdef class Conntrack:
             p.ct = -1
             return NFV_DROP
         x.status |= IPS_CONFIRMED
-        self._hash_insert(i)
+        self._hash_insert_h(i, h1)
         x.queued = x.timeout
         self._heap_push(x.timeout, i)
         p.ctstatus = x.status
