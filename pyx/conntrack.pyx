@@ -1699,7 +1699,9 @@ cdef inline int _tcp_packet(Conntrack self, int32_t i, NfPkt* p, int dir, int ho
         c.last_index = TCP_NONE_SET
     old_state = c.tcp_state
     new_state = TCP_TABLE[dir][index][old_state]
-    if new_state == TCP_CONNTRACK_SYN_SENT and old_state >= TCP_CONNTRACK_TIME_WAIT:
+    if new_state == TCP_CONNTRACK_ESTABLISHED:
+        pass        # the common case, none of the special cases below
+    elif new_state == TCP_CONNTRACK_SYN_SENT and old_state >= TCP_CONNTRACK_TIME_WAIT:
         if ((c.seen[dir].flags | c.seen[1 - dir].flags) & F_CLOSE_INIT) or \
                 (c.last_dir == dir and c.last_index == TCP_RST_SET):
             # reopening a closed/aborted connection: kill, look up again
