@@ -42,6 +42,13 @@
 #        returns NAT_CHG_* bits or -1 (buffer too short).
 #   void expire(int64_t now_ns)
 #        remove the entries whose timeout is <= now (conntrack_in does it).
+#
+# Inline forms for the per-packet hook points (defined below the class):
+# ct_nat_needed, ct_nat_packet, ct_confirm and ct_discard do the no-op cases
+# (no binding, a confirmed entry) in the caller and call the methods above
+# otherwise.  Conntrack.view_tuples (default True): conntrack_in copies the
+# entry's tuples into NfPkt.ct_orig_* / ct_repl_*; the engine clears it at
+# attach time when no rule has an -m conntrack --ctorig*/--ctrepl* match.
 cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
 from pystack._core.nftypes cimport (
