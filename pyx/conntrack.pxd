@@ -199,6 +199,8 @@ cdef class Conntrack:
     cdef uint32_t _rand32(self) noexcept nogil
     cdef inline void _fill_view(self, NfPkt* p, int32_t i, int ctinfo) noexcept nogil
     cdef bint _used_tuple(self, const CtTuple* t, int32_t ignore) noexcept nogil
+    cdef bint _tuple_taken(self, const CtTuple* t, int32_t ignore) noexcept nogil
+    cdef void _nat_done(self, NfPkt* p, CtEntry* x, int32_t i, int manip) noexcept nogil
     cdef void _no_ct(self, NfPkt* p, uint16_t st) noexcept nogil
     cdef int _icmp_error(self, NfPkt* p) noexcept nogil
     cdef inline int _udp_packet(self, int32_t i, NfPkt* p, int dir, int hook, int64_t now) noexcept nogil

@@ -1070,6 +1070,13 @@ cdef class Conntrack:
 
     cdef bint _used_tuple(self, const CtTuple* t, int32_t ignore) noexcept nogil:
         # nf_nat_used_tuple -> nf_conntrack_tuple_taken on the reply tuple
+        # (which counts a clash in the stat "found")
+        if self._tuple_taken(t, ignore):
+            self.st[<int>CTSTAT_FOUND] += 1
+            return True
+        return False
+
+    cdef bint _tuple_taken(self, const CtTuple* t, int32_t ignore) noexcept nogil:
         cdef CtTuple reply
         cdef int32_t n
         cdef uint64_t h
@@ -1087,7 +1094,6 @@ cdef class Conntrack:
                     tuple_eq(_tp(&self.e[n >> 1], n & 1), &reply):
                 # same flow (identical original tuples): left to clash resolution
                 if not tuple_eq(&self.e[n >> 1].t0, &self.e[ignore].t0):
-                    self.st[<int>CTSTAT_FOUND] += 1
                     return True
             l = self.hn[n]
         return False
@@ -1312,13 +1318,18 @@ cdef class Conntrack:
         cdef CtEntry* x
         cdef CtTuple curr, nt
         cdef NatRange rr
-        cdef uint32_t b
         if i < 0:
             return NFV_ACCEPT
         x = &self.e[i]
         if x.status & IPS_CONFIRMED:
             return NFV_ACCEPT
         _invert(&curr, &x.t1)
+        if r == NULL and masq_addr == NULL and not self._tuple_taken(&curr, i):
+            # nf_nat_alloc_null_binding: the range is the tuple's own address
+            # (no ports), so get_unique_tuple keeps the tuple when it is not
+            # taken, the general path's first check below
+            self._nat_done(p, x, i, manip)
+            return NFV_ACCEPT
         if r == NULL:
             memset(&rr, 0, sizeof(NatRange))
             rr.flags = NF_NAT_RANGE_MAP_IPS
@@ -1338,6 +1349,12 @@ cdef class Conntrack:
         if not tuple_eq(&nt, &curr):
             _invert(&x.t1, &nt)
             x.status |= IPS_SRC_NAT if manip == NF_NAT_MANIP_SRC else IPS_DST_NAT
+        self._nat_done(p, x, i, manip)
+        return NFV_ACCEPT
+
+    cdef void _nat_done(self, NfPkt* p, CtEntry* x, int32_t i, int manip) noexcept nogil:
+        # the end of nf_nat_setup_info once the tuple is chosen
+        cdef uint32_t b
         if manip == NF_NAT_MANIP_SRC and x.bysrc_next == -2:
             # nf_nat_bysource: newest first
             b = self._bysrc_bucket(&x.t0)
@@ -1345,7 +1362,6 @@ cdef class Conntrack:
             self.bysrc[b] = i
         x.status |= IPS_SRC_NAT_DONE if manip == NF_NAT_MANIP_SRC else IPS_DST_NAT_DONE
         self._fill_view(p, i, self._ctinfo_of(p))
-        return NFV_ACCEPT
 
     cdef int _ctinfo_of(self, NfPkt* p) noexcept nogil:
         if p.ctstate & CTS_NEW:
