@@ -250,14 +250,12 @@ cdef inline void ct_nat_packet(Conntrack ct, NfPkt* p, int hook) noexcept nogil:
         p.nat_changed = 0
 
 
-
 cdef inline int ct_confirm(Conntrack ct, NfPkt* p, int64_t now_ns) noexcept nogil:
     # __nf_conntrack_confirm has nothing to do for a packet of a confirmed
     # entry (all but a connection's first); the rest is Conntrack.confirm
     if p.ct < 0 or (ct.e[p.ct].status & IPS_CONFIRMED):
         return NFV_ACCEPT
     return ct.confirm(p, now_ns)
-
 
 
 cdef inline void ct_discard(Conntrack ct, NfPkt* p) noexcept nogil:
