@@ -42,8 +42,19 @@
 #        returns NAT_CHG_* bits or -1 (buffer too short).
 #   void expire(int64_t now_ns)
 #        remove the entries whose timeout is <= now (conntrack_in does it).
+#
+# Inline forms for the per-packet hook points (defined below the class):
+# ct_nat_needed, ct_nat_packet, ct_confirm and ct_discard do the no-op cases
+# (no binding, a confirmed entry) in the caller and call the methods above
+# otherwise.  Conntrack.view_tuples (default True): conntrack_in copies the
+# entry's tuples into NfPkt.ct_orig_* / ct_repl_*; the engine clears it at
+# attach time when no rule has an -m conntrack --ctorig*/--ctrepl* match.
+cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
-from pystack._core.nftypes cimport NfPkt, NatRange
+from pystack._core.nftypes cimport (
+    NfPkt, NatRange, NFV_ACCEPT, CTS_NEW, CTS_RELATED, IPS_CONFIRMED, IPS_SRC_NAT, IPS_DST_NAT,
+    IPS_SRC_NAT_DONE, IPS_DST_NAT_DONE, NF_NAT_MANIP_SRC,
+)
 from pystack._core.vocab cimport CTSTAT_N
 
 # enum tcp_conntrack (include/uapi/linux/netfilter/nf_conntrack_tcp.h)
@@ -101,7 +112,7 @@ cdef struct HLink:
 # window tracking).
 cdef struct CtEntry:
     CtTuple t0                   # IP_CT_DIR_ORIGINAL tuple        line 0
-    int32_t _spare[2]            # (the chain links are in Conntrack.hn)
+    uint64_t h0                  # _hash(t0), from the lookup that created the entry
     int64_t timeout              # absolute capture time (ns) of expiry
     uint32_t status              # IPS_*
     uint8_t inuse                # allocated (confirmed or not)
@@ -125,6 +136,9 @@ cdef struct HeapItem:
     uint32_t gen
 
 
+# final: the per-packet path's calls between its own methods are direct
+# C calls the compiler can inline, not vtable calls.
+@cython.final
 cdef class Conntrack:
     cdef CtEntry* e
     cdef void* eraw               # allocation behind e (e is its 64-byte aligned start)
@@ -151,6 +165,10 @@ cdef class Conntrack:
     cdef int64_t udp_tmo, udp_stream_tmo, icmp_tmo, icmpv6_tmo, generic_tmo
     cdef int64_t gre_tmo, gre_stream_tmo
     cdef int64_t last_now
+    # fill the view's tuples (NfPkt.ct_orig_* / ct_repl_*) for every packet;
+    # the engine clears it at attach time when no loaded rule has an
+    # -m conntrack --ctorig*/--ctrepl* match (nothing else reads them)
+    cdef public bint view_tuples
 
     cdef int conntrack_in(self, NfPkt* p, int hook, int64_t now_ns, bint notrack) noexcept nogil
     cdef bint nat_needed(self, NfPkt* p, int manip) noexcept nogil
@@ -167,24 +185,25 @@ cdef class Conntrack:
     # internals
     cdef uint64_t _hash(self, const CtTuple* t) noexcept nogil
     cdef int32_t _find(self, const CtTuple* t, int32_t ignore) noexcept nogil
-    cdef int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil
+    cdef inline int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil
     cdef void _hash_insert(self, int32_t i) noexcept nogil
+    cdef void _hash_insert_h(self, int32_t i, uint64_t h1) noexcept nogil
     cdef void _hash_remove(self, int32_t i) noexcept nogil
     cdef void _free(self, int32_t i) noexcept nogil
     cdef void _kill(self, int32_t i) noexcept nogil
-    cdef void _refresh(self, int32_t i, int64_t tmo, int64_t now) noexcept nogil
+    cdef inline void _refresh(self, int32_t i, int64_t tmo, int64_t now) noexcept nogil
     cdef void _heap_push(self, int64_t t, int32_t idx) noexcept nogil
     cdef int _early_drop(self, uint64_t h) noexcept nogil
     cdef bint _grow(self) noexcept nogil
     cdef int32_t _alloc(self, const CtTuple* t, int64_t now, uint64_t h) noexcept nogil
     cdef uint32_t _rand32(self) noexcept nogil
-    cdef void _fill_view(self, NfPkt* p, int32_t i, int ctinfo) noexcept nogil
+    cdef inline void _fill_view(self, NfPkt* p, int32_t i, int ctinfo) noexcept nogil
     cdef bint _used_tuple(self, const CtTuple* t, int32_t ignore) noexcept nogil
-    cdef int _tcp_packet(self, int32_t i, NfPkt* p, int dir, int hook, int64_t now) noexcept nogil
-    cdef int _tcp_in_window(self, CtEntry* c, int dir, int index, NfPkt* p) noexcept nogil
+    cdef bint _tuple_taken(self, const CtTuple* t, int32_t ignore) noexcept nogil
+    cdef void _nat_done(self, NfPkt* p, CtEntry* x, int32_t i, int manip) noexcept nogil
     cdef void _no_ct(self, NfPkt* p, uint16_t st) noexcept nogil
     cdef int _icmp_error(self, NfPkt* p) noexcept nogil
-    cdef int _udp_packet(self, int32_t i, NfPkt* p, int dir, int hook, int64_t now) noexcept nogil
+    cdef inline int _udp_packet(self, int32_t i, NfPkt* p, int dir, int hook, int64_t now) noexcept nogil
     cdef int _icmp_packet(self, int32_t i, NfPkt* p, int64_t now) noexcept nogil
     cdef void _tcp_options(self, TcpSeen* s, NfPkt* p) noexcept nogil
     cdef void _tcp_init_sender(self, TcpSeen* sender, TcpSeen* receiver, NfPkt* p,
@@ -195,8 +214,6 @@ cdef class Conntrack:
                             int* new_state) noexcept nogil
     cdef void _tcp_handle_invalid(self, int32_t i, CtEntry* c, int dir, int index,
                                   int64_t now) noexcept nogil
-    cdef int _tcp_in_window_done(self, int32_t i, CtEntry* c, NfPkt* p, int dir, int index,
-                                 int old_state, int new_state, int64_t now) noexcept nogil
     cdef uint32_t _bysrc_bucket(self, const CtTuple* t) noexcept nogil
     cdef void _bysrc_remove(self, int32_t i) noexcept nogil
     cdef bint _find_appropriate_src(self, const CtTuple* orig, CtTuple* result,
@@ -210,6 +227,41 @@ cdef class Conntrack:
     cdef void _unique_tuple(self, CtTuple* out, const CtTuple* orig, const NatRange* r,
                             int manip, int32_t ct) noexcept nogil
     cdef int _ctinfo_of(self, NfPkt* p) noexcept nogil
+
+
+# The per-packet NAT hook checks, inline in the caller (the engine runs them
+# at every nat hook; most packets belong to established connections without
+# NAT, for which both are no-ops).
+cdef inline bint ct_nat_needed(Conntrack ct, NfPkt* p, int manip) noexcept nogil:
+    # nf_nat_inet_fn: the nat table runs for NEW/RELATED with the manip unset
+    if p.ct < 0 or not (p.ctstate & (CTS_NEW | CTS_RELATED)):
+        return False
+    if manip == NF_NAT_MANIP_SRC:
+        return not (ct.e[p.ct].status & IPS_SRC_NAT_DONE)
+    return not (ct.e[p.ct].status & IPS_DST_NAT_DONE)
+
+
+cdef inline void ct_nat_packet(Conntrack ct, NfPkt* p, int hook) noexcept nogil:
+    # nf_nat_packet rewrites nothing unless the entry has a NAT binding
+    # (IPS_SRC_NAT / IPS_DST_NAT); the rest is Conntrack.nat_packet
+    if p.ct >= 0 and (ct.e[p.ct].status & (IPS_SRC_NAT | IPS_DST_NAT)):
+        ct.nat_packet(p, hook)
+    else:
+        p.nat_changed = 0
+
+
+cdef inline int ct_confirm(Conntrack ct, NfPkt* p, int64_t now_ns) noexcept nogil:
+    # __nf_conntrack_confirm has nothing to do for a packet of a confirmed
+    # entry (all but a connection's first); the rest is Conntrack.confirm
+    if p.ct < 0 or (ct.e[p.ct].status & IPS_CONFIRMED):
+        return NFV_ACCEPT
+    return ct.confirm(p, now_ns)
+
+
+cdef inline void ct_discard(Conntrack ct, NfPkt* p) noexcept nogil:
+    # only an unconfirmed entry dies with its packet
+    if p.ct >= 0 and not (ct.e[p.ct].status & IPS_CONFIRMED):
+        ct.discard(p)
 
 
 cdef class CtPacket:

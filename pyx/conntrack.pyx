@@ -114,6 +114,41 @@ TCP_TABLE[:] = [
     ],
 ]
 
+# tcp_error's tcp_valid_flags and get_conntrack_index in one table, by the
+# flag bits both look at (FIN SYN RST ACK URG; PSH, ECE and CWR are ignored)
+cdef enum:
+    TCP_FLAGS_INVALID = 0xff
+cdef uint8_t TCP_FLAG_INDEX[64]
+
+
+cdef void _init_tcp_flag_index() noexcept:
+    cdef int f
+    for f in range(64):
+        if not (f == 0x02 or f == 0x22 or f == 0x12 or f == 0x04 or f == 0x14
+                or f == 0x11 or f == 0x31 or f == 0x10 or f == 0x30):
+            TCP_FLAG_INDEX[f] = TCP_FLAGS_INVALID
+        elif f & 4:
+            TCP_FLAG_INDEX[f] = TCP_RST_SET
+        elif f & 2:
+            TCP_FLAG_INDEX[f] = TCP_SYNACK_SET if (f & 16) else TCP_SYN_SET
+        elif f & 1:
+            TCP_FLAG_INDEX[f] = TCP_FIN_SET
+        elif f & 16:
+            TCP_FLAG_INDEX[f] = TCP_ACK_SET
+        else:
+            TCP_FLAG_INDEX[f] = TCP_NONE_SET
+
+
+_init_tcp_flag_index()
+
+
+def py_tcp_flag_index(int flags):
+    """The tracker's flag class of a TCP flags byte (tests): get_conntrack_index,
+    or None for a combination tcp_error rejects."""
+    cdef uint8_t k = TCP_FLAG_INDEX[flags & 0x37]
+    return None if k == TCP_FLAGS_INVALID else k
+
+
 TCP_STATE_NAMES = ("NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
                    "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2")
 
@@ -200,7 +235,8 @@ cdef inline void* _align64(void* p) noexcept nogil:
 
 
 cdef inline CtTuple* _tp(CtEntry* x, int d) noexcept nogil:
-    return &x.t1 if d else &x.t0
+    # t1 starts the entry's second cache line (checked in __init__): no branch
+    return <CtTuple*>(<char*>x + 64 * d)
 
 
 cdef inline bint tuple_eq(const CtTuple* a, const CtTuple* b) noexcept nogil:
@@ -345,6 +381,7 @@ cdef class Conntrack:
         cdef int64_t nb = params["buckets"]
         cdef uint64_t s = seed
         cdef int32_t i
+        cdef CtEntry probe
         if mx < 0 or mx > HARD_MAX:
             raise ValueError(f"nf_conntrack_max {mx} outside the model's 0..{HARD_MAX}")
         if nb < 1 or nb > HARD_MAX:
@@ -352,8 +389,9 @@ cdef class Conntrack:
         # nf_conntrack_max = 0: no limit where the kernel profile says so
         # (the table then grows), else every allocation is over the limit
         self.unlimited = mx == 0 and params.get("max_zero_is_unlimited", True)
-        if sizeof(CtEntry) != 192:
-            raise AssertionError(f"CtEntry is {sizeof(CtEntry)} bytes, laid out for 192")
+        if sizeof(CtEntry) != 192 or <char*>&probe.t1 - <char*>&probe != 64:
+            raise AssertionError(f"CtEntry is {sizeof(CtEntry)} bytes, laid out for 192 "
+                                 "with t1 at byte 64")
         self.max = mx
         if self.unlimited:
             self.cap = <int32_t>min(nb, 4096)
@@ -409,6 +447,7 @@ cdef class Conntrack:
         self.gre_tmo = params.get("gre_timeout_ns", 30 * NS)
         self.gre_stream_tmo = params.get("gre_timeout_stream_ns", 180 * NS)
         self.last_now = 0
+        self.view_tuples = True
 
     def __dealloc__(self):
         free(self.eraw)
@@ -434,7 +473,7 @@ cdef class Conntrack:
     cdef int32_t _find(self, const CtTuple* t, int32_t ignore) noexcept nogil:
         return self._find_h(t, ignore, self._hash(t))
 
-    cdef int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil:
+    cdef inline int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil:
         # ____nf_conntrack_find: the node (entry*2 + dir) whose tuple is t
         cdef uint32_t b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
         cdef uint32_t tag = <uint32_t>(h >> 32)
@@ -447,11 +486,15 @@ cdef class Conntrack:
         return -1
 
     cdef void _hash_insert(self, int32_t i) noexcept nogil:
+        self._hash_insert_h(i, self._hash(&self.e[i].t1))
+
+    cdef void _hash_insert_h(self, int32_t i, uint64_t h1) noexcept nogil:
+        # h1: _hash(t1); t0's is kept in the entry (t0 never changes)
         cdef int d
         cdef uint32_t b
         cdef uint64_t h
         for d in range(2):
-            h = self._hash(_tp(&self.e[i], d))
+            h = h1 if d else self.e[i].h0
             b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
             self.hn[i * 2 + d] = self.heads[b]
             self.heads[b].node = i * 2 + d
@@ -461,12 +504,14 @@ cdef class Conntrack:
     cdef void _hash_remove(self, int32_t i) noexcept nogil:
         cdef int d
         cdef uint32_t b
+        cdef uint64_t h
         cdef int32_t n, node, prev
         if not self.e[i].hashed:
             return
         for d in range(2):
             node = i * 2 + d
-            b = <uint32_t>(((self._hash(_tp(&self.e[i], d)) & 0xffffffffULL) * self.nbuckets) >> 32)
+            h = self._hash(&self.e[i].t1) if d else self.e[i].h0
+            b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
             n = self.heads[b].node
             prev = -1
             while n >= 0 and n != node:
@@ -556,7 +601,7 @@ cdef class Conntrack:
                 x.queued = x.timeout
                 self._heap_push(x.timeout, top.idx)
 
-    cdef void _refresh(self, int32_t i, int64_t tmo, int64_t now) noexcept nogil:
+    cdef inline void _refresh(self, int32_t i, int64_t tmo, int64_t now) noexcept nogil:
         # __nf_ct_refresh_acct (an unconfirmed entry is queued at confirm)
         cdef CtEntry* x = &self.e[i]
         cdef int64_t old = x.timeout
@@ -667,6 +712,7 @@ cdef class Conntrack:
         memset(x, 0, sizeof(CtEntry))
         x.gen = g + 1
         x.t0 = t[0]
+        x.h0 = h
         _invert(&x.t1, t)
         x.alloc_ns = now
         x.inuse = 1
@@ -676,7 +722,7 @@ cdef class Conntrack:
     # ------------------------------------------------------------------
     # the packet's conntrack view
     # ------------------------------------------------------------------
-    cdef void _fill_view(self, NfPkt* p, int32_t i, int ctinfo) noexcept nogil:
+    cdef inline void _fill_view(self, NfPkt* p, int32_t i, int ctinfo) noexcept nogil:
         cdef CtEntry* x = &self.e[i]
         cdef uint16_t st
         p.ct = i
@@ -694,6 +740,8 @@ cdef class Conntrack:
         if x.status & IPS_DST_NAT:
             st |= CTS_DNAT
         p.ctstate = st
+        if not self.view_tuples:
+            return
         memcpy(p.ct_orig_src, x.t0.src, 16)
         memcpy(p.ct_orig_dst, x.t0.dst, 16)
         memcpy(p.ct_repl_src, x.t1.src, 16)
@@ -728,7 +776,8 @@ cdef class Conntrack:
             return NFV_ACCEPT
         if now_ns > self.last_now:
             self.last_now = now_ns
-        self.expire(now_ns)
+        if self.heapn > 0 and self.heap[0].t <= now_ns:
+            self.expire(now_ns)
         if p.frag:
             # get_l4proto: no L4 header (defrag runs first in the kernel)
             self.st[<int>CTSTAT_INVALID] += 1
@@ -793,7 +842,7 @@ cdef class Conntrack:
                     ctinfo = IP_CT_NEW
             # nf_conntrack_handle_packet
             if p.proto == P_TCP:
-                r = self._tcp_packet(i, p, dir, hook, now_ns)
+                r = _tcp_packet(self, i, p, dir, hook, now_ns)
             elif p.proto == P_UDP or p.proto == P_UDPLITE:
                 r = self._udp_packet(i, p, dir, hook, now_ns)
             elif p.proto == P_ICMP or p.proto == P_ICMPV6:
@@ -871,7 +920,7 @@ cdef class Conntrack:
     # ------------------------------------------------------------------
     # UDP, ICMP trackers
     # ------------------------------------------------------------------
-    cdef int _udp_packet(self, int32_t i, NfPkt* p, int dir, int hook, int64_t now) noexcept nogil:
+    cdef inline int _udp_packet(self, int32_t i, NfPkt* p, int dir, int hook, int64_t now) noexcept nogil:
         cdef CtEntry* x = &self.e[i]
         cdef int64_t extra
         cdef bint stream = False
@@ -901,106 +950,6 @@ cdef class Conntrack:
     # ------------------------------------------------------------------
     # TCP tracker
     # ------------------------------------------------------------------
-    cdef int _tcp_in_window(self, CtEntry* c, int dir, int index, NfPkt* p) noexcept nogil:
-        cdef TcpSeen* sender = &c.seen[dir]
-        cdef TcpSeen* receiver = &c.seen[1 - dir]
-        cdef uint32_t seq = p.tcp_seq, ack = p.tcp_ack, sack, end, win, swin, overshot
-        cdef uint16_t win_raw = p.tcp_win
-        cdef bint syn = (p.tcp_flags & 2) != 0, fin = (p.tcp_flags & 1) != 0
-        cdef bint has_ack = (p.tcp_flags & 16) != 0, rst = (p.tcp_flags & 4) != 0
-        cdef bint in_recv_win, ack_ok, liberal
-        cdef uint32_t maxackwin
-        sack = ack
-        win = win_raw
-        end = seq + p.l4_paylen + syn + fin
-        liberal = self.tcp_be_liberal or (sender.flags & F_BE_LIBERAL) != 0
-        if (receiver.flags & F_SACK_PERM) and p.tcp_nsack and after(p.tcp_sack_right, sack):
-            sack = p.tcp_sack_right
-        if sender.td_maxwin == 0:
-            if syn:
-                self._tcp_init_sender(sender, receiver, p, end, win)
-                if not has_ack:
-                    return NFCT_TCP_ACCEPT      # simultaneous open
-            else:
-                sender.td_end = end
-                swin = win << sender.td_scale
-                sender.td_maxwin = 1 if swin == 0 else swin
-                sender.td_maxend = end + sender.td_maxwin
-                if receiver.td_maxwin == 0:
-                    receiver.td_end = sack
-                    receiver.td_maxend = sack
-                elif sack == receiver.td_end + 1:
-                    receiver.td_end += 1
-        elif (syn and after(end, sender.td_end)
-              and (c.tcp_state == TCP_CONNTRACK_SYN_SENT or c.tcp_state == TCP_CONNTRACK_SYN_RECV)):
-            # re-initialised SYN(-ACK) in this direction
-            self._tcp_init_sender(sender, receiver, p, end, win)
-            if dir == 1 and not has_ack:
-                return NFCT_TCP_ACCEPT
-        if not has_ack:
-            ack = receiver.td_end
-            sack = ack
-        elif rst and ack == 0:
-            ack = receiver.td_end
-            sack = ack
-        if rst and seq == 0 and c.tcp_state == TCP_CONNTRACK_SYN_SENT:
-            seq = sender.td_end
-            end = seq
-        maxackwin = sender.td_maxwin if sender.td_maxwin > 66000 else 66000
-        if not before(seq, sender.td_maxend + 1):
-            overshot = end - sender.td_maxend + 1
-            ack_ok = after(sack, receiver.td_end - maxackwin - 1)
-            in_recv_win = receiver.td_maxwin != 0 and after(end, sender.td_end - receiver.td_maxwin - 1)
-            if (in_recv_win and ack_ok and overshot <= receiver.td_maxwin
-                    and before(sack, receiver.td_end + 1)):
-                sender.td_end = end
-                sender.flags |= F_DATA_UNACK
-                return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE
-            return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_INVALID    # SEQ_OVER
-        if not before(sack, receiver.td_end + 1):
-            return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_INVALID    # ACK_OVER
-        in_recv_win = receiver.td_maxwin == 0 or after(end, sender.td_end - receiver.td_maxwin - 1)
-        if not in_recv_win:
-            return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE     # SEQ_UNDER
-        if not after(sack, receiver.td_end - maxackwin - 1):
-            return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE     # ACK_UNDER
-        # (a liberal ACCEPT above skips the updates below, as in the kernel:
-        # nf_tcp_log_invalid returns before them)
-        if not syn:
-            win <<= sender.td_scale
-        swin = win + (sack - ack)
-        if sender.td_maxwin < swin:
-            sender.td_maxwin = swin
-        if after(end, sender.td_end):
-            sender.td_end = end
-            sender.flags |= F_DATA_UNACK
-        if has_ack:
-            if not (sender.flags & F_MAXACK_SET):
-                sender.td_maxack = ack
-                sender.flags |= F_MAXACK_SET
-            elif after(ack, sender.td_maxack):
-                sender.td_maxack = ack
-        if receiver.td_maxwin != 0 and after(end, sender.td_maxend):
-            receiver.td_maxwin += end - sender.td_maxend
-        if after(sack + win, receiver.td_maxend - 1):
-            receiver.td_maxend = sack + win
-            if win == 0:
-                receiver.td_maxend += 1
-        if ack == receiver.td_end:
-            receiver.flags &= ~F_DATA_UNACK
-        if index == TCP_ACK_SET:
-            if (c.last_dir == dir and c.last_seq == seq and c.last_ack == ack
-                    and c.last_end == end and c.last_win == win_raw):
-                if c.retrans < 255:
-                    c.retrans += 1
-            else:
-                c.last_dir = dir
-                c.last_seq = seq
-                c.last_ack = ack
-                c.last_end = end
-                c.last_win = win_raw
-                c.retrans = 0
-        return NFCT_TCP_ACCEPT
 
     cdef void _tcp_options(self, TcpSeen* s, NfPkt* p) noexcept nogil:
         # tcp_options: only SYNs carry them
@@ -1019,97 +968,6 @@ cdef class Conntrack:
         if not ((sender.flags & F_WINDOW_SCALE) and (receiver.flags & F_WINDOW_SCALE)):
             sender.td_scale = 0
             receiver.td_scale = 0
-
-    cdef int _tcp_packet(self, int32_t i, NfPkt* p, int dir, int hook, int64_t now) noexcept nogil:
-        cdef CtEntry* c = &self.e[i]
-        cdef uint16_t fl = p.tcp_flags
-        cdef uint8_t f6 = fl & 0x3f & ~0x08        # without PSH (ECE/CWR are above 0x3f)
-        cdef int index, old_state, new_state, res
-        cdef int64_t timeout
-        cdef uint32_t seq
-        cdef bint seen_reply
-        cdef TcpSeen tmp
-        # tcp_error: header length (the parser's has_l4), checksum, flags
-        if hook == NF_INET_PRE_ROUTING and self.checksum and p.l4_csum_bad:
-            return TR_INVALID
-        if not (f6 == 0x02 or f6 == 0x22 or f6 == 0x12 or f6 == 0x04 or f6 == 0x14
-                or f6 == 0x11 or f6 == 0x31 or f6 == 0x10 or f6 == 0x30):
-            return TR_INVALID
-        if fl & 4:
-            index = TCP_RST_SET
-        elif fl & 2:
-            index = TCP_SYNACK_SET if (fl & 16) else TCP_SYN_SET
-        elif fl & 1:
-            index = TCP_FIN_SET
-        elif fl & 16:
-            index = TCP_ACK_SET
-        else:
-            index = TCP_NONE_SET
-        if not (c.status & IPS_CONFIRMED):
-            # tcp_new
-            new_state = TCP_TABLE[0][index][TCP_CONNTRACK_NONE]
-            if new_state >= TCP_CONNTRACK_MAX:
-                return TR_INVALID
-            memset(&c.seen[0], 0, 2 * sizeof(TcpSeen))
-            c.seen[0].td_end = p.tcp_seq + p.l4_paylen + ((fl & 2) != 0) + (fl & 1)
-            c.seen[0].td_maxwin = p.tcp_win if p.tcp_win else 1
-            if new_state == TCP_CONNTRACK_SYN_SENT:
-                c.seen[0].td_maxend = c.seen[0].td_end
-                self._tcp_options(&c.seen[0], p)
-            elif not self.tcp_loose:
-                return TR_INVALID
-            else:
-                c.seen[0].td_maxend = c.seen[0].td_end + c.seen[0].td_maxwin
-                c.seen[0].flags = F_SACK_PERM | F_BE_LIBERAL
-                c.seen[1].flags = F_SACK_PERM | F_BE_LIBERAL
-            c.last_index = TCP_NONE_SET
-        old_state = c.tcp_state
-        new_state = TCP_TABLE[dir][index][old_state]
-        if new_state == TCP_CONNTRACK_SYN_SENT and old_state >= TCP_CONNTRACK_TIME_WAIT:
-            if ((c.seen[dir].flags | c.seen[1 - dir].flags) & F_CLOSE_INIT) or \
-                    (c.last_dir == dir and c.last_index == TCP_RST_SET):
-                # reopening a closed/aborted connection: kill, look up again
-                self._kill(i)
-                return TR_REPEAT
-            new_state = TCP_CONNTRACK_IGNORE     # fall through to IGNORE
-            res = self._tcp_ignore(c, p, dir, index, old_state, &new_state)
-            if res >= 0:
-                return res
-            old_state = TCP_CONNTRACK_SYN_SENT
-        elif new_state == TCP_CONNTRACK_SYN_SENT and old_state < TCP_CONNTRACK_TIME_WAIT:
-            pass
-        elif new_state == TCP_CONNTRACK_IGNORE:
-            res = self._tcp_ignore(c, p, dir, index, old_state, &new_state)
-            if res >= 0:
-                return res
-            old_state = TCP_CONNTRACK_SYN_SENT
-        elif new_state == TCP_CONNTRACK_MAX:
-            return TR_INVALID
-        elif new_state == TCP_CONNTRACK_TIME_WAIT:
-            if (old_state == TCP_CONNTRACK_LAST_ACK and index == TCP_ACK_SET
-                    and c.last_dir != dir and c.last_index == TCP_SYN_SET
-                    and (c.last_flags & F_EXP_CHALLENGE_ACK)):
-                # RFC 5961 challenge ACK: not the ACK of the last FIN
-                c.last_flags &= ~F_EXP_CHALLENGE_ACK
-                return TR_ACCEPT
-        elif new_state == TCP_CONNTRACK_SYN_SENT2:
-            c.last_flags |= F_SIMULTANEOUS_OPEN
-        elif new_state == TCP_CONNTRACK_SYN_RECV:
-            if dir == 1 and index == TCP_ACK_SET and (c.last_flags & F_SIMULTANEOUS_OPEN):
-                new_state = TCP_CONNTRACK_ESTABLISHED
-        elif new_state == TCP_CONNTRACK_CLOSE and index == TCP_RST_SET:
-            res = self._tcp_rst_check(c, p, dir, old_state, &new_state)
-            if res == 1:
-                return TR_INVALID
-            if res == 2:
-                return self._tcp_in_window_done(i, c, p, dir, index, old_state, new_state, now)
-        res = self._tcp_in_window(c, dir, index, p)
-        if res == NFCT_TCP_IGNORE:
-            return TR_ACCEPT
-        if res == NFCT_TCP_INVALID:
-            self._tcp_handle_invalid(i, c, dir, index, now)
-            return TR_INVALID
-        return self._tcp_in_window_done(i, c, p, dir, index, old_state, new_state, now)
 
     cdef int _tcp_ignore(self, CtEntry* c, NfPkt* p, int dir, int index, int old_state,
                          int* new_state) noexcept nogil:
@@ -1204,56 +1062,21 @@ cdef class Conntrack:
             c.last_index = index
             c.last_dir = dir
 
-    cdef int _tcp_in_window_done(self, int32_t i, CtEntry* c, NfPkt* p, int dir, int index,
-                                 int old_state, int new_state, int64_t now) noexcept nogil:
-        cdef int64_t timeout
-        cdef int64_t* tm = self.tcp_tmo
-        c.last_index = index
-        c.last_dir = dir
-        c.tcp_state = new_state
-        if old_state != new_state and new_state == TCP_CONNTRACK_FIN_WAIT:
-            c.seen[dir].flags |= F_CLOSE_INIT
-        if c.retrans >= self.tcp_max_retrans and tm[new_state] > tm[TCP_CONNTRACK_RETRANS]:
-            timeout = tm[TCP_CONNTRACK_RETRANS]
-        elif index == TCP_RST_SET:
-            timeout = tm[TCP_CONNTRACK_CLOSE]
-        elif (((c.seen[0].flags | c.seen[1].flags) & F_DATA_UNACK)
-              and tm[new_state] > tm[TCP_CONNTRACK_UNACK]):
-            timeout = tm[TCP_CONNTRACK_UNACK]
-        elif c.last_win == 0 and tm[new_state] > tm[TCP_CONNTRACK_RETRANS]:
-            timeout = tm[TCP_CONNTRACK_RETRANS]
-        else:
-            timeout = tm[new_state]
-        if not (c.status & IPS_SEEN_REPLY):
-            if p.tcp_flags & 4:
-                # only a RST answered: no connection, delete at once
-                # (nf_ct_kill_acct; the packet keeps its ct)
-                if c.status & IPS_CONFIRMED:
-                    self._kill(i)
-                return TR_ACCEPT
-            if index == TCP_SYN_SET and old_state == TCP_CONNTRACK_SYN_SENT:
-                return TR_ACCEPT    # a retransmitted SYN does not renew the timeout
-            if new_state == TCP_CONNTRACK_ESTABLISHED and timeout > tm[TCP_CONNTRACK_UNACK]:
-                timeout = tm[TCP_CONNTRACK_UNACK]
-        elif (not (c.status & IPS_ASSURED)
-              and (old_state == TCP_CONNTRACK_SYN_RECV or old_state == TCP_CONNTRACK_ESTABLISHED)
-              and new_state == TCP_CONNTRACK_ESTABLISHED):
-            c.status |= IPS_ASSURED
-        self._refresh(i, timeout, now)
-        return TR_ACCEPT
-
     # ------------------------------------------------------------------
     # NAT
     # ------------------------------------------------------------------
     cdef bint nat_needed(self, NfPkt* p, int manip) noexcept nogil:
-        if p.ct < 0 or not (p.ctstate & (CTS_NEW | CTS_RELATED)):
-            return False
-        if manip == NF_NAT_MANIP_SRC:
-            return not (self.e[p.ct].status & IPS_SRC_NAT_DONE)
-        return not (self.e[p.ct].status & IPS_DST_NAT_DONE)
+        return ct_nat_needed(self, p, manip)
 
     cdef bint _used_tuple(self, const CtTuple* t, int32_t ignore) noexcept nogil:
         # nf_nat_used_tuple -> nf_conntrack_tuple_taken on the reply tuple
+        # (which counts a clash in the stat "found")
+        if self._tuple_taken(t, ignore):
+            self.st[<int>CTSTAT_FOUND] += 1
+            return True
+        return False
+
+    cdef bint _tuple_taken(self, const CtTuple* t, int32_t ignore) noexcept nogil:
         cdef CtTuple reply
         cdef int32_t n
         cdef uint64_t h
@@ -1271,7 +1094,6 @@ cdef class Conntrack:
                     tuple_eq(_tp(&self.e[n >> 1], n & 1), &reply):
                 # same flow (identical original tuples): left to clash resolution
                 if not tuple_eq(&self.e[n >> 1].t0, &self.e[ignore].t0):
-                    self.st[<int>CTSTAT_FOUND] += 1
                     return True
             l = self.hn[n]
         return False
@@ -1496,13 +1318,18 @@ cdef class Conntrack:
         cdef CtEntry* x
         cdef CtTuple curr, nt
         cdef NatRange rr
-        cdef uint32_t b
         if i < 0:
             return NFV_ACCEPT
         x = &self.e[i]
         if x.status & IPS_CONFIRMED:
             return NFV_ACCEPT
         _invert(&curr, &x.t1)
+        if r == NULL and masq_addr == NULL and not self._tuple_taken(&curr, i):
+            # nf_nat_alloc_null_binding: the range is the tuple's own address
+            # (no ports), so get_unique_tuple keeps the tuple when it is not
+            # taken, the general path's first check below
+            self._nat_done(p, x, i, manip)
+            return NFV_ACCEPT
         if r == NULL:
             memset(&rr, 0, sizeof(NatRange))
             rr.flags = NF_NAT_RANGE_MAP_IPS
@@ -1522,6 +1349,12 @@ cdef class Conntrack:
         if not tuple_eq(&nt, &curr):
             _invert(&x.t1, &nt)
             x.status |= IPS_SRC_NAT if manip == NF_NAT_MANIP_SRC else IPS_DST_NAT
+        self._nat_done(p, x, i, manip)
+        return NFV_ACCEPT
+
+    cdef void _nat_done(self, NfPkt* p, CtEntry* x, int32_t i, int manip) noexcept nogil:
+        # the end of nf_nat_setup_info once the tuple is chosen
+        cdef uint32_t b
         if manip == NF_NAT_MANIP_SRC and x.bysrc_next == -2:
             # nf_nat_bysource: newest first
             b = self._bysrc_bucket(&x.t0)
@@ -1529,7 +1362,6 @@ cdef class Conntrack:
             self.bysrc[b] = i
         x.status |= IPS_SRC_NAT_DONE if manip == NF_NAT_MANIP_SRC else IPS_DST_NAT_DONE
         self._fill_view(p, i, self._ctinfo_of(p))
-        return NFV_ACCEPT
 
     cdef int _ctinfo_of(self, NfPkt* p) noexcept nogil:
         if p.ctstate & CTS_NEW:
@@ -1613,6 +1445,7 @@ cdef class Conntrack:
     cdef int confirm(self, NfPkt* p, int64_t now_ns) noexcept nogil:
         """__nf_conntrack_confirm: insert the unconfirmed entry of this packet."""
         cdef int32_t i = p.ct, n
+        cdef uint64_t h1
         cdef CtEntry* x
         cdef CtEntry* y
         if i < 0:
@@ -1622,9 +1455,10 @@ cdef class Conntrack:
             return NFV_ACCEPT
         if p.ctdir:
             return NFV_ACCEPT
-        n = self._find(&x.t0, i)
+        h1 = self._hash(&x.t1)
+        n = self._find_h(&x.t0, i, x.h0)
         if n < 0:
-            n = self._find(&x.t1, i)
+            n = self._find_h(&x.t1, i, h1)
         if n >= 0:
             # nf_ct_resolve_clash: UDP/ICMP (allow_clash) when the existing
             # entry is the same flow with the same NAT: the packet takes it
@@ -1645,7 +1479,7 @@ cdef class Conntrack:
             p.ct = -1
             return NFV_DROP
         x.status |= IPS_CONFIRMED
-        self._hash_insert(i)
+        self._hash_insert_h(i, h1)
         x.queued = x.timeout
         self._heap_push(x.timeout, i)
         p.ctstatus = x.status
@@ -1838,6 +1672,238 @@ cdef class Conntrack:
         if mv.shape[0] == 0:
             return -1
         return self.manip_buffer(ct, dir, manip, &mv[0], mv.shape[0], family)
+
+
+# ----------------------------------------------------------------------
+# The TCP tracker's per-packet path (nf_conntrack_tcp_packet and tcp_in_window),
+# module functions rather than methods: each has one caller, so the compiler
+# folds them into conntrack_in (no vtable entry keeps an out-of-line copy).
+# ----------------------------------------------------------------------
+cdef inline int _tcp_packet(Conntrack self, int32_t i, NfPkt* p, int dir, int hook,
+                            int64_t now) noexcept nogil:
+    cdef CtEntry* c = &self.e[i]
+    cdef uint16_t fl = p.tcp_flags
+    cdef uint8_t f6 = fl & 0x3f & ~0x08        # without PSH (ECE/CWR are above 0x3f)
+    cdef int index, old_state, new_state, res
+    cdef int64_t timeout
+    cdef uint32_t seq
+    cdef bint seen_reply
+    cdef TcpSeen tmp
+    # tcp_error: header length (the parser's has_l4), checksum, flags
+    if hook == NF_INET_PRE_ROUTING and self.checksum and p.l4_csum_bad:
+        return TR_INVALID
+    index = TCP_FLAG_INDEX[f6]
+    if index == TCP_FLAGS_INVALID:
+        return TR_INVALID
+    if not (c.status & IPS_CONFIRMED):
+        # tcp_new
+        new_state = TCP_TABLE[0][index][TCP_CONNTRACK_NONE]
+        if new_state >= TCP_CONNTRACK_MAX:
+            return TR_INVALID
+        memset(&c.seen[0], 0, 2 * sizeof(TcpSeen))
+        c.seen[0].td_end = p.tcp_seq + p.l4_paylen + ((fl & 2) != 0) + (fl & 1)
+        c.seen[0].td_maxwin = p.tcp_win if p.tcp_win else 1
+        if new_state == TCP_CONNTRACK_SYN_SENT:
+            c.seen[0].td_maxend = c.seen[0].td_end
+            self._tcp_options(&c.seen[0], p)
+        elif not self.tcp_loose:
+            return TR_INVALID
+        else:
+            c.seen[0].td_maxend = c.seen[0].td_end + c.seen[0].td_maxwin
+            c.seen[0].flags = F_SACK_PERM | F_BE_LIBERAL
+            c.seen[1].flags = F_SACK_PERM | F_BE_LIBERAL
+        c.last_index = TCP_NONE_SET
+    old_state = c.tcp_state
+    new_state = TCP_TABLE[dir][index][old_state]
+    if new_state == TCP_CONNTRACK_ESTABLISHED:
+        pass        # the common case, none of the special cases below
+    elif new_state == TCP_CONNTRACK_SYN_SENT and old_state >= TCP_CONNTRACK_TIME_WAIT:
+        if ((c.seen[dir].flags | c.seen[1 - dir].flags) & F_CLOSE_INIT) or \
+                (c.last_dir == dir and c.last_index == TCP_RST_SET):
+            # reopening a closed/aborted connection: kill, look up again
+            self._kill(i)
+            return TR_REPEAT
+        new_state = TCP_CONNTRACK_IGNORE     # fall through to IGNORE
+        res = self._tcp_ignore(c, p, dir, index, old_state, &new_state)
+        if res >= 0:
+            return res
+        old_state = TCP_CONNTRACK_SYN_SENT
+    elif new_state == TCP_CONNTRACK_SYN_SENT and old_state < TCP_CONNTRACK_TIME_WAIT:
+        pass
+    elif new_state == TCP_CONNTRACK_IGNORE:
+        res = self._tcp_ignore(c, p, dir, index, old_state, &new_state)
+        if res >= 0:
+            return res
+        old_state = TCP_CONNTRACK_SYN_SENT
+    elif new_state == TCP_CONNTRACK_MAX:
+        return TR_INVALID
+    elif new_state == TCP_CONNTRACK_TIME_WAIT:
+        if (old_state == TCP_CONNTRACK_LAST_ACK and index == TCP_ACK_SET
+                and c.last_dir != dir and c.last_index == TCP_SYN_SET
+                and (c.last_flags & F_EXP_CHALLENGE_ACK)):
+            # RFC 5961 challenge ACK: not the ACK of the last FIN
+            c.last_flags &= ~F_EXP_CHALLENGE_ACK
+            return TR_ACCEPT
+    elif new_state == TCP_CONNTRACK_SYN_SENT2:
+        c.last_flags |= F_SIMULTANEOUS_OPEN
+    elif new_state == TCP_CONNTRACK_SYN_RECV:
+        if dir == 1 and index == TCP_ACK_SET and (c.last_flags & F_SIMULTANEOUS_OPEN):
+            new_state = TCP_CONNTRACK_ESTABLISHED
+    elif new_state == TCP_CONNTRACK_CLOSE and index == TCP_RST_SET:
+        res = self._tcp_rst_check(c, p, dir, old_state, &new_state)
+        if res == 1:
+            return TR_INVALID
+        if res == 2:
+            return _tcp_in_window_done(self, i, c, p, dir, index, old_state, new_state, now)
+    res = _tcp_in_window(self, c, dir, index, p)
+    if res == NFCT_TCP_IGNORE:
+        return TR_ACCEPT
+    if res == NFCT_TCP_INVALID:
+        self._tcp_handle_invalid(i, c, dir, index, now)
+        return TR_INVALID
+    return _tcp_in_window_done(self, i, c, p, dir, index, old_state, new_state, now)
+
+
+cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, NfPkt* p) noexcept nogil:
+    cdef TcpSeen* sender = &c.seen[dir]
+    cdef TcpSeen* receiver = &c.seen[1 - dir]
+    cdef uint32_t seq = p.tcp_seq, ack = p.tcp_ack, sack, end, win, swin, overshot
+    cdef uint16_t win_raw = p.tcp_win
+    cdef bint syn = (p.tcp_flags & 2) != 0, fin = (p.tcp_flags & 1) != 0
+    cdef bint has_ack = (p.tcp_flags & 16) != 0, rst = (p.tcp_flags & 4) != 0
+    cdef bint in_recv_win, ack_ok, liberal
+    cdef uint32_t maxackwin
+    sack = ack
+    win = win_raw
+    end = seq + p.l4_paylen + syn + fin
+    liberal = self.tcp_be_liberal or (sender.flags & F_BE_LIBERAL) != 0
+    if (receiver.flags & F_SACK_PERM) and p.tcp_nsack and after(p.tcp_sack_right, sack):
+        sack = p.tcp_sack_right
+    if sender.td_maxwin == 0:
+        if syn:
+            self._tcp_init_sender(sender, receiver, p, end, win)
+            if not has_ack:
+                return NFCT_TCP_ACCEPT      # simultaneous open
+        else:
+            sender.td_end = end
+            swin = win << sender.td_scale
+            sender.td_maxwin = 1 if swin == 0 else swin
+            sender.td_maxend = end + sender.td_maxwin
+            if receiver.td_maxwin == 0:
+                receiver.td_end = sack
+                receiver.td_maxend = sack
+            elif sack == receiver.td_end + 1:
+                receiver.td_end += 1
+    elif (syn and after(end, sender.td_end)
+          and (c.tcp_state == TCP_CONNTRACK_SYN_SENT or c.tcp_state == TCP_CONNTRACK_SYN_RECV)):
+        # re-initialised SYN(-ACK) in this direction
+        self._tcp_init_sender(sender, receiver, p, end, win)
+        if dir == 1 and not has_ack:
+            return NFCT_TCP_ACCEPT
+    if not has_ack:
+        ack = receiver.td_end
+        sack = ack
+    elif rst and ack == 0:
+        ack = receiver.td_end
+        sack = ack
+    if rst and seq == 0 and c.tcp_state == TCP_CONNTRACK_SYN_SENT:
+        seq = sender.td_end
+        end = seq
+    maxackwin = sender.td_maxwin if sender.td_maxwin > 66000 else 66000
+    if not before(seq, sender.td_maxend + 1):
+        overshot = end - sender.td_maxend + 1
+        ack_ok = after(sack, receiver.td_end - maxackwin - 1)
+        in_recv_win = receiver.td_maxwin != 0 and after(end, sender.td_end - receiver.td_maxwin - 1)
+        if (in_recv_win and ack_ok and overshot <= receiver.td_maxwin
+                and before(sack, receiver.td_end + 1)):
+            sender.td_end = end
+            sender.flags |= F_DATA_UNACK
+            return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE
+        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_INVALID    # SEQ_OVER
+    if not before(sack, receiver.td_end + 1):
+        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_INVALID    # ACK_OVER
+    in_recv_win = receiver.td_maxwin == 0 or after(end, sender.td_end - receiver.td_maxwin - 1)
+    if not in_recv_win:
+        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE     # SEQ_UNDER
+    if not after(sack, receiver.td_end - maxackwin - 1):
+        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE     # ACK_UNDER
+    # (a liberal ACCEPT above skips the updates below, as in the kernel:
+    # nf_tcp_log_invalid returns before them)
+    if not syn:
+        win <<= sender.td_scale
+    swin = win + (sack - ack)
+    if sender.td_maxwin < swin:
+        sender.td_maxwin = swin
+    if after(end, sender.td_end):
+        sender.td_end = end
+        sender.flags |= F_DATA_UNACK
+    if has_ack:
+        if not (sender.flags & F_MAXACK_SET):
+            sender.td_maxack = ack
+            sender.flags |= F_MAXACK_SET
+        elif after(ack, sender.td_maxack):
+            sender.td_maxack = ack
+    if receiver.td_maxwin != 0 and after(end, sender.td_maxend):
+        receiver.td_maxwin += end - sender.td_maxend
+    if after(sack + win, receiver.td_maxend - 1):
+        receiver.td_maxend = sack + win
+        if win == 0:
+            receiver.td_maxend += 1
+    if ack == receiver.td_end:
+        receiver.flags &= ~F_DATA_UNACK
+    if index == TCP_ACK_SET:
+        if (c.last_dir == dir and c.last_seq == seq and c.last_ack == ack
+                and c.last_end == end and c.last_win == win_raw):
+            if c.retrans < 255:
+                c.retrans += 1
+        else:
+            c.last_dir = dir
+            c.last_seq = seq
+            c.last_ack = ack
+            c.last_end = end
+            c.last_win = win_raw
+            c.retrans = 0
+    return NFCT_TCP_ACCEPT
+
+
+cdef inline int _tcp_in_window_done(Conntrack self, int32_t i, CtEntry* c, NfPkt* p, int dir,
+                                    int index, int old_state, int new_state,
+                                    int64_t now) noexcept nogil:
+    cdef int64_t timeout
+    cdef int64_t* tm = self.tcp_tmo
+    c.last_index = index
+    c.last_dir = dir
+    c.tcp_state = new_state
+    if old_state != new_state and new_state == TCP_CONNTRACK_FIN_WAIT:
+        c.seen[dir].flags |= F_CLOSE_INIT
+    if c.retrans >= self.tcp_max_retrans and tm[new_state] > tm[TCP_CONNTRACK_RETRANS]:
+        timeout = tm[TCP_CONNTRACK_RETRANS]
+    elif index == TCP_RST_SET:
+        timeout = tm[TCP_CONNTRACK_CLOSE]
+    elif (((c.seen[0].flags | c.seen[1].flags) & F_DATA_UNACK)
+          and tm[new_state] > tm[TCP_CONNTRACK_UNACK]):
+        timeout = tm[TCP_CONNTRACK_UNACK]
+    elif c.last_win == 0 and tm[new_state] > tm[TCP_CONNTRACK_RETRANS]:
+        timeout = tm[TCP_CONNTRACK_RETRANS]
+    else:
+        timeout = tm[new_state]
+    if not (c.status & IPS_SEEN_REPLY):
+        if p.tcp_flags & 4:
+            # only a RST answered: no connection, delete at once
+            # (nf_ct_kill_acct; the packet keeps its ct)
+            if c.status & IPS_CONFIRMED:
+                self._kill(i)
+            return TR_ACCEPT
+        if index == TCP_SYN_SET and old_state == TCP_CONNTRACK_SYN_SENT:
+            return TR_ACCEPT    # a retransmitted SYN does not renew the timeout
+        if new_state == TCP_CONNTRACK_ESTABLISHED and timeout > tm[TCP_CONNTRACK_UNACK]:
+            timeout = tm[TCP_CONNTRACK_UNACK]
+    elif (not (c.status & IPS_ASSURED)
+          and (old_state == TCP_CONNTRACK_SYN_RECV or old_state == TCP_CONNTRACK_ESTABLISHED)
+          and new_state == TCP_CONNTRACK_ESTABLISHED):
+        c.status |= IPS_ASSURED
+    self._refresh(i, timeout, now)
+    return TR_ACCEPT
 
 
 cdef class CtPacket:

@@ -486,8 +486,9 @@ from pystack._core.iptables cimport (CompiledRules, NAT_NONE, NAT_MASQUERADE, NA
                                      REJ6_ICMP6_NOT_NEIGHBOUR, REJ6_ICMP6_ADDR_UNREACH,
                                      REJ6_ICMP6_PORT_UNREACH, REJ6_ICMP6_ECHOREPLY,
                                      REJ6_TCP_RESET, REJ6_ICMP6_POLICY_FAIL,
-                                     REJ6_ICMP6_REJECT_ROUTE)
-from pystack._core.conntrack cimport Conntrack, CtTuple
+                                     REJ6_ICMP6_REJECT_ROUTE, MK_CT_ADDR, MK_CT_PORT)
+from pystack._core.conntrack cimport (Conntrack, CtTuple, ct_nat_needed, ct_nat_packet,
+                                      ct_confirm, ct_discard)
 from pystack._core.pyhook cimport (PhEnt, ph_match, ph_compile, HookPacket, PH_MIN, PH_END,
                                    NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE,
                                    NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER, NF_IP_PRI_SECURITY,
@@ -5349,7 +5350,7 @@ cdef class Engine:
         cdef uint8_t lo[16]
         if p.ct < 0:
             return NFV_ACCEPT
-        if self.nf_ct.nat_needed(p, manip):
+        if ct_nat_needed(self.nf_ct, p, manip):
             if self._nf_table(i, hook, NFT_NAT) == NFV_DROP:
                 return NFV_DROP
             if out.nat != NAT_NONE:
@@ -5378,7 +5379,7 @@ cdef class Engine:
                 self.nf_any_nat = True
             else:
                 self.nf_ct.nat_setup(p, manip, NULL, NULL)
-        self.nf_ct.nat_packet(p, hook)
+        ct_nat_packet(self.nf_ct, p, hook)
         if p.nat_changed & (NAT_CHG_SADDR | NAT_CHG_DADDR):
             # -m addrtype after DNAT / SNAT sees the rewritten addresses
             # (recomputed by _nf_table_run when a table needs them)
@@ -5394,7 +5395,7 @@ cdef class Engine:
         """NF_DROP: kfree_skb_reason(NETFILTER_DROP); an unconfirmed entry
         dies with the packet (nf_ct_put of a never-confirmed conntrack)."""
         if dead_ct and self.nfp.ct >= 0:
-            self.nf_ct.discard(&self.nfp)
+            ct_discard(self.nf_ct, &self.nfp)
         self._drop(i, DR_NETFILTER_DROP)
         self._nf_done(i)
         return 0
@@ -5642,7 +5643,7 @@ cdef class Engine:
                 self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
             self._nf_drop(i, True)
             return NFV_DROP
-        if self.nf_ct.confirm(&self.nfp, self.now) == NFV_DROP:
+        if ct_confirm(self.nf_ct, &self.nfp, self.now) == NFV_DROP:
             self._nf_drop(i, False)
             return NFV_DROP
         return NFV_ACCEPT
@@ -5712,7 +5713,7 @@ cdef class Engine:
         if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_IN)) and \
                 self._ph(i, NF_INET_LOCAL_IN, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
             return self._nf_drop(i, True)
-        if self.nf_ct.confirm(p, self.now) == NFV_DROP:
+        if ct_confirm(self.nf_ct, p, self.now) == NFV_DROP:
             return self._nf_drop(i, False)
         self._nf_done(i)
         if self.nf_chg:
@@ -5732,14 +5733,14 @@ cdef class Engine:
             # entry vanishes
             self.ctr[<int>C_Ip6InAddrErrors if v6 else <int>C_IpInAddrErrors] += 1
             if p.ct >= 0:
-                self.nf_ct.discard(p)
+                ct_discard(self.nf_ct, p)
             self._drop(i, DR_IP_INADDRERRORS)
             self._nf_done(i)
             return
         v.direction[i] = DIR_FWD
         if c.pkt_type[i] != PKTTYPE_HOST:
             if p.ct >= 0:
-                self.nf_ct.discard(p)
+                ct_discard(self.nf_ct, p)
             self._drop(i, DR_OTHERHOST)
             self._nf_done(i)
             return
@@ -5749,7 +5750,7 @@ cdef class Engine:
             # ICMPV6_EXC_HOPLIMIT); both rate limited)
             self.ctr[<int>C_Ip6InHdrErrors if v6 else <int>C_IpInHdrErrors] += 1
             if p.ct >= 0:
-                self.nf_ct.discard(p)
+                ct_discard(self.nf_ct, p)
             self._drop(i, DR_IP_INHDR)
             if not v6:
                 load_addr(c.saddr + 16 * i, &s0, &s1)
@@ -6038,14 +6039,14 @@ cdef class Engine:
                 self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC, PH_END) == NFV_DROP:
             self._nf_out_drop(i, True)
             return
-        if self.nf_ct.confirm(p, self.now) == NFV_DROP:
+        if ct_confirm(self.nf_ct, p, self.now) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
         self._nf_done(i)
 
     cdef void _nf_out_drop(self, Py_ssize_t i, bint dead_ct) noexcept nogil:
         if dead_ct and self.nfp.ct >= 0:
-            self.nf_ct.discard(&self.nfp)
+            ct_discard(self.nf_ct, &self.nfp)
         self.nf_div_out_drop += 1
         self._nf_done(i)
 
@@ -6150,6 +6151,16 @@ cdef class Engine:
                 for hk in range(5):
                     if (<CompiledRules>cr).hook_entry[t][hk] >= 0:
                         self.nf_tmask[fam] |= 1u << (t * 5 + hk)
+        # conntrack copies its tuples into each packet's view only for
+        # -m conntrack --ctorig*/--ctrepl* matches (iptables match_one)
+        view_tuples = False
+        for cr in (rules4, rules6):
+            if cr is None:
+                continue
+            for k in range((<CompiledRules>cr).n_matches):
+                if (<CompiledRules>cr).matches[k].kind in (MK_CT_ADDR, MK_CT_PORT):
+                    view_tuples = True
+        (<Conntrack>conntrack).view_tuples = view_tuples
         self.ip6_forward = self.ip_forward if ip6_forward < 0 else ip6_forward
         iface_map = list(iface_map)
         free(self.nf_ifmap)
