@@ -126,7 +126,62 @@ cdef inline uint64_t _csum_native_short(const uint8_t* p, size_t n) noexcept nog
     return a + b
 
 
-cdef inline uint64_t _csum_native(const uint8_t* p, size_t n) noexcept nogil:
+# The long-buffer kernel, in C: with AVX2 (runtime-detected; x86-64's
+# baseline is only SSE2) each 16 bytes are four 32-bit words zero-extended
+# into 64-bit lanes by one vpmovzxdq and added by one vpaddq, the same sum of
+# 32-bit halves as the portable loop (identical 64-bit result) in about a
+# third of its instructions.  AVX-512 is not used: valgrind (the project's
+# instruction counter) cannot run it and 256 bits already outrun L2.
+cdef extern from *:
+    """
+    #ifndef PS_CSUM_SIMD_H
+    #define PS_CSUM_SIMD_H
+    #include <stddef.h>
+    #include <stdint.h>
+    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+    #include <immintrin.h>
+    /* Sum of the n / 64 * 64 first bytes of p as 32-bit host-order words,
+       in 64-bit lanes (no carry is ever lost below 2^32 words). */
+    __attribute__((target("avx2"), unused, noinline))
+    static uint64_t ps_csum_avx2(const uint8_t *p, size_t n)
+    {
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        const uint8_t *end = p + (n & ~(size_t)127);
+        #define PS_W(k) _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(p + 16 * (k))))
+        for (; p < end; p += 128) {
+            a0 = _mm256_add_epi64(a0, PS_W(0));
+            a1 = _mm256_add_epi64(a1, PS_W(1));
+            a2 = _mm256_add_epi64(a2, PS_W(2));
+            a3 = _mm256_add_epi64(a3, PS_W(3));
+            a0 = _mm256_add_epi64(a0, PS_W(4));
+            a1 = _mm256_add_epi64(a1, PS_W(5));
+            a2 = _mm256_add_epi64(a2, PS_W(6));
+            a3 = _mm256_add_epi64(a3, PS_W(7));
+        }
+        if (n & 64) {
+            a0 = _mm256_add_epi64(a0, PS_W(0));
+            a1 = _mm256_add_epi64(a1, PS_W(1));
+            a2 = _mm256_add_epi64(a2, PS_W(2));
+            a3 = _mm256_add_epi64(a3, PS_W(3));
+        }
+        #undef PS_W
+        a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+        __m128i h = _mm_add_epi64(_mm256_castsi256_si128(a0), _mm256_extracti128_si256(a0, 1));
+        return (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1);
+    }
+    /* libgcc's cpu model also checks that the OS saves the YMM state. */
+    #define PS_HAVE_AVX2() __builtin_cpu_supports("avx2")
+    #else
+    static uint64_t ps_csum_avx2(const uint8_t *p, size_t n) { (void)p; (void)n; return 0; }
+    #define PS_HAVE_AVX2() 0
+    #endif
+    #endif
+    """
+    uint64_t ps_csum_avx2(const uint8_t* p, size_t n) noexcept nogil
+    bint PS_HAVE_AVX2() noexcept nogil
+
+
+cdef inline uint64_t _csum_native_portable(const uint8_t* p, size_t n) noexcept nogil:
     # Sum of 16-bit words in HOST order (RFC 1071 2(B): byte-order
     # independence; the caller swaps the folded result once).  Each 64-bit
     # word w = hi*2^32 + lo is congruent to hi + lo modulo 0xffff, so adding
@@ -151,6 +206,17 @@ cdef inline uint64_t _csum_native(const uint8_t* p, size_t n) noexcept nogil:
         a2 += (w2 & 0xffffffffu) + (w2 >> 32)
         a3 += (w3 & 0xffffffffu) + (w3 >> 32)
     return a0 + a1 + a2 + a3 + _csum_native_short(p + (blocks << 5), n & 31)
+
+
+cdef inline uint64_t _csum_native(const uint8_t* p, size_t n) noexcept nogil:
+    # Host-order sum of p[0:n] (see _csum_native_portable): the AVX2 kernel
+    # for the 64-byte blocks when the CPU has it, the portable loop
+    # otherwise; both give the same 64-bit value.
+    if n < 64:
+        return _csum_native_short(p, n)
+    if PS_HAVE_AVX2():
+        return ps_csum_avx2(p, n) + _csum_native_short(p + (n & ~(<size_t>63)), n & 63)
+    return _csum_native_portable(p, n)
 
 
 cdef inline uint64_t csum_partial(const uint8_t* p, size_t n, uint64_t acc) noexcept nogil:

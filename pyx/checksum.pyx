@@ -262,6 +262,26 @@ def incremental_update(checksum, old, new, *, size=None, udp=False):
     return r
 
 
+def _native_kernels(data):
+    """Tests only: the raw 64-bit host-order sums of `data` by each kernel,
+    {"dispatch": ..., "portable": ..., "avx2": ... or None without AVX2};
+    all present ones must be equal (not only congruent)."""
+    cdef const uint8_t[::1] v = _view(data)
+    cdef size_t n = v.shape[0]
+    cdef const uint8_t* p = &v[0] if n else <const uint8_t*>b""
+    out = {"dispatch": _csum_native(p, n), "portable": _csum_native_portable(p, n),
+           "avx2": None}
+    if PS_HAVE_AVX2():
+        out["avx2"] = (_csum_native_short(p, n) if n < 64 else
+                       ps_csum_avx2(p, n) + _csum_native_short(p + (n & ~(<size_t>63)), n & 63))
+    return out
+
+
+def simd_kernel():
+    """The long-buffer checksum kernel this CPU runs: "avx2" or "portable"."""
+    return "avx2" if PS_HAVE_AVX2() else "portable"
+
+
 def _bench_partial(data, Py_ssize_t size, Py_ssize_t iters, Py_ssize_t stride=0):
     """Benchmark helper: csum_partial over `size`-byte slices of `data`,
     `iters` times (nogil).  stride 0: always the same slice (cache-hot);
