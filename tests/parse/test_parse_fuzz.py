@@ -206,3 +206,32 @@ def test_fast_path_equals_general_path(items):
         P._use_fast_path(True)
     for k, v in fast.items():
         assert np.array_equal(v, slow[k]), k
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(eth_tcp_variants(),
+                          st.sampled_from([(O.wrap(l3, 1), 0) for l3 in SEEDS_L3])),
+                min_size=1, max_size=12),
+       st.integers(0, 255), st.booleans())
+def test_prefilled_columns_and_garbage(items, junk, verify):
+    """The fast path leaves ~20 columns as prefill_fast set them for the
+    whole batch; rows that leave it (any mix, in any order) must still come
+    out exactly as the general path writes them, over columns holding any
+    garbage, with or without the fused checksum pass."""
+    from pystack._core import parse as P
+    pkts = [p for p, _ in items]
+    wires = [w or len(p) for p, w in items]
+    rb = RecordBatch.from_packets(pkts, wirelens=wires)
+    cols = PacketColumns(len(pkts) + 2)
+    for v in cols.arrays.values():
+        v.view(np.uint8)[...] = junk
+    parse_batch(rb, cols, verify_checksums=verify)
+    P._use_fast_path(False)
+    try:
+        ref = PacketColumns(len(pkts))
+        parse_batch(rb, ref, verify_checksums=verify)
+    finally:
+        P._use_fast_path(True)
+    got = cols.to_dict()
+    for k, v in ref.to_dict().items():
+        assert np.array_equal(v, got[k]), k
