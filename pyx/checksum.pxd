@@ -526,7 +526,7 @@ cdef inline void verify_v4_tcp(const uint8_t* ip, uint32_t ln, uint32_t l4cap,
                                uint8_t* status, uint8_t* ip_csum, uint8_t* l4_csum,
                                int64_t* cnt) noexcept nogil:
     """verify_row specialised for the parser's fast-path rows (parse.pyx
-    fast_eth_ipv4_tcp), with the same results and counts.
+    fast_v4's TCP rows), with the same results and counts.
 
     Preconditions (what verify_row would otherwise test): `ip` points at a
     captured IPv4 header of exactly 20 bytes (version 4, ihl 5) whose 20
