@@ -1272,6 +1272,16 @@ cdef inline void fast_link(const LinkLayout* layout, const uint8_t* p, Cols* c,
             c.pkt_type[i] = PKTTYPE_MULTICAST
 
 
+cdef uint32_t fast_tcp_options(const uint8_t* t, uint32_t doff4, Cols* c,
+                               Py_ssize_t i) noexcept nogil:
+    # Out of line (SYNs, SACKs: the rarer lists), so that fast_tcp stays
+    # small enough for gcc to inline into its four callers.
+    cdef TcpOpts o
+    tcp_parse_opts(t + 20, doff4 - 20, doff4 - 20, &o)
+    tcpopt_store(c, i, &o)
+    return o.flags
+
+
 cdef inline uint32_t fast_tcp(const uint8_t* t, uint32_t doff4, Cols* c,
                               Py_ssize_t i) noexcept nogil:
     """parse_l4's TCP columns for a header of doff4 (20..60) bytes captured
@@ -1280,7 +1290,6 @@ cdef inline uint32_t fast_tcp(const uint8_t* t, uint32_t doff4, Cols* c,
     (a minimal SYN) and NOP NOP TS (every Linux segment after the
     handshake); any other list goes through tcp_parse_opts, the one
     implementation of the rules."""
-    cdef TcpOpts o
     cdef uint32_t flags = 0
     if doff4 == 20:
         pass
@@ -1292,9 +1301,7 @@ cdef inline uint32_t fast_tcp(const uint8_t* t, uint32_t doff4, Cols* c,
         flags = PF_TCP_MSS
         c.tcp_mss[i] = rd16(t + 22)
     else:
-        tcp_parse_opts(t + 20, doff4 - 20, doff4 - 20, &o)
-        tcpopt_store(c, i, &o)
-        flags = o.flags
+        flags = fast_tcp_options(t, doff4, c, i)
     c.tcp_doff[i] = <uint8_t>(doff4 >> 2)
     c.sport[i] = rd16(t)
     c.dport[i] = rd16(t + 2)
