@@ -412,7 +412,7 @@ cdef inline void verify_row(const uint8_t* p, uint32_t cap, uint32_t wire, uint3
     # docstring has the rules).  `p` holds `cap` captured bytes; the other
     # arguments are the row's parsed columns; `status`, `ip_csum`, `l4_csum`
     # point at the row's cells and `cnt` at K__N counters.  THE rules: the
-    # parser's fast path uses verify_v4_tcp (below), a specialisation for
+    # parser's fast path uses verify_v4_fast (below), a specialisation for
     # the rows that path produces, checked against this function by
     # tests/checksum/test_fused_verify.py.
     cdef const uint8_t* sa
@@ -522,19 +522,21 @@ cdef inline uint64_t _native_word(uint64_t v) noexcept nogil:
     return v
 
 
-cdef inline void verify_v4_tcp(const uint8_t* ip, uint32_t ln, uint32_t l4cap,
-                               uint8_t* status, uint8_t* ip_csum, uint8_t* l4_csum,
-                               int64_t* cnt) noexcept nogil:
-    """verify_row specialised for the parser's fast-path rows (parse.pyx
-    fast_v4's TCP rows), with the same results and counts.
+cdef inline void verify_v4_fast(const uint8_t* ip, uint8_t proto, uint32_t ln, uint32_t l4cap,
+                                uint8_t* status, uint8_t* ip_csum, uint8_t* l4_csum,
+                                int64_t* cnt) noexcept nogil:
+    """verify_row specialised for the parser's fast-path IPv4 rows (parse.pyx
+    fast_v4: TCP and UDP), with the same results and counts.
 
     Preconditions (what verify_row would otherwise test): `ip` points at a
     captured IPv4 header of exactly 20 bytes (version 4, ihl 5) whose 20
     bytes are also within the record's wire length as the record states it;
-    not a fragment; protocol TCP; the row's status is 0; `ln` = tot_len - 20
-    (>= 20) is the TCP length and `l4cap` the bytes captured from ip + 20.
-    Under these the IPv4 header is OK or BAD (never TRUNCATED/UNCHECKED) and
-    the TCP sum OK / BAD / PARTIAL / TRUNCATED.
+    not a fragment; the row's status is 0; `proto` TCP with `ln` = tot_len -
+    20 (>= 20) the TCP length, or UDP with `ln` the UDP length field, 8 <=
+    ln <= tot_len - 20 (the skb trimmed to it: __udp4_lib_rcv); `l4cap` the
+    bytes captured from ip + 20.  Under these the IPv4 header is OK or BAD
+    (never TRUNCATED/UNCHECKED) and the L4 sum OK / BAD / PARTIAL /
+    TRUNCATED, or for UDP ZERO (a 0 field: no checksum, udp4_csum_init).
 
     Both sums are taken in HOST byte order (csum_verifies: the same verdict
     as in network order); the pseudo-header is the address words loaded
@@ -549,19 +551,22 @@ cdef inline void verify_v4_tcp(const uint8_t* ip, uint32_t ln, uint32_t l4cap,
         if _ip_csum_preempts(status[0]):
             status[0] = DR_IP_CSUM
         cnt[K_IP_BAD] += 1
-        l4_csum[0] = CS_UNCHECKED       # the kernel never gets to TCP
+        l4_csum[0] = CS_UNCHECKED       # the kernel never gets to L4
         cnt[K_L4_UNCHECKED] += 1
         return
     ip_csum[0] = CS_OK
     cnt[K_IP_OK] += 1
     if ln > l4cap:
         l4cs = CS_TRUNCATED
+    elif proto == IPPROTO_UDP and _ld16(ip + 26) == 0:
+        l4cs = CS_ZERO
     else:
-        s = (<uint64_t>sa + da + _native_word(IPPROTO_TCP + ln)) + _csum_native(ip + 20, ln)
+        s = (<uint64_t>sa + da + _native_word(proto + ln)) + _csum_native(ip + 20, ln)
         if csum_verifies(s):
             l4cs = CS_OK
         else:
-            pseudo0 = pseudo_v4(ip + 12, ip + 16, IPPROTO_TCP, 0)
-            l4cs = _l4_mismatch(IPPROTO_TCP, _be16(ip + 36), pseudo0 + ln, pseudo0)
+            pseudo0 = pseudo_v4(ip + 12, ip + 16, proto, 0)
+            l4cs = _l4_mismatch(proto, _be16(ip + (36 if proto == IPPROTO_TCP else 26)),
+                                pseudo0 + ln, pseudo0)
     l4_csum[0] = l4cs
-    _count_l4(l4cs, IPPROTO_TCP, cnt)
+    _count_l4(l4cs, proto, cnt)

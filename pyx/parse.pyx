@@ -111,10 +111,10 @@ the same on every fast-path row (status 0, ethertype, ip_ver, the ICMP and
 inner-header columns, absent TCP options, ...) are prefilled for the whole
 batch by prefill_fast and not stored per row; the options go through
 tcp_parse_opts, the same decoder parse_l4 uses, except for two layouts
-decoded inline (MSS alone; NOP NOP TS).  With verify_checksums the IPv4 TCP
-rows are classified by checksum.verify_v4_tcp, verify_row specialised for
+decoded inline (MSS alone; NOP NOP TS).  With verify_checksums the IPv4
+rows are classified by checksum.verify_v4_fast, verify_row specialised for
 them (same verdicts and counts; tests/checksum/test_fused_verify.py), the
-other fast rows by verify_row itself.  Everything else takes
+IPv6 rows by verify_row itself.  Everything else takes
 parse_one (+ verify_row), which writes columns directly and resets at the
 end only the column groups its path did not write (the `written` mask), so
 nothing stale survives from the previous batch: both paths write every
@@ -245,7 +245,7 @@ cdef class PacketColumns:
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint64_t
 from pystack._core.capture cimport RecordBatch
-from pystack._core.checksum cimport verify_row, verify_v4_tcp, K__N
+from pystack._core.checksum cimport verify_row, verify_v4_fast, K__N
 from pystack._core.vocab cimport (
     DR_NOT_SPECIFIED, DR_PKT_TOO_SMALL, DR_IP_INHDR, DR_UNHANDLED_PROTO,
     DR_HDR_TRUNC, DR_IPV6_BAD_EXTHDR, CS_UNCHECKED,
@@ -1382,16 +1382,16 @@ cdef inline bint fast_v4(const LinkLayout* layout, const uint8_t* p, uint32_t ca
     c.daddr4[i] = rd32(q + 16)
     if not verify:
         pass                            # ip_csum / l4_csum prefilled UNCHECKED
-    elif proto == 6 and wire_rec >= cap:
+    elif wire_rec >= cap:
         # verify_row specialised for exactly these rows (IPv4 header of 20
-        # bytes, TCP, not a fragment, status 0); not inlined by gcc (two
-        # copies of this function call it), which measured faster here.
-        verify_v4_tcp(q, tot - 20, cap - l3 - 20, &c.status[i], &c.ip_csum[i],
-                      &c.l4_csum[i], cnt)
+        # bytes, TCP or UDP, not a fragment, status 0); not inlined by gcc
+        # (two copies of this function call it), which measured faster here.
+        verify_v4_fast(q, proto, tot - 20 if proto == 6 else ulen, cap - l3 - 20,
+                       &c.status[i], &c.ip_csum[i], &c.l4_csum[i], cnt)
     else:
-        # verify_row with the values parse_batch would pass it (UDP, or a
-        # record claiming fewer wire bytes than captured: the parser reads
-        # it as wire = caplen, verify_row's IPv4 rule reads the stored value).
+        # verify_row with the values parse_batch would pass it (a record
+        # claiming fewer wire bytes than captured: the parser reads it as
+        # wire = caplen, verify_row's IPv4 rule reads the stored value).
         verify_row(p, cap, wire_rec, flags, 4, proto, l3, l3 + 20, tot - 20, c.saddr + 16 * i,
                    c.daddr + 16 * i, &c.status[i], &c.ip_csum[i], &c.l4_csum[i], cnt)
     return True
@@ -1461,7 +1461,7 @@ cdef inline bint fast_eth_row(const uint8_t* p, uint32_t cap, uint32_t wire_rec,
     (parse_one then handles it, with the same results).
 
     verify: also classify the checksums (verify_row with the values
-    parse_batch would pass it, or for IPv4 TCP checksum.verify_v4_tcp, its
+    parse_batch would pass it, or for IPv4 checksum.verify_v4_fast, its
     specialisation for exactly those rows) and count them in cnt.  wire_rec
     is the record's wire length as stored (verify_row's rules read that one)."""
     cdef uint16_t et
@@ -1595,7 +1595,7 @@ def parse_batch(RecordBatch rb not None, PacketColumns cols not None,
     verify_checksums=True also classifies each row's checksums right after
     parsing it, while its bytes are still in L1 (checksum.verify_row, the
     same code checksum.verify_batch runs, or for fast-path rows its
-    specialisation checksum.verify_v4_tcp, with the same results); the
+    specialisation checksum.verify_v4_fast, with the same results); the
     counts land in cols.csum_counts and checksum.batch_counts(cols) returns
     them.
     """
