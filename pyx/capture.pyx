@@ -440,13 +440,18 @@ cdef inline int _pcap_walk(Walker w, RecordBatch rb, Py_ssize_t max_n,
         pos += 16 + <Py_ssize_t>cap
         n += 1
     # The columns that follow from the row number or are the same for
-    # every record of a pcap file, in loops of their own (vectorised): in
-    # the walk above their pointers and values would sit on the stack.
+    # every record of a pcap file, in loops of their own, one per column
+    # so that gcc vectorises each: in the walk above their pointers and
+    # values would sit on the stack.
     for k in range(n0, n):
         o_if[k] = gid
+    for k in range(n0, n):
         o_lt[k] = lt
+    for k in range(n0, n):
         o_src[k] = src
+    for k in range(n0, n):
         o_fr[k] = frame0 + k
+    for k in range(n0, n):
         o_fo[k] = o_off[k] + (fo0 - 16)
     w.pos = pos
     w.records += n - n0
