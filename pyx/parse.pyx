@@ -111,10 +111,10 @@ the same on every fast-path row (status 0, ethertype, ip_ver, the ICMP and
 inner-header columns, absent TCP options, ...) are prefilled for the whole
 batch by prefill_fast and not stored per row; the options go through
 tcp_parse_opts, the same decoder parse_l4 uses, except for two layouts
-decoded inline (MSS alone; NOP NOP TS).  With verify_checksums the IPv4
-rows are classified by checksum.verify_v4_fast, verify_row specialised for
-them (same verdicts and counts; tests/checksum/test_fused_verify.py), the
-IPv6 rows by verify_row itself.  Everything else takes
+decoded inline (MSS alone; NOP NOP TS).  With verify_checksums these rows
+are classified by checksum.verify_v4_fast / verify_v6_tcp, verify_row
+specialised for them (same verdicts and counts;
+tests/checksum/test_fused_verify.py).  Everything else takes
 parse_one (+ verify_row), which writes columns directly and resets at the
 end only the column groups its path did not write (the `written` mask), so
 nothing stale survives from the previous batch: both paths write every
@@ -245,7 +245,7 @@ cdef class PacketColumns:
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint64_t
 from pystack._core.capture cimport RecordBatch
-from pystack._core.checksum cimport verify_row, verify_v4_fast, K__N
+from pystack._core.checksum cimport verify_row, verify_v4_fast, verify_v6_tcp, K__N
 from pystack._core.vocab cimport (
     DR_NOT_SPECIFIED, DR_PKT_TOO_SMALL, DR_IP_INHDR, DR_UNHANDLED_PROTO,
     DR_HDR_TRUNC, DR_IPV6_BAD_EXTHDR, CS_UNCHECKED,
@@ -1457,8 +1457,8 @@ cdef inline bint fast_v6_tcp(const LinkLayout* layout, const uint8_t* p, uint32_
     c.saddr4[i] = 0
     c.daddr4[i] = 0
     if verify:
-        verify_row(p, cap, wire_rec, flags, 6, 6, l3, l3 + 40, plen, c.saddr + 16 * i,
-                   c.daddr + 16 * i, &c.status[i], &c.ip_csum[i], &c.l4_csum[i], cnt)
+        # verify_row specialised for these rows (checksum.verify_v6_tcp)
+        verify_v6_tcp(q, plen, cap - l3 - 40, &c.ip_csum[i], &c.l4_csum[i], cnt)
     return True
 
 
@@ -1474,9 +1474,9 @@ cdef inline bint fast_eth_row(const uint8_t* p, uint32_t cap, uint32_t wire_rec,
     them); returns False, having written nothing, for anything else
     (parse_one then handles it, with the same results).
 
-    verify: also classify the checksums (verify_row with the values
-    parse_batch would pass it, or for IPv4 checksum.verify_v4_fast, its
-    specialisation for exactly those rows) and count them in cnt.  wire_rec
+    verify: also classify the checksums (checksum.verify_v4_fast /
+    verify_v6_tcp, verify_row specialised for exactly those rows, or
+    verify_row itself) and count them in cnt.  wire_rec
     is the record's wire length as stored (verify_row's rules read that one)."""
     cdef uint16_t et
     # cap >= 54 covers every byte read before the final length check, with
@@ -1609,7 +1609,7 @@ def parse_batch(RecordBatch rb not None, PacketColumns cols not None,
     verify_checksums=True also classifies each row's checksums right after
     parsing it, while its bytes are still in L1 (checksum.verify_row, the
     same code checksum.verify_batch runs, or for fast-path rows its
-    specialisation checksum.verify_v4_fast, with the same results); the
+    specialisations checksum.verify_v4_fast / verify_v6_tcp, with the same results); the
     counts land in cols.csum_counts and checksum.batch_counts(cols) returns
     them.
     """

@@ -1,8 +1,9 @@
 """parse_batch(verify_checksums=True) against the reference: the same rows
 parsed, then classified by verify_batch (checksum.verify_row, the rules).
 
-The fused path classifies IPv4 fast-path rows (Ethernet [+ one tag] / IPv4
-without options / TCP or UDP) with checksum.verify_v4_fast, a specialisation of verify_row
+The fused path classifies fast-path rows (Ethernet [+ one tag] / IPv4
+without options / TCP or UDP; IPv6 / TCP) with checksum.verify_v4_fast and
+verify_v6_tcp, specialisations of verify_row
 (host-order sums, a divisibility test instead of folding); every other row
 with verify_row itself.  Both must give the same ip_csum / l4_csum / status
 columns and the same counts, for good, corrupted, TX-offload (PARTIAL),
