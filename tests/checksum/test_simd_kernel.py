@@ -77,3 +77,18 @@ def test_tcp_segments_against_dpkt(n, off, rnd):
     # the whole segment with its field verifies: pseudo-header + sum == -0
     buf = memoryview(b"\0" * off + seg)[off:]
     _check(buf)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.integers(0, 2 ** 64 - 1), st.integers(0, (2 ** 64 - 1) // 0xFFFF).map(lambda k: k * 0xFFFF),
+                 st.integers(-3, 3).map(lambda d: (0xFFFF * 7 + d) % 2 ** 64)))
+def test_csum_verifies_is_nonzero_multiple_of_ffff(s):
+    assert C._verifies(s) == (s != 0 and s % 0xFFFF == 0)
+
+
+def test_csum_verifies_edges():
+    # 2^64 - 1 = 0xffff * 0x1000100010001: the largest sum is a multiple
+    for s, want in ((0, False), (0xFFFF, True), (0xFFFE, False), (0x10000, False),
+                    (2 ** 64 - 1, True), (2 ** 64 - 2, False), (2 ** 64 - 1 - 0xFFFF, True),
+                    (1, False)):
+        assert C._verifies(s) is want, hex(s)
