@@ -5,9 +5,10 @@ the per-batch verification that fills PacketColumns.ip_csum / l4_csum.
 Kernel code this mirrors
 ------------------------
 * ``lib/checksum.c`` / ``arch/x86/lib/csum-partial_64.c`` ``csum_partial()``:
-  the ones-complement sum over a buffer (here: 64-bit loads whose 32-bit
-  halves are added into 64-bit accumulators, so no add-with-carry is needed;
-  see ``checksum.pxd``) and ``csum_fold()`` (here split into ``csum_fold``,
+  the ones-complement sum over a buffer (here: 32-bit words added into
+  64-bit accumulators, so no add-with-carry is needed; an AVX2 kernel when
+  the CPU has one, a portable loop otherwise: the same 64-bit result; see
+  ``checksum.pxd``) and ``csum_fold()`` (here split into ``csum_fold``,
   no complement, and ``csum_finish``, complemented).
 * ``include/net/checksum.h`` ``csum_replace2()`` / ``csum_replace4()`` and
   ``net/core/utils.c`` ``inet_proto_csum_replace16()``: RFC 1624 eqn. 3
