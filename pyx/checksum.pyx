@@ -5,9 +5,10 @@ the per-batch verification that fills PacketColumns.ip_csum / l4_csum.
 Kernel code this mirrors
 ------------------------
 * ``lib/checksum.c`` / ``arch/x86/lib/csum-partial_64.c`` ``csum_partial()``:
-  the ones-complement sum over a buffer (here: 64-bit loads whose 32-bit
-  halves are added into 64-bit accumulators, so no add-with-carry is needed;
-  see ``checksum.pxd``) and ``csum_fold()`` (here split into ``csum_fold``,
+  the ones-complement sum over a buffer (here: 32-bit words added into
+  64-bit accumulators, so no add-with-carry is needed; an AVX2 kernel when
+  the CPU has one, a portable loop otherwise: the same 64-bit result; see
+  ``checksum.pxd``) and ``csum_fold()`` (here split into ``csum_fold``,
   no complement, and ``csum_finish``, complemented).
 * ``include/net/checksum.h`` ``csum_replace2()`` / ``csum_replace4()`` and
   ``net/core/utils.c`` ``inet_proto_csum_replace16()``: RFC 1624 eqn. 3
@@ -260,6 +261,31 @@ def incremental_update(checksum, old, new, *, size=None, udp=False):
     if udp and r == 0:
         r = 0xffff
     return r
+
+
+def _native_kernels(data):
+    """Tests only: the raw 64-bit host-order sums of `data` by each kernel,
+    {"dispatch": ..., "portable": ..., "avx2": ... or None without AVX2};
+    all present ones must be equal (not only congruent)."""
+    cdef const uint8_t[::1] v = _view(data)
+    cdef size_t n = v.shape[0]
+    cdef const uint8_t* p = &v[0] if n else <const uint8_t*>b""
+    out = {"dispatch": _csum_native(p, n), "portable": _csum_native_portable(p, n),
+           "avx2": None}
+    if PS_HAVE_AVX2():
+        out["avx2"] = (_csum_native_short(p, n) if n < 64 else
+                       ps_csum_avx2(p, n) + _csum_native_short(p + (n & ~(<size_t>63)), n & 63))
+    return out
+
+
+def _verifies(uint64_t s):
+    """Tests only: csum_verifies(s)."""
+    return csum_verifies(s)
+
+
+def simd_kernel():
+    """The long-buffer checksum kernel this CPU runs: "avx2" or "portable"."""
+    return "avx2" if PS_HAVE_AVX2() else "portable"
 
 
 def _bench_partial(data, Py_ssize_t size, Py_ssize_t iters, Py_ssize_t stride=0):

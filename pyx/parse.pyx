@@ -100,16 +100,21 @@ ICMP l4_len - 8; for a non-first fragment, an unparsed protocol (GRE, ESP,
 ICMP in the wrong IP family, ...) the whole L4 part: pay_off = l4_off.
 
 Speed: one nogil loop per batch; the column pointers are copied into a C
-struct once per batch.  The common case (Ethernet, optionally one VLAN tag /
-IPv4 without options, not a fragment / TCP with any option list, headers
-captured whole) takes the fast path: fast_rows runs fast_eth_ipv4_tcp over
+struct once per batch.  The common cases (Ethernet, optionally one VLAN tag /
+IPv4 without options, not a fragment, TCP with any option list or UDP; or
+IPv6 without extension headers, TCP / headers captured whole, every length
+check passed) take the fast path: fast_rows runs fast_eth_row over
 consecutive rows (a function of its own, reached through a pointer so that
 gcc keeps it out of parse_batch and its loop gets the registers), writing
-each column once with plain stores; the options go through tcp_parse_opts,
-the same decoder parse_l4 uses, except for two layouts decoded inline (MSS
-alone; NOP NOP TS).  With verify_checksums those rows are classified by
-checksum.verify_v4_tcp, verify_row specialised for them (same verdicts and
-counts; tests/checksum/test_fused_verify.py).  Everything else takes
+each column at most once with plain stores: the ~20 columns whose value is
+the same on every fast-path row (status 0, ethertype, ip_ver, the ICMP and
+inner-header columns, absent TCP options, ...) are prefilled for the whole
+batch by prefill_fast and not stored per row; the options go through
+tcp_parse_opts, the same decoder parse_l4 uses, except for two layouts
+decoded inline (MSS alone; NOP NOP TS).  With verify_checksums these rows
+are classified by checksum.verify_v4_fast / verify_v6_tcp, verify_row
+specialised for them (same verdicts and counts;
+tests/checksum/test_fused_verify.py).  Everything else takes
 parse_one (+ verify_row), which writes columns directly and resets at the
 end only the column groups its path did not write (the `written` mask), so
 nothing stale survives from the previous batch: both paths write every
@@ -240,7 +245,7 @@ cdef class PacketColumns:
 from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t, uint64_t
 from pystack._core.capture cimport RecordBatch
-from pystack._core.checksum cimport verify_row, verify_v4_tcp, K__N
+from pystack._core.checksum cimport verify_row, verify_v4_fast, verify_v6_tcp, K__N
 from pystack._core.vocab cimport (
     DR_NOT_SPECIFIED, DR_PKT_TOO_SMALL, DR_IP_INHDR, DR_UNHANDLED_PROTO,
     DR_HDR_TRUNC, DR_IPV6_BAD_EXTHDR, CS_UNCHECKED,
@@ -255,6 +260,45 @@ cdef extern from *:
     #endif
     """
     void PS_PREFETCH(const void* p) noexcept nogil
+
+
+cdef extern from *:
+    """
+    #include <string.h>
+    #include <stdint.h>
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* dst[0:nbytes] = the 8-byte pattern `pat` (host order) repeated from
+       dst on.  Plain 16-byte stores instead of libc memset: glibc's
+       `rep stosb` costs one counted instruction per byte under valgrind,
+       which hides every other cost of the batch (and gcc would turn a plain
+       loop back into that memset call, hence the attribute). */
+    #if defined(__GNUC__) && !defined(__clang__)
+    __attribute__((optimize("no-tree-loop-distribute-patterns")))
+    #endif
+    static void ps_fill(void *dst, size_t nbytes, uint64_t pat)
+    {
+        uint8_t *d = (uint8_t *)dst;
+        size_t i = 0;
+    #if defined(__SSE2__)
+        __m128i v = _mm_set1_epi64x((long long)pat);
+        for (; i + 64 <= nbytes; i += 64) {
+            _mm_storeu_si128((__m128i *)(d + i), v);
+            _mm_storeu_si128((__m128i *)(d + i + 16), v);
+            _mm_storeu_si128((__m128i *)(d + i + 32), v);
+            _mm_storeu_si128((__m128i *)(d + i + 48), v);
+        }
+        for (; i + 16 <= nbytes; i += 16)
+            _mm_storeu_si128((__m128i *)(d + i), v);
+    #endif
+        for (; i + 8 <= nbytes; i += 8)
+            memcpy(d + i, &pat, 8);
+        for (; i < nbytes; i++)
+            d[i] = ((const uint8_t *)&pat)[i & 7];
+    }
+    """
+    void ps_fill(void* dst, size_t nbytes, uint64_t pat) noexcept nogil
 
 # Packets ahead whose first bytes are prefetched: records are laid out in
 # file order, so large packets put each header on a new cache line.
@@ -283,7 +327,7 @@ cdef enum:
     ETH_P_QINQ1 = 0x9100
 
 
-cdef struct Cols:
+cdef struct Cols "ps_cols":      # C name fixed: ps_fast_tcp's prototype names it
     uint8_t*  status
     uint32_t* flags
     uint16_t* ethertype
@@ -1154,20 +1198,58 @@ cdef inline void parse_one(const uint8_t* p, int64_t cap, int64_t wire, uint16_t
 
 
 
-cdef inline void tcpopt_put(Cols* c, Py_ssize_t i, uint16_t mss, uint32_t tsval,
-                            uint32_t tsecr) noexcept nogil:
-    # The option columns of a row without window scale and SACK blocks.
-    c.tcp_mss[i] = mss
-    c.tcp_wscale[i] = 0
-    c.tcp_tsval[i] = tsval
-    c.tcp_tsecr[i] = tsecr
-    c.tcp_nsack[i] = 0
-    memset(c.tcp_sack + 8 * i, 0, 32)
+cdef inline uint64_t rep8(uint8_t v) noexcept nogil:
+    return 0x0101010101010101ULL * v
 
 
-# fast_v4_tcp comes in two copies, one per link header layout (a fused
-# type used as a compile-time tag: each copy has one call site, so gcc
-# inlines both, with l3 a constant in each).
+cdef inline uint64_t rep16(uint16_t v) noexcept nogil:
+    # host-order 16-bit value repeated: the column's cells, 4 per 8 bytes
+    return 0x0001000100010001ULL * v
+
+
+cdef inline uint64_t rep32(uint32_t v) noexcept nogil:
+    return 0x0000000100000001ULL * v
+
+
+cdef void prefill_fast(Cols* c, Py_ssize_t n, bint verify) noexcept nogil:
+    """Rows [0, n): the values every fast-path row has in these columns
+    (fast_v4 / fast_v6_tcp then store only what varies: per row ~20 stores
+    fewer, for a few fills per batch).  Rows that leave the fast path
+    are rewritten whole by parse_one, which writes every column of its
+    row, so what this leaves in them is never seen."""
+    cdef size_t m = <size_t>n
+    ps_fill(c.status, m, 0)
+    ps_fill(c.pkt_type, m, rep8(PKTTYPE_HOST))
+    ps_fill(c.ip_ver, m, rep8(4))
+    ps_fill(c.ip_proto, m, rep8(6))
+    ps_fill(c.ethertype, 2 * m, rep16(ETH_P_IP))
+    ps_fill(c.vlan0, 2 * m, rep16(0xffff))      # no tag (OneTag rows store theirs)
+    ps_fill(c.vlan1, 2 * m, rep16(0xffff))
+    ps_fill(c.l3_off, 4 * m, rep32(14))         # likewise
+    ps_fill(c.l4_off, 4 * m, rep32(14 + 20))
+    ps_fill(c.icmp_type, m, 0)
+    ps_fill(c.icmp_code, m, 0)
+    ps_fill(c.in_proto, m, 0)
+    ps_fill(c.in_saddr, 16 * m, 0)
+    ps_fill(c.in_daddr, 16 * m, 0)
+    ps_fill(c.in_sport, 2 * m, 0)
+    ps_fill(c.in_dport, 2 * m, 0)
+    # TCP options as if absent: the inline layouts store only what they
+    # found, tcp_parse_opts' rows all six (tcpopt_store).
+    ps_fill(c.tcp_mss, 2 * m, 0)
+    ps_fill(c.tcp_wscale, m, 0)
+    ps_fill(c.tcp_tsval, 4 * m, 0)
+    ps_fill(c.tcp_tsecr, 4 * m, 0)
+    ps_fill(c.tcp_nsack, m, 0)
+    ps_fill(c.tcp_sack, 32 * m, 0)
+    if not verify:
+        ps_fill(c.ip_csum, m, rep8(CS_UNCHECKED))
+        ps_fill(c.l4_csum, m, rep8(CS_UNCHECKED))
+
+
+# The fast path comes in two copies per IP version, one per link header
+# layout (a fused type used as a compile-time tag: each copy has one call
+# site, so gcc inlines them, with l3 a constant in each).
 cdef struct NoTag:
     char unused
 cdef struct OneTag:
@@ -1177,72 +1259,133 @@ ctypedef fused LinkLayout:
     OneTag
 
 
-cdef inline bint fast_v4_tcp(const LinkLayout* layout, const uint8_t* p, uint32_t cap,
-                             uint32_t wire_rec, Cols* c, Py_ssize_t i, bint verify,
-                             int64_t* cnt) noexcept nogil:
-    # fast_eth_ipv4_tcp's body for an IPv4 header at p + 14 (NoTag) or
-    # p + 18 (OneTag: vlan0 at p + 14).  Requires cap >= 54.  Once the
-    # checks passed, the columns are stored in an order that keeps few values
-    # live (each is read from the packet right before its store): the loop
-    # runs out of registers otherwise, and spills cost more than the loads.
-    cdef uint32_t l3 = 14 if LinkLayout is NoTag else 18
-    cdef const uint8_t* q = p + l3      # IPv4 header
-    cdef const uint8_t* t = q + 20      # TCP header
-    cdef uint32_t tot, doff4, wire = wire_rec
-    cdef uint32_t flags = PF_IPV4 | PF_L4
-    cdef TcpOpts o
-    if q[0] != 0x45 or q[9] != 6:
-        return False
-    if wire < cap:
-        wire = cap
-    tot = rd16(q + 2)
-    doff4 = <uint32_t>(t[12] >> 4) * 4      # t[12] is at most byte 50 < 54
-    # parse_ipv4 / parse_l4's checks, all passing: not a fragment;
-    # 20 <= doff*4 <= tot_len - 20 <= wire length - 20 (so also tot_len >=
-    # ihl*4 and tot_len fits in skb->len); the TCP header captured whole.
-    if ((rd16(q + 6) & 0x3fff) != 0 or doff4 < 20 or tot < 20 + doff4
-            or tot > wire - l3 or l3 + 20 + doff4 > cap):
-        return False
-    if cap < wire:
-        flags |= PF_TRUNCATED
+cdef inline void fast_link(const LinkLayout* layout, const uint8_t* p, Cols* c,
+                           Py_ssize_t i) noexcept nogil:
+    # The link columns prefill_fast did not set to this row's values.
     if LinkLayout is OneTag:
-        flags |= PF_VLAN
-    # Options.  Two layouts are decoded inline: MSS alone (a minimal SYN)
-    # and NOP NOP TS (every Linux segment after the handshake); any other
-    # list goes through tcp_parse_opts, the one implementation of the rules.
-    if doff4 == 20:
-        tcpopt_put(c, i, 0, 0, 0)
-    elif doff4 == 32 and rd32(t + 20) == 0x0101080aU:
-        flags |= PF_TCP_TS
-        tcpopt_put(c, i, 0, rd32(t + 24), rd32(t + 28))
-    elif doff4 == 24 and rd16(t + 20) == 0x0204:
-        flags |= PF_TCP_MSS
-        tcpopt_put(c, i, rd16(t + 22), 0, 0)
-    else:
-        tcp_parse_opts(t + 20, doff4 - 20, doff4 - 20, &o)
-        tcpopt_store(c, i, &o)
-        flags |= o.flags
-    c.flags[i] = flags
-    c.status[i] = 0
-    c.ip_len[i] = tot
-    c.l4_len[i] = tot - 20
-    c.payload_len[i] = tot - 20 - doff4
-    c.tcp_doff[i] = <uint8_t>(doff4 >> 2)
-    c.l3_off[i] = l3
-    c.l4_off[i] = l3 + 20
-    c.pay_off[i] = l3 + 20 + doff4
-    c.vlan0[i] = 0xffff if LinkLayout is NoTag else rd16(p + 14)
-    c.vlan1[i] = 0xffff
-    c.ethertype[i] = ETH_P_IP
+        c.vlan0[i] = rd16(p + 14)
+        c.l3_off[i] = 18
     if p[0] & 1:
         if rd32(p) == 0xffffffffU and rd16(p + 4) == 0xffff:
             c.pkt_type[i] = PKTTYPE_BROADCAST
         else:
             c.pkt_type[i] = PKTTYPE_MULTICAST
+
+
+cdef uint32_t fast_tcp_options(const uint8_t* t, uint32_t doff4, Cols* c,
+                               Py_ssize_t i) noexcept nogil:
+    # Out of line (SYNs, SACKs: the rarer lists), so that fast_tcp stays
+    # small enough for gcc to inline into its four callers.
+    cdef TcpOpts o
+    tcp_parse_opts(t + 20, doff4 - 20, doff4 - 20, &o)
+    tcpopt_store(c, i, &o)
+    return o.flags
+
+
+# fast_tcp has four callers (two layouts x two IP versions) and gcc
+# declines to inline it ("max-inline-insns-single"), which costs a call and
+# the spills around it on every TCP row (measured: 20 Ir per packet on mix);
+# this prototype, under fixed C names, forces it.
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    struct ps_cols;
+    static inline __attribute__((always_inline)) uint32_t
+    ps_fast_tcp(const uint8_t *, uint32_t, struct ps_cols *, Py_ssize_t);
+    #endif
+    """
+
+
+cdef inline uint32_t fast_tcp "ps_fast_tcp"(const uint8_t* t, uint32_t doff4, Cols* c,
+                                            Py_ssize_t i) noexcept nogil:
+    """parse_l4's TCP columns for a header of doff4 (20..60) bytes captured
+    whole; returns the option flags.  The option columns are prefilled as
+    "no options" (prefill_fast).  Two layouts are decoded inline: MSS alone
+    (a minimal SYN) and NOP NOP TS (every Linux segment after the
+    handshake); any other list goes through tcp_parse_opts, the one
+    implementation of the rules."""
+    cdef uint32_t flags = 0
+    if doff4 == 20:
+        pass
+    elif doff4 == 32 and rd32(t + 20) == 0x0101080aU:
+        flags = PF_TCP_TS
+        c.tcp_tsval[i] = rd32(t + 24)
+        c.tcp_tsecr[i] = rd32(t + 28)
+    elif doff4 == 24 and rd16(t + 20) == 0x0204:
+        flags = PF_TCP_MSS
+        c.tcp_mss[i] = rd16(t + 22)
     else:
-        c.pkt_type[i] = PKTTYPE_HOST
-    c.ip_ver[i] = 4
-    c.ip_proto[i] = 6
+        flags = fast_tcp_options(t, doff4, c, i)
+    c.tcp_doff[i] = <uint8_t>(doff4 >> 2)
+    c.sport[i] = rd16(t)
+    c.dport[i] = rd16(t + 2)
+    c.tcp_seq[i] = rd32(t + 4)
+    c.tcp_ack[i] = rd32(t + 8)
+    c.tcp_flags[i] = t[13] | ((t[12] & 1) << 8)
+    c.tcp_win[i] = rd16(t + 14)
+    return flags
+
+
+cdef inline bint fast_v4(const LinkLayout* layout, const uint8_t* p, uint32_t cap,
+                         uint32_t wire_rec, Cols* c, Py_ssize_t i, bint verify,
+                         int64_t* cnt) noexcept nogil:
+    # fast_eth_row's IPv4 case: the header at p + 14 (NoTag) or p + 18
+    # (OneTag: vlan0 at p + 14), 20 bytes, not a fragment, TCP or UDP.
+    # Requires cap >= 54.  Once the checks passed, the columns are stored in
+    # an order that keeps few values live (each is read from the packet
+    # right before its store): the loop runs out of registers otherwise,
+    # and spills cost more than the loads.
+    cdef uint32_t l3 = 14 if LinkLayout is NoTag else 18
+    cdef const uint8_t* q = p + l3      # IPv4 header
+    cdef const uint8_t* t = q + 20      # TCP / UDP header
+    cdef uint32_t tot, doff4, ulen, wire = wire_rec
+    cdef uint32_t flags = PF_IPV4 | PF_L4
+    cdef uint8_t proto = q[9]
+    if q[0] != 0x45 or (proto != 6 and proto != 17):
+        return False
+    if wire < cap:
+        wire = cap
+    tot = rd16(q + 2)
+    # parse_ipv4's checks, all passing: not a fragment; tot_len >= ihl*4
+    # and fits in skb->len.
+    if (rd16(q + 6) & 0x3fff) != 0 or tot < 20 or tot > wire - l3:
+        return False
+    if proto == 6:
+        # parse_l4: 20 <= doff*4 <= tot_len - 20, the header captured whole
+        # (t[12] is at most byte 50 < 54).
+        doff4 = <uint32_t>(t[12] >> 4) * 4
+        if doff4 < 20 or tot < 20 + doff4 or l3 + 20 + doff4 > cap:
+            return False
+    else:
+        # udp_len: 8 <= ulen <= tot_len - 20 (the 8 bytes are below 54).
+        ulen = rd16(t + 4)
+        if ulen < 8 or ulen > tot - 20:
+            return False
+    if cap < wire:
+        flags |= PF_TRUNCATED
+    if LinkLayout is OneTag:
+        flags |= PF_VLAN
+    if proto == 6:
+        flags |= fast_tcp(t, doff4, c, i)
+        c.payload_len[i] = tot - 20 - doff4
+        c.pay_off[i] = l3 + 20 + doff4
+    else:
+        c.ip_proto[i] = 17
+        c.sport[i] = rd16(t)
+        c.dport[i] = rd16(t + 2)
+        c.tcp_seq[i] = 0
+        c.tcp_ack[i] = 0
+        c.tcp_flags[i] = 0
+        c.tcp_win[i] = 0
+        c.tcp_doff[i] = 0
+        c.payload_len[i] = ulen - 8
+        c.pay_off[i] = l3 + 28
+    c.flags[i] = flags
+    c.ip_len[i] = tot
+    c.l4_len[i] = tot - 20
+    fast_link(layout, p, c, i)
+    if LinkLayout is OneTag:
+        c.l4_off[i] = l3 + 20
     c.ip_tos[i] = q[1]
     c.ip_ttl[i] = q[8]
     c.ip_id[i] = rd16(q + 4)
@@ -1251,49 +1394,90 @@ cdef inline bint fast_v4_tcp(const LinkLayout* layout, const uint8_t* p, uint32_
     v4mapped(c.daddr + 16 * i, q + 16)
     c.saddr4[i] = rd32(q + 12)
     c.daddr4[i] = rd32(q + 16)
-    c.sport[i] = rd16(t)
-    c.dport[i] = rd16(t + 2)
-    c.tcp_seq[i] = rd32(t + 4)
-    c.tcp_ack[i] = rd32(t + 8)
-    c.tcp_flags[i] = t[13] | ((t[12] & 1) << 8)
-    c.tcp_win[i] = rd16(t + 14)
-    c.icmp_type[i] = 0
-    c.icmp_code[i] = 0
-    c.in_proto[i] = 0
-    memset(c.in_saddr + 16 * i, 0, 16)
-    memset(c.in_daddr + 16 * i, 0, 16)
-    c.in_sport[i] = 0
-    c.in_dport[i] = 0
     if not verify:
-        c.ip_csum[i] = CS_UNCHECKED
-        c.l4_csum[i] = CS_UNCHECKED
+        pass                            # ip_csum / l4_csum prefilled UNCHECKED
     elif wire_rec >= cap:
         # verify_row specialised for exactly these rows (IPv4 header of 20
-        # bytes, TCP, not a fragment, status 0); not inlined by gcc (two
-        # copies of this function call it), which measured faster here.
-        verify_v4_tcp(q, tot - 20, cap - l3 - 20, &c.status[i], &c.ip_csum[i],
-                      &c.l4_csum[i], cnt)
+        # bytes, TCP or UDP, not a fragment, status 0); not inlined by gcc
+        # (two copies of this function call it), which measured faster here.
+        verify_v4_fast(q, proto, tot - 20 if proto == 6 else ulen, cap - l3 - 20,
+                       &c.status[i], &c.ip_csum[i], &c.l4_csum[i], cnt)
     else:
-        # A record claiming fewer wire bytes than captured: the parser reads
-        # it as wire = caplen, verify_row's IPv4 rule reads the stored value.
-        verify_row(p, cap, wire_rec, flags, 4, 6, l3, l3 + 20, tot - 20, c.saddr + 16 * i,
+        # verify_row with the values parse_batch would pass it (a record
+        # claiming fewer wire bytes than captured: the parser reads it as
+        # wire = caplen, verify_row's IPv4 rule reads the stored value).
+        verify_row(p, cap, wire_rec, flags, 4, proto, l3, l3 + 20, tot - 20, c.saddr + 16 * i,
                    c.daddr + 16 * i, &c.status[i], &c.ip_csum[i], &c.l4_csum[i], cnt)
     return True
 
 
-cdef inline bint fast_eth_ipv4_tcp(const uint8_t* p, uint32_t cap, uint32_t wire_rec,
-                                   uint16_t lt, Cols* c, Py_ssize_t i, bint verify,
-                                   int64_t* cnt) noexcept nogil:
-    """The common case: Ethernet II, optionally with one 802.1Q/802.1ad tag /
-    IPv4 without options, not a fragment / TCP with any option list, the
-    headers captured whole and every ip_rcv_core / tcp_v4_rcv length check
-    passed.  Writes the whole row with plain stores (no context struct, each
-    column once); returns False, having written nothing, for anything else
+cdef inline bint fast_v6_tcp(const LinkLayout* layout, const uint8_t* p, uint32_t cap,
+                             uint32_t wire_rec, Cols* c, Py_ssize_t i, bint verify,
+                             int64_t* cnt) noexcept nogil:
+    # fast_eth_row's IPv6 case: the fixed header at p + 14 / p + 18, next
+    # header TCP (no extension header), addresses none of whose first bytes
+    # is 0 or 0xff (so none of ip6_rcv_core's address checks can apply),
+    # payload_len >= doff*4 >= 20, within skb->len, the TCP header captured
+    # whole.  Requires cap >= 54 (the TCP data offset byte: checked here).
+    cdef uint32_t l3 = 14 if LinkLayout is NoTag else 18
+    cdef const uint8_t* q = p + l3      # IPv6 header
+    cdef const uint8_t* t = q + 40      # TCP header
+    cdef uint32_t plen, doff4, wire = wire_rec
+    cdef uint32_t flags = PF_IPV6 | PF_L4
+    if (q[0] >> 4) != 6 or q[6] != 6 or cap < l3 + 40 + 20:
+        return False
+    if q[8] == 0 or q[8] == 0xff or q[24] == 0 or q[24] == 0xff:
+        return False
+    if wire < cap:
+        wire = cap
+    plen = rd16(q + 4)
+    doff4 = <uint32_t>(t[12] >> 4) * 4
+    if doff4 < 20 or plen < doff4 or plen + 40 > wire - l3 or l3 + 40 + doff4 > cap:
+        return False
+    if cap < wire:
+        flags |= PF_TRUNCATED
+    if LinkLayout is OneTag:
+        flags |= PF_VLAN
+    flags |= fast_tcp(t, doff4, c, i)
+    c.flags[i] = flags
+    c.ethertype[i] = ETH_P_IPV6
+    c.ip_ver[i] = 6
+    c.ip_len[i] = 40 + plen
+    c.l4_len[i] = plen
+    c.payload_len[i] = plen - doff4
+    c.l4_off[i] = l3 + 40
+    c.pay_off[i] = l3 + 40 + doff4
+    fast_link(layout, p, c, i)
+    c.ip_tos[i] = ((q[0] & 15) << 4) | (q[1] >> 4)
+    c.ip_ttl[i] = q[7]
+    c.ip_id[i] = 0
+    c.ip_frag[i] = 0
+    memcpy(c.saddr + 16 * i, q + 8, 16)
+    memcpy(c.daddr + 16 * i, q + 24, 16)
+    c.saddr4[i] = 0
+    c.daddr4[i] = 0
+    if verify:
+        # verify_row specialised for these rows (checksum.verify_v6_tcp)
+        verify_v6_tcp(q, plen, cap - l3 - 40, &c.ip_csum[i], &c.l4_csum[i], cnt)
+    return True
+
+
+cdef inline bint fast_eth_row(const uint8_t* p, uint32_t cap, uint32_t wire_rec,
+                              uint16_t lt, Cols* c, Py_ssize_t i, bint verify,
+                              int64_t* cnt) noexcept nogil:
+    """The common cases: Ethernet II, optionally with one 802.1Q/802.1ad tag /
+    IPv4 without options, not a fragment, TCP with any option list or UDP;
+    or IPv6 without extension headers, TCP / the headers captured whole and
+    every ip_rcv_core / ip6_rcv_core / tcp_v4_rcv / __udp4_lib_rcv length
+    check passed.  Writes the row with plain stores (no context struct, each
+    column at most once; the columns prefill_fast set are left as it set
+    them); returns False, having written nothing, for anything else
     (parse_one then handles it, with the same results).
 
-    verify: also classify the checksums (checksum.verify_v4_tcp, verify_row
-    specialised for exactly these rows) and count them in cnt.  wire_rec is
-    the record's wire length as stored (verify_row's rules read that one)."""
+    verify: also classify the checksums (checksum.verify_v4_fast /
+    verify_v6_tcp, verify_row specialised for exactly those rows, or
+    verify_row itself) and count them in cnt.  wire_rec
+    is the record's wire length as stored (verify_row's rules read that one)."""
     cdef uint16_t et
     # cap >= 54 covers every byte read before the final length check, with
     # a tag too (the TCP data offset byte is at 18 + 32 = 50).
@@ -1301,11 +1485,16 @@ cdef inline bint fast_eth_ipv4_tcp(const uint8_t* p, uint32_t cap, uint32_t wire
         return False
     et = rd16(p + 12)
     if et == ETH_P_IP:
-        return fast_v4_tcp(<NoTag*>NULL, p, cap, wire_rec, c, i, verify, cnt)
-    # one tag, then IPv4 (parse_one: a tag followed by a non-tag ends the loop)
-    if ((et == ETH_P_8021Q or et == ETH_P_8021AD or et == ETH_P_QINQ1)
-            and rd16(p + 16) == ETH_P_IP):
-        return fast_v4_tcp(<OneTag*>NULL, p, cap, wire_rec, c, i, verify, cnt)
+        return fast_v4(<NoTag*>NULL, p, cap, wire_rec, c, i, verify, cnt)
+    if et == ETH_P_IPV6:
+        return fast_v6_tcp(<NoTag*>NULL, p, cap, wire_rec, c, i, verify, cnt)
+    # one tag, then IP (parse_one: a tag followed by a non-tag ends the loop)
+    if et == ETH_P_8021Q or et == ETH_P_8021AD or et == ETH_P_QINQ1:
+        et = rd16(p + 16)
+        if et == ETH_P_IP:
+            return fast_v4(<OneTag*>NULL, p, cap, wire_rec, c, i, verify, cnt)
+        if et == ETH_P_IPV6:
+            return fast_v6_tcp(<OneTag*>NULL, p, cap, wire_rec, c, i, verify, cnt)
     return False
 
 
@@ -1342,8 +1531,8 @@ cdef Py_ssize_t fast_rows(const Recs* r, Py_ssize_t i, Cols* c, bint verify,
         # an out-of-range record goes to the general loop, which reads nothing.
         if off < 0 or off + cap > r.base_len:
             return i
-        if not fast_eth_ipv4_tcp(base + off, <uint32_t>cap, r.wires[i], r.lts[i], c, i,
-                                 verify, cnt):
+        if not fast_eth_row(base + off, <uint32_t>cap, r.wires[i], r.lts[i], c, i,
+                            verify, cnt):
             return i
         i += 1
     return i
@@ -1420,7 +1609,7 @@ def parse_batch(RecordBatch rb not None, PacketColumns cols not None,
     verify_checksums=True also classifies each row's checksums right after
     parsing it, while its bytes are still in L1 (checksum.verify_row, the
     same code checksum.verify_batch runs, or for fast-path rows its
-    specialisation checksum.verify_v4_tcp, with the same results); the
+    specialisations checksum.verify_v4_fast / verify_v6_tcp, with the same results); the
     counts land in cols.csum_counts and checksum.batch_counts(cols) returns
     them.
     """
@@ -1445,6 +1634,8 @@ def parse_batch(RecordBatch rb not None, PacketColumns cols not None,
     r.lts = rb.linktype
     r.n = n
     with nogil:
+        if fast:
+            prefill_fast(&c, n, verify_checksums)
         i = 0
         while i < n:
             if fast:

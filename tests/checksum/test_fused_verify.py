@@ -1,8 +1,9 @@
 """parse_batch(verify_checksums=True) against the reference: the same rows
 parsed, then classified by verify_batch (checksum.verify_row, the rules).
 
-The fused path classifies fast-path rows (Ethernet [+ one tag] / IPv4 without
-options / TCP) with checksum.verify_v4_tcp, a specialisation of verify_row
+The fused path classifies fast-path rows (Ethernet [+ one tag] / IPv4
+without options / TCP or UDP; IPv6 / TCP) with checksum.verify_v4_fast and
+verify_v6_tcp, specialisations of verify_row
 (host-order sums, a divisibility test instead of folding); every other row
 with verify_row itself.  Both must give the same ip_csum / l4_csum / status
 columns and the same counts, for good, corrupted, TX-offload (PARTIAL),
@@ -204,3 +205,104 @@ def test_bench_like_batches_and_stale_columns():
     for k, v in ref.items():
         assert np.array_equal(v, cols.to_dict()[k]), k
     assert C.batch_counts(cols) == counts
+
+
+# --- IPv4 UDP and IPv6 TCP: the other fast-path rows --------------------------------
+
+def udp_v4(rng, payload_len):
+    u = dpkt.udp.UDP(sport=rng.randrange(65536), dport=rng.randrange(65536),
+                     ulen=8 + payload_len, data=rng.randbytes(payload_len), sum=0)
+    ip = dpkt.ip.IP(src=rng.randbytes(4), dst=rng.randbytes(4), p=17, ttl=64,
+                    id=rng.randrange(65536), data=u)
+    return bytearray(bytes(ip))
+
+
+def tcp_v6(rng, opts, payload_len):
+    if len(opts) % 4:
+        opts += b"\0" * (4 - len(opts) % 4)
+    t = dpkt.tcp.TCP(sport=rng.randrange(65536), dport=rng.randrange(65536),
+                     seq=rng.randrange(1 << 32), ack=rng.randrange(1 << 32),
+                     off=5 + len(opts) // 4, flags=rng.randrange(256), win=rng.randrange(65536),
+                     opts=opts, data=rng.randbytes(payload_len), sum=0)
+    ip = dpkt.ip6.IP6(src=b"\x20" + rng.randbytes(15), dst=b"\x2a" + rng.randbytes(15), nxt=6,
+                      hlim=64, plen=len(bytes(t)), data=t)
+    return bytearray(bytes(dpkt.ip6.IP6(bytes(ip))))
+
+
+def mutate_udp_v4(rng, raw):
+    """nothing, bad IP sum, bad UDP sum, zero UDP sum ("none"), an unfinished
+    (PARTIAL) sum, a UDP length shorter / longer than the datagram, a bad
+    tot_len, a random byte."""
+    k = rng.randrange(9)
+    if k == 1:
+        raw[10] ^= 1 << rng.randrange(8)
+    elif k == 2:
+        raw[26] ^= 1 << rng.randrange(8)
+    elif k == 3:
+        raw[26:28] = b"\0\0"
+    elif k == 4:
+        n = len(raw) - 20
+        ph = bytes(raw[12:20]) + struct.pack(">xBH", 17, rng.choice((n, 0)))
+        v = C.ones_complement_sum(ph)
+        struct.pack_into(">H", raw, 26, v if rng.random() < 0.5 else ~v & 0xFFFF)
+    elif k == 5:
+        struct.pack_into(">H", raw, 24, rng.randrange(0, len(raw) - 20 + 4))
+    elif k == 6:
+        raw[2:4] = struct.pack(">H", rng.randrange(0, len(raw) + 8))
+    elif k == 7:
+        raw[rng.randrange(len(raw))] = rng.randrange(256)
+    return bytes(raw)
+
+
+def mutate_tcp_v6(rng, raw):
+    """nothing, bad TCP sum, an unfinished sum, a bad payload_len, a random byte."""
+    k = rng.randrange(6)
+    if k == 1:
+        raw[56] ^= 1 << rng.randrange(8)
+    elif k == 2:
+        n = len(raw) - 40
+        ph = bytes(raw[8:40]) + struct.pack(">IxxxB", rng.choice((n, 0)), 6)
+        v = C.ones_complement_sum(ph)
+        struct.pack_into(">H", raw, 56, v if rng.random() < 0.5 else ~v & 0xFFFF)
+    elif k == 3:
+        raw[4:6] = struct.pack(">H", rng.randrange(0, len(raw) - 40 + 8))
+    elif k == 4:
+        raw[rng.randrange(len(raw))] = rng.randrange(256)
+    return bytes(raw)
+
+
+def frame_v6(rng, l3):
+    hdr = b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02"
+    if rng.random() < 0.2:
+        hdr += struct.pack(">HH", rng.choice((0x8100, 0x88A8, 0x9100)), rng.randrange(65536))
+    return hdr + b"\x86\xdd" + l3 + b"\0" * rng.choice((0, 0, 2, 6))
+
+
+def corpus_udp_v6(seed, n):
+    rng = random.Random(seed)
+    pkts, wires = [], []
+    for _ in range(n):
+        sizes = (0, 1, 5, 40, 300, 1400)
+        if rng.random() < 0.5:
+            f = frame(rng, mutate_udp_v4(rng, udp_v4(rng, rng.choice(sizes))))
+        else:
+            f = frame_v6(rng, mutate_tcp_v6(rng, tcp_v6(rng, rng.choice(OPTION_LISTS),
+                                                         rng.choice(sizes))))
+        cap = len(f) if rng.random() < 0.85 else rng.randrange(len(f) + 1)
+        wire = rng.choice((len(f), len(f), len(f) + rng.randrange(1, 100),
+                           max(0, cap - rng.randrange(1, 40))))
+        pkts.append(f[:cap])
+        wires.append(wire)
+    return pkts, wires
+
+
+def test_udp_v4_and_tcp_v6_rows():
+    pkts, wires = corpus_udp_v6(11, 3000)
+    ref, counts = assert_same(pkts, wires)
+    l4 = ref["l4_csum"]
+    for code in (OK, BAD, PARTIAL, TRUNC, UNCH, vocab.csum_code("ZERO")):
+        assert (l4 == code).any(), code
+    assert counts["udp_bad"] > 0 and counts["udp_partial"] > 0
+    assert counts["tcp_bad"] > 0 and counts["tcp_partial"] > 0
+    v6 = ref["ip_ver"] == 6
+    assert (l4[v6] == OK).any() and (l4[v6] == BAD).any() and (l4[v6] == PARTIAL).any()
