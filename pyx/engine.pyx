@@ -1038,6 +1038,7 @@ cdef class Engine:
     cdef int64_t nf_div_port        # NAT source ports adopted from the capture
     cdef bint nf_any_nat            # a NAT binding (not null) was ever set up
     cdef uint32_t nf_tmask[2]       # per family (4, 6): bit table * 5 + hook of the chains present
+    cdef Py_ssize_t nf_last         # the last row of this batch whose result columns are written
     # Python hooks (set_hooks): entries sorted by (hook, priority, order)
     cdef bint ph_on
     cdef uint32_t ph_hmask          # bit per hook with entries (0: no hooks, ph_on False)
@@ -1395,6 +1396,8 @@ cdef class Engine:
                     self.now = ts[i]
                     self.started = True
                 self._row(i)
+                if self.nf_on and self.nf_last != i:
+                    self._nf_defaults(i)
                 if self.smp_on and self.vo.listener[i] >= 0:
                     self._smp_lis(self.vo.listener[i], self.now)
                 if self.ph_stop:
@@ -1402,6 +1405,9 @@ cdef class Engine:
                     break
             if self.nf_on:
                 self._nf_restore()
+                # rows a raising Python hook left unprocessed
+                for i in range(ph_done, n):
+                    self._nf_defaults(i)
         if self.ph_exc is not None:
             self._ph_raise(v, ph_done)
         v.n = n
@@ -5200,6 +5206,13 @@ cdef class Engine:
         cdef uint32_t ifc
         cdef int k
         cdef uint32_t r
+        cdef VOut* v = &self.vo
+        # the row's result columns: the deciding rule is written by
+        # _nf_table_run, the rest by _nf_done (every hook path ends there)
+        v.nf_rule[i] = -1
+        v.nf_hook[i] = -1
+        v.nf_table[i] = -1
+        self.nf_last = i
         # every field is assigned below instead of a memset of the whole
         # struct; the conntrack view's tuples (ct_orig_* / ct_repl_*) are
         # only read with p.ct >= 0, and whoever sets p.ct writes them
@@ -5400,7 +5413,8 @@ cdef class Engine:
         return 0
 
     cdef void _nf_done(self, Py_ssize_t i) noexcept nogil:
-        """The conntrack view and NAT result columns of row i."""
+        """The conntrack view and NAT result columns of row i (all of them:
+        no defaults were written before)."""
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
         cdef uint16_t st = p.ctstate
@@ -5425,9 +5439,15 @@ cdef class Engine:
             _col_addr(p.daddr, p.family == 6, v.nat_daddr + 16 * i)
             if p.proto == 1 or p.proto == 58:
                 v.nat_sport[i] = p.dport         # echo id (the sport column's place)
+                v.nat_dport[i] = 0
             else:
                 v.nat_sport[i] = p.sport
                 v.nat_dport[i] = p.dport
+        else:
+            memset(v.nat_saddr + 16 * i, 0, 16)
+            memset(v.nat_daddr + 16 * i, 0, 16)
+            v.nat_sport[i] = 0
+            v.nat_dport[i] = 0
 
     cdef void _nf_reject(self, Py_ssize_t i, uint8_t kind) noexcept nogil:
         """ipt_REJECT reject_tg / ip6t_REJECT reject_tg6 after NF_DROP was
@@ -5867,6 +5887,7 @@ cdef class Engine:
         memcpy(&self.nf_ct.e[ct].t1, &t, sizeof(CtTuple))
         self.nf_ct._hash_insert(ct)
         self.nf_div_port += 1
+        self._nf_defaults(i)
         self.vo.ct_id[i] = ct
         return True
 
@@ -5906,6 +5927,7 @@ cdef class Engine:
             return self._nf_adopt_port(i, v6)
         if not (self.nf_ct.e[n >> 1].status & (IPS_SRC_NAT | IPS_DST_NAT)):
             return False
+        self._nf_defaults(i)
         self.vo.ct_id[i] = n >> 1
         return True
 
@@ -6083,17 +6105,30 @@ cdef class Engine:
             x.w_dport[s.row] = s.dport
         self.nf_nsave = 0
 
+    cdef void _nf_defaults(self, Py_ssize_t i) noexcept nogil:
+        """The netfilter columns of a row that reached no hook: no rule, no
+        conntrack, no NAT (ct_id may be set after this: _nf_egress_copy)."""
+        cdef VOut* v = &self.vo
+        v.nf_hooks[i] = 0
+        v.nf_rule[i] = -1
+        v.nf_hook[i] = -1
+        v.nf_table[i] = -1
+        v.ctstate[i] = CTV_NONE
+        v.ct_id[i] = -1
+        v.nat_chg[i] = 0
+        memset(v.nat_saddr + 16 * i, 0, 16)
+        memset(v.nat_daddr + 16 * i, 0, 16)
+        v.nat_sport[i] = 0
+        v.nat_dport[i] = 0
+        self.nf_last = i
+
     cdef _nf_begin(self, RecordBatch rb, PacketColumns c, Verdicts v, Py_ssize_t n):
-        """Per batch: the netfilter columns' defaults, the column pointers
-        the hooks read, room to save the rows NAT rewrites."""
+        """Per batch: the column pointers the hooks read, room to save the
+        rows NAT rewrites."""
         cdef NfCols* x = &self.nfc
-        a = v.arrays
-        for name in ("nf_hooks", "ctstate", "nat_chg", "nat_sport", "nat_dport"):
-            a[name][:n] = 0
-        for name in ("nf_rule", "nf_hook", "nf_table", "ct_id"):
-            a[name][:n] = -1
-        a["nat_saddr"][:n] = 0
-        a["nat_daddr"][:n] = 0
+        # the result columns: written row by row (_nf_fill + _nf_done for
+        # the rows that reach a hook, _nf_defaults for the others)
+        self.nf_last = -1
         x.iface = rb.iface
         x.icmp_code = c.icmp_code
         x.ip_ttl = c.ip_ttl
