@@ -5278,40 +5278,46 @@ cdef class Engine:
             p.in_sport = x.in_sport[i]
             p.in_dport = x.in_dport[i]
 
+    cdef inline bint _nf_has_table(self, int hook, int table) noexcept nogil:
+        """The ruleset of the packet's family has `table` at `hook` (else
+        ipt_do_table never runs: most hooks of most rulesets)."""
+        return (self.nf_tmask[self.nfp.family == 6] >> (table * 5 + hook)) & 1
+
     cdef inline int _nf_table(self, Py_ssize_t i, int hook, int table) noexcept nogil:
         """One iptables table at one hook (ipt_do_table); MARK / CONNMARK
-        results carried to the packet / entry.  Returns NFV_*."""
+        results carried to the packet / entry.  Returns NFV_*.  Without the
+        table only the results read after an ACCEPT are reset: notrack (raw)
+        and nat (nat); verdict / rule / reject are read only after a run."""
         cdef NfResult* out
-        if not (self.nf_tmask[self.nfp.family == 6] & (1u << (table * 5 + hook))):
-            # no such table / built-in chain: ipt_do_table never runs (most
-            # hooks of most rulesets: inline, so a skip costs no call)
+        if not self._nf_has_table(hook, table):
             out = &self.nfres
-            out.verdict = NFV_ACCEPT
-            out.rule = -1
-            out.reject = 0
             out.nat = 0
             out.notrack = 0
             return NFV_ACCEPT
         return self._nf_table_run(i, hook, table)
 
+    cdef void _nf_addrtypes(self) noexcept nogil:
+        """xt_addrtype.c addrtype_mt_v1: the route types of the packet's
+        current (possibly NAT-rewritten) addresses."""
+        cdef NfPkt* p = &self.nfp
+        cdef bint six = p.family == 6
+        cdef uint8_t col[16]
+        _col_addr(p.saddr, six, col)
+        p.src_type = self._nf_rtn(col, six)
+        _col_addr(p.daddr, six, col)
+        p.dst_type = self._nf_rtn(col, six)
+
     cdef int _nf_table_run(self, Py_ssize_t i, int hook, int table) noexcept nogil:
         cdef NfPkt* p = &self.nfp
         cdef NfResult* out = &self.nfres
-        cdef uint32_t ctmark
-        cdef bint six = p.family == 6
-        cdef uint8_t col[16]
-        ctmark = p.ctmark
-        if p.src_type == 0 and ((self.nf_r6.addrtype_tables if six
-                                 else self.nf_r4.addrtype_tables) >> table) & 1:
-            # xt_addrtype.c addrtype_mt_v1: the route types of the packet's
-            # current (possibly NAT-rewritten) addresses
-            _col_addr(p.saddr, six, col)
-            p.src_type = self._nf_rtn(col, six)
-            _col_addr(p.daddr, six, col)
-            p.dst_type = self._nf_rtn(col, six)
-        if six:
+        cdef uint32_t ctmark = p.ctmark
+        if p.family == 6:
+            if p.src_type == 0 and (self.nf_r6.addrtype_tables >> table) & 1:
+                self._nf_addrtypes()
             self.nf_r6.do_table(p, hook, table, out, &self.nf_r6.rng)
         else:
+            if p.src_type == 0 and (self.nf_r4.addrtype_tables >> table) & 1:
+                self._nf_addrtypes()
             self.nf_r4.do_table(p, hook, table, out, &self.nf_r4.rng)
         if p.ctmark != ctmark and p.ct >= 0:
             self.nf_ct.set_mark(p, p.ctmark)
@@ -5350,7 +5356,22 @@ cdef class Engine:
             return NULL
         return self.nf_addrs + 17 * best
 
-    cdef int _nf_nat(self, Py_ssize_t i, int hook) noexcept nogil:
+    cdef inline int _nf_nat(self, Py_ssize_t i, int hook) noexcept nogil:
+        """nf_nat_inet_fn at a NAT hook.  Returns NFV_*.  Inline: the common
+        case, an entry past NEW / RELATED (no binding to set up:
+        nat_needed False) that has no NAT binding (nf_nat_packet rewrites
+        only with IPS_SRC_NAT / IPS_DST_NAT in its status), changes
+        nothing and costs no call."""
+        cdef NfPkt* p = &self.nfp
+        if p.ct < 0:
+            return NFV_ACCEPT
+        if not (p.ctstate & (CTS_NEW | CTS_RELATED)) and \
+                not (self.nf_ct.e[p.ct].status & (IPS_SRC_NAT | IPS_DST_NAT)):
+            p.nat_changed = 0               # as nat_packet leaves it
+            return NFV_ACCEPT
+        return self._nf_nat_run(i, hook)
+
+    cdef int _nf_nat_run(self, Py_ssize_t i, int hook) noexcept nogil:
         """nf_nat_inet_fn at a NAT hook: the nat table only for a new
         connection whose manip is not set up yet (then the binding, or the
         null binding), then nf_nat_packet.  Returns NFV_*."""
@@ -5622,17 +5643,18 @@ cdef class Engine:
         p.ct = n >> 1
         p.ctdir = 1 if (n & 1) == 0 else 0
 
-    cdef int _nf_chain(self, Py_ssize_t i, int hook, int t0, int t1, int t2) noexcept nogil:
+    cdef inline int _nf_chain(self, Py_ssize_t i, int hook, int t0, int t1, int t2) noexcept nogil:
         """Up to three iptables tables in priority order at one hook (-1:
-        none); NF_DROP (REJECT: reply first) stops the traversal."""
+        none); NF_DROP (REJECT: reply first) stops the traversal.  Inline
+        with constant tables: a hook without any of them costs two tests."""
         cdef int t, k
         if PH_UNLIKELY(self.ph_hmask & (1u << hook)):
             return self._ph_chain(i, hook, t0, t1, t2)
         for k in range(3):
             t = t0 if k == 0 else (t1 if k == 1 else t2)
-            if t < 0:
+            if t < 0 or not self._nf_has_table(hook, t):
                 continue
-            if self._nf_table(i, hook, t) == NFV_DROP:
+            if self._nf_table_run(i, hook, t) == NFV_DROP:
                 if self.nfres.reject:
                     self._nf_reject(i, self.nfres.reject)
                 return NFV_DROP
