@@ -207,34 +207,44 @@ cdef enum:
     PC_ALL = 0xFFFFF
 
 
+# pkt_class's tables: the state of an entry's (ctstate >> 1) & 7 (the
+# ESTABLISHED 2 / RELATED 4 / NEW 8 bits; 0xff: none or several -> PC_ALL),
+# the protocol class of an L4 protocol number
+cdef uint8_t _PC_STATE[8]
+cdef uint8_t _PC_PROTO[256]
+
+
+def _init_class_tables():
+    cdef int k
+    for k in range(8):
+        _PC_STATE[k] = 0xff
+    _PC_STATE[CTS_ESTABLISHED >> 1] = PS_ESTABLISHED
+    _PC_STATE[CTS_RELATED >> 1] = PS_RELATED
+    _PC_STATE[CTS_NEW >> 1] = PS_NEW
+    for k in range(256):
+        _PC_PROTO[k] = PP_OTHER
+    _PC_PROTO[6] = PP_TCP
+    _PC_PROTO[17] = PP_UDP
+    _PC_PROTO[1] = PP_ICMP
+    _PC_PROTO[58] = PP_ICMP
+
+
+_init_class_tables()
+
+
 cdef inline uint32_t pkt_class(const NfPkt* p) noexcept nogil:
     """The packet's prefilter class bit (constant during a traversal:
     targets change marks, not the conntrack state)."""
-    cdef int st, pr
-    cdef uint16_t sb
+    cdef uint32_t st
     if p.ct >= 0:
-        sb = p.ctstate & (CTS_ESTABLISHED | CTS_RELATED | CTS_NEW)
-        if sb == CTS_ESTABLISHED:
-            st = PS_ESTABLISHED
-        elif sb == CTS_RELATED:
-            st = PS_RELATED
-        elif sb == CTS_NEW:
-            st = PS_NEW
-        else:
+        st = _PC_STATE[(p.ctstate >> 1) & 7]
+        if st == 0xff:
             return PC_ALL
     elif p.ctstate & CTS_UNTRACKED:
         st = PS_UNTRACKED
     else:
         st = PS_INVALID
-    if p.proto == 6:
-        pr = PP_TCP
-    elif p.proto == 17:
-        pr = PP_UDP
-    elif p.proto == 1 or p.proto == 58:
-        pr = PP_ICMP
-    else:
-        pr = PP_OTHER
-    return 1u << (st * 4 + pr)
+    return 1u << (st * 4 + _PC_PROTO[p.proto])
 
 
 def _proto_class(int proto):
@@ -278,15 +288,10 @@ def _rule_classes(int proto, bint proto_inv, list ms):
 
 
 cdef inline bint rule_match(CompiledRules self, IptRule* r, NfPkt* p, uint64_t* rng,
-                            int words, const uint32_t* sw, const uint32_t* dw,
-                            uint32_t pcls) noexcept nogil:
-    # sw / dw: the packet's addresses as words, read once per traversal;
-    # pcls: the packet's class bit (pkt_class)
+                            int words, const uint32_t* sw, const uint32_t* dw) noexcept nogil:
+    # a rule that passed the prefilter (do_table) and is not plain;
+    # sw / dw: the packet's addresses as words, read once per traversal
     cdef int j
-    if not (r.cls & pcls):
-        return False
-    if r.plain:
-        return True
     if r.has_src and (words_eq(sw, r.src, r.smsk, words) == r.src_inv):
         return False
     if r.has_dst and (words_eq(dw, r.dst, r.dmsk, words) == r.dst_inv):
@@ -353,7 +358,10 @@ cdef class CompiledRules:
     ``seed``: initial state of the rng used by ``evaluate`` (``self.rng``).
     ``dindex``: index runs of `-d A/32 -p P --dport N` rules (IPv4) by
     destination; False tries every rule in turn (same results: the test
-    reference).  Counters start at zero.
+    reference).  ``skips``: a jump to a chain none of whose rules can match
+    the packet's class (prefilter) is counted without entering it; False
+    enters every chain (same results: the test reference).  Counters start
+    at zero.
     """
 
     def __cinit__(self):
@@ -374,7 +382,8 @@ cdef class CompiledRules:
         free(self.bytes)
         free(self.stack)
 
-    def __init__(self, ruleset, ifaces=(), stacksize=None, uint64_t seed=0, bint dindex=True):
+    def __init__(self, ruleset, ifaces=(), stacksize=None, uint64_t seed=0, bint dindex=True,
+                 bint skips=True):
         cdef IptRule* e
         self.ruleset = ruleset
         self.family = ruleset.family
@@ -441,7 +450,34 @@ cdef class CompiledRules:
             e.cls = _rule_classes(e.proto, e.proto_inv, mlist[e.m_first:e.m_first + e.m_count])
             e.plain = not (e.has_src or e.has_dst or e.iif_off >= 0 or e.oif_off >= 0
                            or e.proto or e.frag or e.l4m or e.m_count)
+        self._build_skips(info, skips)
         self._build_dindex(info, dindex)
+
+    def _build_skips(self, info, bint enable):
+        # per TK_JUMP: the classes for which no rule of the target chain can
+        # match (the AND of their complements; the chain ends at its hidden
+        # RETURN, number 0 in info, which matches every packet);
+        # enable=False: every jump enters its chain (the reference for tests)
+        cdef int32_t i, k
+        cdef uint32_t m
+        cdef IptRule* e
+        for i in range(self.n_rules):
+            e = &self.rules[i]
+            e.skip_cls = 0
+            e.skip_n = 0
+            e.ret = -1
+            if e.tkind != TK_JUMP or not enable:
+                continue
+            m = PC_ALL
+            k = e.jump
+            while info[k][2] != 0:
+                m &= ~self.rules[k].cls & PC_ALL
+                k += 1
+            if self.rules[k].tkind != TK_RETURN or not self.rules[k].plain:  # pragma: no cover
+                continue
+            e.skip_cls = m
+            e.skip_n = k - e.jump + 1
+            e.ret = k
 
     def _build_dindex(self, info, bint enable):
         # runs of DIDX_MIN+ indexable rules in one chain (IPv4 only);
@@ -754,6 +790,12 @@ cdef class CompiledRules:
         pcls = pkt_class(p)
         while True:
             r = &self.rules[e]
+            if not (r.cls & pcls):
+                # the prefilter: the rule cannot match this packet's class
+                # (and none of its matches runs: no side effect)
+                tried += 1
+                e += 1
+                continue
             if r.run_end:
                 # an indexed run: jump to the first rule at or after e with
                 # the packet's (daddr, proto, dport), or past the run; the
@@ -769,7 +811,7 @@ cdef class CompiledRules:
                     e = f
                     continue
             tried += 1
-            if not rule_match(self, r, p, rng, words, sw, dw, pcls):
+            if not r.plain and not rule_match(self, r, p, rng, words, sw, dw):
                 e += 1
                 continue
             self.pkts[e] += 1
@@ -796,6 +838,14 @@ cdef class CompiledRules:
                     out.verdict = NFV_DROP
                     out.rule = e
                     break
+                if (r.skip_cls & pcls) == pcls:
+                    # no rule of the chain can match (prefilter; e.g. an
+                    # empty chain): each tried in vain, then its RETURN
+                    tried += r.skip_n
+                    self.pkts[r.ret] += 1
+                    self.bytes[r.ret] += p.len
+                    e += 1
+                    continue
                 self.stack[sp] = e
                 sp += 1
                 e = r.jump
@@ -852,6 +902,12 @@ cdef class CompiledRules:
     def indexed(self):
         """Rules tried through the destination index (in indexed runs)."""
         return sum(1 for i in range(self.n_rules) if self.rules[i].run_end)
+
+    @property
+    def skipping(self):
+        """Jump rules whose chain is counted without entering it for some
+        packet classes (skips)."""
+        return sum(1 for i in range(self.n_rules) if self.rules[i].skip_cls)
 
     def __len__(self):
         return self.n_rules
