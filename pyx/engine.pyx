@@ -585,6 +585,32 @@ cdef enum:
     NF_FWD_SLOTS = 4096
 
 
+# _nf_done: the CTV_* of the CTS_* bits INVALID 1, ESTABLISHED 2, RELATED 4,
+# NEW 8 and UNTRACKED (64, moved to 16); the first set of INVALID,
+# UNTRACKED, NEW, RELATED, ESTABLISHED decides
+cdef uint8_t _CTV_OF[32]
+
+
+def _init_ctv_table():
+    cdef int k
+    for k in range(32):
+        if k & CTS_INVALID:
+            _CTV_OF[k] = CTV_INVALID
+        elif k & (CTS_UNTRACKED >> 2):
+            _CTV_OF[k] = CTV_UNTRACKED
+        elif k & CTS_NEW:
+            _CTV_OF[k] = CTV_NEW
+        elif k & CTS_RELATED:
+            _CTV_OF[k] = CTV_RELATED
+        elif k & CTS_ESTABLISHED:
+            _CTV_OF[k] = CTV_ESTABLISHED
+        else:
+            _CTV_OF[k] = CTV_NONE
+
+
+_init_ctv_table()
+
+
 cdef inline void _nf_addr(const uint8_t* col, bint v6, uint8_t* out) noexcept nogil:
     # column form (IPv4 as ::ffff:a.b.c.d) -> NfPkt form (IPv4 in bytes 0..3)
     if v6:
@@ -1039,6 +1065,7 @@ cdef class Engine:
     cdef bint nf_any_nat            # a NAT binding (not null) was ever set up
     cdef uint32_t nf_tmask[2]       # per family (4, 6): bit table * 5 + hook of the chains present
     cdef Py_ssize_t nf_last         # the last row of this batch whose result columns are written
+    cdef int nf_dlocal              # the row's captured destination is the host's (-1: unknown)
     # Python hooks (set_hooks): entries sorted by (hook, priority, order)
     cdef bint ph_on
     cdef uint32_t ph_hmask          # bit per hook with entries (0: no hooks, ph_on False)
@@ -2135,6 +2162,8 @@ cdef class Engine:
         known = (d0 | d1 | s0 | s1) != 0
         src_local = known and self._is_local(s0, s1, sa)
         dst_local = known and self._is_local(d0, d1, da)
+        # ip_rcv_finish's route lookup on a destination no NAT rewrote (_nf_input)
+        self.nf_dlocal = dst_local if known else -1
         if c.pkt_type[i] == PKTTYPE_OUTGOING:
             dirn = DIR_OUT
         elif src_local and dst_local:
@@ -5439,17 +5468,7 @@ cdef class Engine:
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
         cdef uint16_t st = p.ctstate
-        cdef uint8_t e = CTV_NONE
-        if st & CTS_INVALID:
-            e = CTV_INVALID
-        elif st & CTS_UNTRACKED:
-            e = CTV_UNTRACKED
-        elif st & CTS_NEW:
-            e = CTV_NEW
-        elif st & CTS_RELATED:
-            e = CTV_RELATED
-        elif st & CTS_ESTABLISHED:
-            e = CTV_ESTABLISHED
+        cdef uint8_t e = _CTV_OF[(st & 15) | ((st & CTS_UNTRACKED) >> 2)]
         if p.ct >= 0 and p.ctdir:
             e |= CTV_REPLY
         v.ctstate[i] = e
@@ -5700,6 +5719,7 @@ cdef class Engine:
         cdef int notrack = 0
         cdef uint8_t a[16]
         cdef uint64_t w0, w1
+        cdef bint local
         self._nf_fill(i, v6)
         self.nf_chg = 0
         v.nf_hooks[i] = 1 << NF_INET_PRE_ROUTING
@@ -5731,10 +5751,15 @@ cdef class Engine:
         if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
                 self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST, PH_END) == NFV_DROP:
             return self._nf_drop(i, True)
-        # ip_rcv_finish: the route of the destination as it is now
-        _col_addr(p.daddr, v6, a)
-        load_addr(a, &w0, &w1)
-        if not self._is_local(w0, w1, a):
+        # ip_rcv_finish: the route of the destination as it is now (the
+        # captured one, classified by _row, unless DNAT rewrote it)
+        if (self.nf_chg & NAT_CHG_DADDR) or self.nf_dlocal < 0:
+            _col_addr(p.daddr, v6, a)
+            load_addr(a, &w0, &w1)
+            local = self._is_local(w0, w1, a)
+        else:
+            local = self.nf_dlocal
+        if not local:
             self._nf_forward(i, v6)
             return False
         # ip_local_deliver: LOCAL_IN mangle, filter, security, nat (SRC), confirm

@@ -125,8 +125,7 @@ cdef class CompiledRules:
     cdef IptRule* rules
     cdef IptMatch* matches
     cdef uint8_t* ifok
-    cdef uint64_t* pkts
-    cdef uint64_t* bytes
+    cdef uint64_t* cnt                # per rule: packets, bytes (xt_counters pcnt, bcnt)
     cdef int32_t* stack
     cdef int32_t n_rules, n_matches, n_ifok, n_ifaces, stack_cap
     cdef int32_t hook_entry[5][5]     # [table][hook] first rule, -1: none

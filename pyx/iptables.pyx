@@ -368,8 +368,7 @@ cdef class CompiledRules:
         self.rules = NULL
         self.matches = NULL
         self.ifok = NULL
-        self.pkts = NULL
-        self.bytes = NULL
+        self.cnt = NULL
         self.stack = NULL
         self.dslot = NULL
 
@@ -378,8 +377,7 @@ cdef class CompiledRules:
         free(self.rules)
         free(self.matches)
         free(self.ifok)
-        free(self.pkts)
-        free(self.bytes)
+        free(self.cnt)
         free(self.stack)
 
     def __init__(self, ruleset, ifaces=(), stacksize=None, uint64_t seed=0, bint dindex=True,
@@ -402,9 +400,8 @@ cdef class CompiledRules:
         ifok = bytearray()
         mlist = []
         self.rules = <IptRule*>calloc(max(self.n_rules, 1), sizeof(IptRule))
-        self.pkts = <uint64_t*>calloc(max(self.n_rules, 1), sizeof(uint64_t))
-        self.bytes = <uint64_t*>calloc(max(self.n_rules, 1), sizeof(uint64_t))
-        if self.rules == NULL or self.pkts == NULL or self.bytes == NULL:
+        self.cnt = <uint64_t*>calloc(2 * max(self.n_rules, 1), sizeof(uint64_t))
+        if self.rules == NULL or self.cnt == NULL:
             raise MemoryError()
         for ti in range(5):
             self.stacksize[ti] = 0
@@ -773,6 +770,7 @@ cdef class CompiledRules:
         cdef uint32_t sw[4]
         cdef uint32_t dw[4]
         cdef uint32_t pcls
+        cdef uint64_t plen = p.len
         out.verdict = NFV_ACCEPT
         out.rule = -1
         out.reject = 0
@@ -814,8 +812,8 @@ cdef class CompiledRules:
             if not r.plain and not rule_match(self, r, p, rng, words, sw, dw):
                 e += 1
                 continue
-            self.pkts[e] += 1
-            self.bytes[e] += p.len
+            self.cnt[2 * e] += 1
+            self.cnt[2 * e + 1] += plen
             k = r.tkind
             if k == TK_CONTINUE:
                 e += 1
@@ -842,8 +840,8 @@ cdef class CompiledRules:
                     # no rule of the chain can match (prefilter; e.g. an
                     # empty chain): each tried in vain, then its RETURN
                     tried += r.skip_n
-                    self.pkts[r.ret] += 1
-                    self.bytes[r.ret] += p.len
+                    self.cnt[2 * r.ret] += 1
+                    self.cnt[2 * r.ret + 1] += plen
                     e += 1
                     continue
                 self.stack[sp] = e
@@ -919,13 +917,12 @@ cdef class CompiledRules:
         cdef uint64_t[:] a = pk
         cdef uint64_t[:] b = by
         for i in range(self.n_rules):
-            a[i] = self.pkts[i]
-            b[i] = self.bytes[i]
+            a[i] = self.cnt[2 * i]
+            b[i] = self.cnt[2 * i + 1]
         return pk, by
 
     def reset_counters(self):
-        memset(self.pkts, 0, self.n_rules * sizeof(uint64_t))
-        memset(self.bytes, 0, self.n_rules * sizeof(uint64_t))
+        memset(self.cnt, 0, 2 * self.n_rules * sizeof(uint64_t))
 
     def save(self):
         """iptables-save -c text with this evaluator's counters."""
