@@ -290,7 +290,8 @@ def _rule_classes(int proto, bint proto_inv, list ms):
 cdef inline bint rule_match(CompiledRules self, IptRule* r, NfPkt* p, uint64_t* rng,
                             int words, const uint32_t* sw, const uint32_t* dw) noexcept nogil:
     # a rule that passed the prefilter (do_table) and is not plain;
-    # sw / dw: the packet's addresses as words, read once per traversal
+    # sw / dw: the packet's addresses as words (NfPkt.saddr / daddr, 4-byte
+    # aligned; built with -fno-strict-aliasing)
     cdef int j
     if r.has_src and (words_eq(sw, r.src, r.smsk, words) == r.src_inv):
         return False
@@ -763,31 +764,35 @@ cdef class CompiledRules:
     cdef void do_table(self, NfPkt* p, int hook, int table, NfResult* out,
                        uint64_t* rng) noexcept nogil:
         """ipt_do_table: traverse `table` at `hook` for packet p."""
-        cdef int32_t e, f, sp = 0, tried = 0, ssize
+        cdef Py_ssize_t e, f
+        cdef int32_t sp = 0, tried = 0, ssize
         cdef IptRule* r
         cdef int words = 1 if self.family == 4 else 4
         cdef int k
-        cdef uint32_t sw[4]
-        cdef uint32_t dw[4]
+        cdef const uint32_t* sw = <const uint32_t*>p.saddr
+        cdef const uint32_t* dw = <const uint32_t*>p.daddr
         cdef uint32_t pcls
         cdef uint64_t plen = p.len
+        # the arrays in locals: with -fno-strict-aliasing every counter or
+        # packet store would otherwise reload them from self
+        cdef IptRule* rules = self.rules
+        cdef uint64_t* cnt = self.cnt
+        cdef int32_t* stack = self.stack
         out.verdict = NFV_ACCEPT
         out.rule = -1
         out.reject = 0
         out.nat = 0
         out.notrack = 0
         out.rules_tried = 0
-        if table < 0 or table >= 5 or hook < 0 or hook >= 5 or p.family != self.family:
+        if <unsigned>table >= 5 or <unsigned>hook >= 5 or p.family != self.family:
             return
         e = self.hook_entry[table][hook]
         if e < 0:
             return
         ssize = self.stacksize[table]
-        memcpy(sw, p.saddr, 16)
-        memcpy(dw, p.daddr, 16)
         pcls = pkt_class(p)
         while True:
-            r = &self.rules[e]
+            r = &rules[e]
             if not (r.cls & pcls):
                 # the prefilter: the rule cannot match this packet's class
                 # (and none of its matches runs: no side effect)
@@ -801,7 +806,7 @@ cdef class CompiledRules:
                 # and rules_tried as if each had been tried)
                 f = self._dfind(r.run_start, dw[0], p.proto, p.dport)
                 while f >= 0 and f < e:
-                    f = self.rules[f].dnext
+                    f = rules[f].dnext
                 if f < 0:
                     f = r.run_end
                 if f != e:
@@ -812,8 +817,8 @@ cdef class CompiledRules:
             if not r.plain and not rule_match(self, r, p, rng, words, sw, dw):
                 e += 1
                 continue
-            self.cnt[2 * e] += 1
-            self.cnt[2 * e + 1] += plen
+            cnt[2 * e] += 1
+            cnt[2 * e + 1] += plen
             k = r.tkind
             if k == TK_CONTINUE:
                 e += 1
@@ -830,7 +835,7 @@ cdef class CompiledRules:
                     e = self.underflow[table][hook]
                 else:
                     sp -= 1
-                    e = self.stack[sp] + 1
+                    e = stack[sp] + 1
             elif k == TK_JUMP:
                 if sp >= ssize:
                     out.verdict = NFV_DROP
@@ -840,11 +845,11 @@ cdef class CompiledRules:
                     # no rule of the chain can match (prefilter; e.g. an
                     # empty chain): each tried in vain, then its RETURN
                     tried += r.skip_n
-                    self.cnt[2 * r.ret] += 1
-                    self.cnt[2 * r.ret + 1] += plen
+                    cnt[2 * r.ret] += 1
+                    cnt[2 * r.ret + 1] += plen
                     e += 1
                     continue
-                self.stack[sp] = e
+                stack[sp] = e
                 sp += 1
                 e = r.jump
             elif k == TK_GOTO:
