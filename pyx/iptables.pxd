@@ -131,6 +131,10 @@ cdef class CompiledRules:
     cdef int32_t hook_entry[5][5]     # [table][hook] first rule, -1: none
     cdef int32_t underflow[5][5]      # [table][hook] policy rule
     cdef int32_t stacksize[5]
+    # class paths: per [table][hook][packet class] the offset into path of a
+    # traversal decided by the packet's class alone (-1: none), see _build_paths
+    cdef int32_t path_off[5][5][20]
+    cdef int32_t* path
     cdef int32_t* dslot               # destination index: open addressing, rule or -1
     cdef uint32_t dmask
     cdef readonly int family
@@ -144,3 +148,5 @@ cdef class CompiledRules:
     cdef _fill_pkt(self, NfPkt* p, dict pkt)
     cdef void do_table(self, NfPkt* p, int hook, int table, NfResult* out,
                        uint64_t* rng) noexcept nogil
+    cdef void _walk(self, NfPkt* p, int hook, int table, NfResult* out, uint64_t* rng,
+                    Py_ssize_t e, uint32_t pcls) noexcept nogil

@@ -31,6 +31,9 @@ from pystack._core.nftypes cimport (
 
 import struct as _struct
 
+cdef extern from *:
+    int __builtin_ctz(unsigned int x) nogil
+
 import numpy as np
 
 from pystack.netfilter import names as _names
@@ -232,6 +235,11 @@ def _init_class_tables():
 _init_class_tables()
 
 
+cdef inline int _bit_index(uint32_t b) noexcept nogil:
+    # the index of the one bit set in b (a packet class)
+    return __builtin_ctz(b)
+
+
 cdef inline uint32_t pkt_class(const NfPkt* p) noexcept nogil:
     """The packet's prefilter class bit (constant during a traversal:
     targets change marks, not the conntrack state)."""
@@ -370,6 +378,7 @@ cdef class CompiledRules:
         self.matches = NULL
         self.ifok = NULL
         self.cnt = NULL
+        self.path = NULL
         self.stack = NULL
         self.dslot = NULL
 
@@ -379,10 +388,11 @@ cdef class CompiledRules:
         free(self.matches)
         free(self.ifok)
         free(self.cnt)
+        free(self.path)
         free(self.stack)
 
     def __init__(self, ruleset, ifaces=(), stacksize=None, uint64_t seed=0, bint dindex=True,
-                 bint skips=True):
+                 bint skips=True, bint paths=True):
         cdef IptRule* e
         self.ruleset = ruleset
         self.family = ruleset.family
@@ -450,6 +460,87 @@ cdef class CompiledRules:
                            or e.proto or e.frag or e.l4m or e.m_count)
         self._build_skips(info, skips)
         self._build_dindex(info, dindex)
+        self._build_paths(paths)
+
+    def _build_paths(self, bint enable):
+        # A traversal in which every rule reached is decided by the packet's
+        # class alone (excluded by the prefilter, or plain: no condition;
+        # targets ACCEPT / DROP / REJECT / RETURN / jumps / goto / no target)
+        # is the same for every packet of that class: do_table's walk is
+        # simulated here once per (table, hook, class) and recorded as
+        # [verdict, reject, deciding rule, rules_tried, n, the n rules whose
+        # counters it increments].  enable=False: no paths (the reference)
+        cdef int32_t t, h, b, e, sp, tried, ssize, steps
+        cdef uint32_t pcls
+        cdef IptRule* r
+        out = []
+        for t in range(5):
+            for h in range(5):
+                for b in range(20):
+                    self.path_off[t][h][b] = -1
+                    e = self.hook_entry[t][h]
+                    if not enable or e < 0:
+                        continue
+                    pcls = 1u << b
+                    ssize = self.stacksize[t]
+                    stack = []
+                    tried = 0
+                    counted = []
+                    rec = None
+                    steps = 0
+                    while steps < 4 * self.n_rules + 16:
+                        steps += 1
+                        r = &self.rules[e]
+                        if not (r.cls & pcls):
+                            tried += 1
+                            e += 1
+                            continue
+                        if r.run_end or not r.plain:
+                            break                   # decided by the packet's fields
+                        tried += 1
+                        counted.append(e)
+                        k = r.tkind
+                        if k == TK_CONTINUE:
+                            e += 1
+                        elif k == TK_ACCEPT or k == TK_DROP or k == TK_REJECT:
+                            rec = (NFV_ACCEPT if k == TK_ACCEPT else NFV_DROP,
+                                   r.reject if k == TK_REJECT else 0, e)
+                            break
+                        elif k == TK_RETURN:
+                            if not stack:
+                                e = self.underflow[t][h]
+                            else:
+                                e = stack.pop() + 1
+                        elif k == TK_JUMP:
+                            if len(stack) >= ssize:
+                                rec = (NFV_DROP, 0, e)
+                                break
+                            if (r.skip_cls & pcls) == pcls:
+                                tried += r.skip_n
+                                counted.append(r.ret)
+                                e += 1
+                                continue
+                            stack.append(e)
+                            e = r.jump
+                        elif k == TK_GOTO:
+                            e = r.jump
+                        else:
+                            break                   # a target with effects: walked
+                    if rec is None:
+                        continue
+                    self.path_off[t][h][b] = len(out)
+                    out.extend([rec[0], rec[1], rec[2], tried, len(counted)] + counted)
+        self.path = <int32_t*>malloc(max(1, len(out)) * sizeof(int32_t))
+        if self.path == NULL:
+            raise MemoryError()
+        for k, x in enumerate(out):
+            self.path[k] = x
+
+    @property
+    def class_paths(self):
+        """(table, hook, class bit) of the traversals taken as recorded paths."""
+        return sum(1 for t in range(5) for h in range(5) for b in range(20)
+                   if self.path_off[t][h][b] >= 0)
 
     def _build_skips(self, info, bint enable):
         # per TK_JUMP: the classes for which no rule of the target chain can
@@ -764,20 +855,11 @@ cdef class CompiledRules:
     cdef void do_table(self, NfPkt* p, int hook, int table, NfResult* out,
                        uint64_t* rng) noexcept nogil:
         """ipt_do_table: traverse `table` at `hook` for packet p."""
-        cdef Py_ssize_t e, f
-        cdef int32_t sp = 0, tried = 0, ssize
-        cdef IptRule* r
-        cdef int words = 1 if self.family == 4 else 4
-        cdef int k
-        cdef const uint32_t* sw = <const uint32_t*>p.saddr
-        cdef const uint32_t* dw = <const uint32_t*>p.daddr
+        cdef int32_t e, off, k
         cdef uint32_t pcls
-        cdef uint64_t plen = p.len
-        # the arrays in locals: with -fno-strict-aliasing every counter or
-        # packet store would otherwise reload them from self
-        cdef IptRule* rules = self.rules
-        cdef uint64_t* cnt = self.cnt
-        cdef int32_t* stack = self.stack
+        cdef uint64_t plen
+        cdef const int32_t* pp
+        cdef uint64_t* cnt
         out.verdict = NFV_ACCEPT
         out.rule = -1
         out.reject = 0
@@ -789,8 +871,41 @@ cdef class CompiledRules:
         e = self.hook_entry[table][hook]
         if e < 0:
             return
-        ssize = self.stacksize[table]
         pcls = pkt_class(p)
+        if pcls != PC_ALL:
+            off = self.path_off[table][hook][_bit_index(pcls)]
+            if off >= 0:
+                # a walk decided by the packet's class alone (_build_paths)
+                pp = self.path + off
+                cnt = self.cnt
+                plen = p.len
+                for k in range(pp[4]):
+                    cnt[2 * pp[5 + k]] += 1
+                    cnt[2 * pp[5 + k] + 1] += plen
+                out.verdict = <uint8_t>pp[0]
+                out.reject = <uint8_t>pp[1]
+                out.rule = pp[2]
+                out.rules_tried = pp[3]
+                return
+        self._walk(p, hook, table, out, rng, e, pcls)
+
+    cdef void _walk(self, NfPkt* p, int hook, int table, NfResult* out, uint64_t* rng,
+                    Py_ssize_t e, uint32_t pcls) noexcept nogil:
+        """do_table's rule-by-rule walk from rule e (out initialised)."""
+        cdef Py_ssize_t f
+        cdef int32_t sp = 0, tried = 0, ssize
+        cdef IptRule* r
+        cdef int words = 1 if self.family == 4 else 4
+        cdef int k
+        cdef const uint32_t* sw = <const uint32_t*>p.saddr
+        cdef const uint32_t* dw = <const uint32_t*>p.daddr
+        cdef uint64_t plen = p.len
+        # the arrays in locals: with -fno-strict-aliasing every counter or
+        # packet store would otherwise reload them from self
+        cdef IptRule* rules = self.rules
+        cdef uint64_t* cnt = self.cnt
+        cdef int32_t* stack = self.stack
+        ssize = self.stacksize[table]
         while True:
             r = &rules[e]
             if not (r.cls & pcls):

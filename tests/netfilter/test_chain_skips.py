@@ -1,11 +1,17 @@
-"""A jump to a chain none of whose rules can match the packet's class (the
-prefilter: conntrack state x protocol; an empty chain for every class) is
-counted by CompiledRules without entering the chain.  It must give exactly
-what ipt_do_table's walk gives: the same verdict, deciding rule,
-rules_tried and per-rule counters (the jump rule, every rule of the chain
-tried, its hidden RETURN counted), also at the jump-stack limit (the jump
-itself is then NF_DROP, skipped chain or not).  Reference: the same ruleset
-compiled with skips=False (and dindex=False)."""
+"""Two shortcuts of CompiledRules that depend on the packet's class only
+(the prefilter: conntrack state x protocol):
+
+* skips: a jump to a chain none of whose rules can match the class (an
+  empty chain: any class) is counted without entering the chain;
+* paths: a whole traversal in which every rule reached is decided by the
+  class (excluded, or without any condition) is recorded once per (table,
+  hook, class) and replayed.
+
+Both must give exactly what ipt_do_table's walk gives: the same verdict,
+deciding rule, reject kind, rules_tried and per-rule counters (the jump
+rule, every rule of a skipped chain tried, its hidden RETURN counted), also
+at the jump-stack limit (the jump itself is then NF_DROP).  Reference: the
+same ruleset compiled with skips=False, paths=False (and dindex=False)."""
 import itertools
 import os
 
@@ -65,7 +71,8 @@ def packets():
 @pytest.mark.parametrize("stacksize", [None, 1, 2])
 def test_same_results_and_counters_as_entering_every_chain(stacksize):
     fast = compiled(stacksize=stacksize)
-    ref = compiled(stacksize=stacksize, skips=False, dindex=False)
+    ref = compiled(stacksize=stacksize, skips=False, dindex=False, paths=False)
+    assert fast.class_paths > 0 and ref.class_paths == 0
     n = 0
     for pkt in packets():
         for hook in ("INPUT", "OUTPUT"):
@@ -108,8 +115,10 @@ def test_kube_proxy_same_as_entering_every_chain():
                         "kube-proxy.save")
     rs = load_rules(path)
     fast = CompiledRules(rs, IFACES, seed=7)
-    ref = CompiledRules(rs, IFACES, seed=7, skips=False)
+    ref = CompiledRules(rs, IFACES, seed=7, skips=False, paths=False)
     assert fast.skipping > 0
+    # filter INPUT / OUTPUT of every tracked class, nat POSTROUTING of all
+    assert fast.class_paths >= 2 * 15
     for st, proto, dst, dport in itertools.product(
             ("NEW", "ESTABLISHED", "RELATED", "INVALID"), ("tcp", "udp", "icmp"),
             ("198.19.0.20", "198.18.128.77", "127.0.0.1"), (80, 8080, 53)):
@@ -124,3 +133,26 @@ def test_kube_proxy_same_as_entering_every_chain():
                 (pkt, hook, table)
     assert fast.counters()[0].tolist() == ref.counters()[0].tolist()
     assert fast.counters()[1].tolist() == ref.counters()[1].tolist()
+
+
+@pytest.mark.parametrize("skips", [True, False])
+def test_recorded_path_of_an_established_packet(skips):
+    """The path replays the walk of test_an_established_packet_skips_...
+    with or without skips (a path records the walk as do_table takes it)."""
+    cr = compiled(skips=skips)
+    pkt = {"proto": "udp", "src": "10.9.9.9", "dst": "10.0.0.1", "sport": 4000,
+           "dport": 53, "len": 50, "ctstate": "ESTABLISHED", "ct": 3}
+    r1 = cr.evaluate(pkt, "INPUT", "filter")
+    r2 = cr.evaluate(pkt, "INPUT", "filter")
+    assert r1 == r2
+    # MIXED 3 (! --ctstate RELATED,ESTABLISHED,DNAT -d 127.0.0.0/8) is
+    # excluded for ESTABLISHED; INPUT 6 (-p udp -j ACCEPT) has a condition:
+    # walked, no path; for tcp the walk ends at the policy
+    assert r1["rule"] == ("filter", "INPUT", 6)
+    tcp = dict(pkt, proto="tcp", dport=443)
+    assert cr.evaluate(tcp, "INPUT", "filter")["rule"] == ("filter", "INPUT", 0)
+    pk, by = cr.counters()
+    assert pk[cr.rule_index("filter", "INPUT", 0)] == 1
+    # EMPTY's RETURN: entered from INPUT 1 and NEST 2 in each of the three
+    # traversals (50 bytes each)
+    assert by[cr.rule_index("filter", "EMPTY", 0)] == 3 * 2 * 50
