@@ -469,7 +469,8 @@ cdef class CompiledRules:
         # is the same for every packet of that class: do_table's walk is
         # simulated here once per (table, hook, class) and recorded as
         # [verdict, reject, deciding rule, rules_tried, n, the n rules whose
-        # counters it increments].  enable=False: no paths (the reference)
+        # counters it increments (as offsets 2 * rule into cnt)].
+        # enable=False: no paths (the reference)
         cdef int32_t t, h, b, e, sp, tried, ssize, steps
         cdef uint32_t pcls
         cdef IptRule* r
@@ -529,7 +530,8 @@ cdef class CompiledRules:
                     if rec is None:
                         continue
                     self.path_off[t][h][b] = len(out)
-                    out.extend([rec[0], rec[1], rec[2], tried, len(counted)] + counted)
+                    out.extend([rec[0], rec[1], rec[2], tried, len(counted)]
+                               + [2 * c for c in counted])
         self.path = <int32_t*>malloc(max(1, len(out)) * sizeof(int32_t))
         if self.path == NULL:
             raise MemoryError()
@@ -880,8 +882,8 @@ cdef class CompiledRules:
                 cnt = self.cnt
                 plen = p.len
                 for k in range(pp[4]):
-                    cnt[2 * pp[5 + k]] += 1
-                    cnt[2 * pp[5 + k] + 1] += plen
+                    cnt[pp[5 + k]] += 1
+                    cnt[pp[5 + k] + 1] += plen
                 out.verdict = <uint8_t>pp[0]
                 out.reject = <uint8_t>pp[1]
                 out.rule = pp[2]
