@@ -611,6 +611,23 @@ def _init_ctv_table():
 _init_ctv_table()
 
 
+cdef inline uint16_t _rtn_of(const uint8_t* a, bint v6, bint local) noexcept nogil:
+    # Engine._nf_rtn given whether the address (column form) is the host's
+    if local:
+        return 1 << RTN_LOCAL
+    if v6:
+        if a[0] == 0xff:
+            return 1 << RTN_MULTICAST
+        return 1 << RTN_UNICAST
+    if a[12] >= 224 and a[12] < 240:
+        return 1 << RTN_MULTICAST
+    if a[12] == 255 and a[13] == 255 and a[14] == 255 and a[15] == 255:
+        return 1 << RTN_BROADCAST
+    if (a[12] | a[13] | a[14] | a[15]) == 0:
+        return 1 << RTN_UNSPEC
+    return 1 << RTN_UNICAST
+
+
 cdef inline void _nf_addr(const uint8_t* col, bint v6, uint8_t* out) noexcept nogil:
     # column form (IPv4 as ::ffff:a.b.c.d) -> NfPkt form (IPv4 in bytes 0..3)
     if v6:
@@ -1065,6 +1082,7 @@ cdef class Engine:
     cdef bint nf_any_nat            # a NAT binding (not null) was ever set up
     cdef uint32_t nf_tmask[2]       # per family (4, 6): bit table * 5 + hook of the chains present
     cdef Py_ssize_t nf_last         # the last row of this batch whose result columns are written
+    cdef int nf_slocal              # the row's captured source is the host's (-1: unknown)
     cdef int nf_dlocal              # the row's captured destination is the host's (-1: unknown)
     # Python hooks (set_hooks): entries sorted by (hook, priority, order)
     cdef bint ph_on
@@ -2162,7 +2180,9 @@ cdef class Engine:
         known = (d0 | d1 | s0 | s1) != 0
         src_local = known and self._is_local(s0, s1, sa)
         dst_local = known and self._is_local(d0, d1, da)
-        # ip_rcv_finish's route lookup on a destination no NAT rewrote (_nf_input)
+        # whether the captured addresses are the host's, for the hooks
+        # (_nf_input's route lookup, -m addrtype) while no NAT rewrote them
+        self.nf_slocal = src_local if known else -1
         self.nf_dlocal = dst_local if known else -1
         if c.pkt_type[i] == PKTTYPE_OUTGOING:
             dirn = DIR_OUT
@@ -5211,19 +5231,7 @@ cdef class Engine:
         (no routing table: subnet broadcasts are not recognised)."""
         cdef uint64_t w0, w1
         load_addr(a, &w0, &w1)
-        if self._is_local(w0, w1, a):
-            return 1 << RTN_LOCAL
-        if v6:
-            if a[0] == 0xff:
-                return 1 << RTN_MULTICAST
-            return 1 << RTN_UNICAST
-        if a[12] >= 224 and a[12] < 240:
-            return 1 << RTN_MULTICAST
-        if a[12] == 255 and a[13] == 255 and a[14] == 255 and a[15] == 255:
-            return 1 << RTN_BROADCAST
-        if (a[12] | a[13] | a[14] | a[15]) == 0:
-            return 1 << RTN_UNSPEC
-        return 1 << RTN_UNICAST
+        return _rtn_of(a, v6, self._is_local(w0, w1, a))
 
     cdef void _nf_fill(self, Py_ssize_t i, bint v6) noexcept nogil:
         """NfPkt of row i as the hooks see it (captured tuple)."""
@@ -5327,14 +5335,21 @@ cdef class Engine:
 
     cdef void _nf_addrtypes(self) noexcept nogil:
         """xt_addrtype.c addrtype_mt_v1: the route types of the packet's
-        current (possibly NAT-rewritten) addresses."""
+        current (possibly NAT-rewritten) addresses; whether a captured one
+        is the host's, _row looked up already (nf_slocal / nf_dlocal)."""
         cdef NfPkt* p = &self.nfp
         cdef bint six = p.family == 6
         cdef uint8_t col[16]
         _col_addr(p.saddr, six, col)
-        p.src_type = self._nf_rtn(col, six)
+        if (self.nf_chg & NAT_CHG_SADDR) or self.nf_slocal < 0:
+            p.src_type = self._nf_rtn(col, six)
+        else:
+            p.src_type = _rtn_of(col, six, self.nf_slocal)
         _col_addr(p.daddr, six, col)
-        p.dst_type = self._nf_rtn(col, six)
+        if (self.nf_chg & NAT_CHG_DADDR) or self.nf_dlocal < 0:
+            p.dst_type = self._nf_rtn(col, six)
+        else:
+            p.dst_type = _rtn_of(col, six, self.nf_dlocal)
 
     cdef int _nf_table_run(self, Py_ssize_t i, int hook, int table) noexcept nogil:
         cdef NfPkt* p = &self.nfp
