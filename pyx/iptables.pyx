@@ -14,7 +14,12 @@ Layout: a ruleset is compiled into one array of fixed-size rules, like the
 kernel's table blob: per table, per chain, the chain's rules followed by a
 hidden last rule (the built-in chain's policy, or a RETURN closing a user
 chain), plus one flat array of the non-IP matches.  hook_entry/underflow
-are the kernel's private->hook_entry / underflow.
+are the kernel's private->hook_entry / underflow.  Shortcuts with the
+walk's exact results (counters, rules_tried): a per-rule prefilter by
+packet class (conntrack state x protocol), a destination index for runs of
+`-d A/32 --dport N` rules, jumps over chains no rule of which can match the
+class, and whole traversals decided by the class alone recorded per (table,
+hook, class); each can be switched off (dindex=, skips=, paths=) for tests.
 
 Not modelled: -m addrtype --limit-iface-*, the bridge side of -m physdev
 (taken as an alias of -i/-o, as the host config sees no bridges), --tcp-option,
