@@ -586,6 +586,49 @@ cdef enum:
     NF_FWD_SLOTS = 4096
 
 
+# _nf_done: the CTV_* of the CTS_* bits INVALID 1, ESTABLISHED 2, RELATED 4,
+# NEW 8 and UNTRACKED (64, moved to 16); the first set of INVALID,
+# UNTRACKED, NEW, RELATED, ESTABLISHED decides
+cdef uint8_t _CTV_OF[32]
+
+
+def _init_ctv_table():
+    cdef int k
+    for k in range(32):
+        if k & CTS_INVALID:
+            _CTV_OF[k] = CTV_INVALID
+        elif k & (CTS_UNTRACKED >> 2):
+            _CTV_OF[k] = CTV_UNTRACKED
+        elif k & CTS_NEW:
+            _CTV_OF[k] = CTV_NEW
+        elif k & CTS_RELATED:
+            _CTV_OF[k] = CTV_RELATED
+        elif k & CTS_ESTABLISHED:
+            _CTV_OF[k] = CTV_ESTABLISHED
+        else:
+            _CTV_OF[k] = CTV_NONE
+
+
+_init_ctv_table()
+
+
+cdef inline uint16_t _rtn_of(const uint8_t* a, bint v6, bint local) noexcept nogil:
+    # Engine._nf_rtn given whether the address (column form) is the host's
+    if local:
+        return 1 << RTN_LOCAL
+    if v6:
+        if a[0] == 0xff:
+            return 1 << RTN_MULTICAST
+        return 1 << RTN_UNICAST
+    if a[12] >= 224 and a[12] < 240:
+        return 1 << RTN_MULTICAST
+    if a[12] == 255 and a[13] == 255 and a[14] == 255 and a[15] == 255:
+        return 1 << RTN_BROADCAST
+    if (a[12] | a[13] | a[14] | a[15]) == 0:
+        return 1 << RTN_UNSPEC
+    return 1 << RTN_UNICAST
+
+
 cdef inline void _nf_addr(const uint8_t* col, bint v6, uint8_t* out) noexcept nogil:
     # column form (IPv4 as ::ffff:a.b.c.d) -> NfPkt form (IPv4 in bytes 0..3)
     if v6:
@@ -1039,6 +1082,9 @@ cdef class Engine:
     cdef int64_t nf_div_port        # NAT source ports adopted from the capture
     cdef bint nf_any_nat            # a NAT binding (not null) was ever set up
     cdef uint32_t nf_tmask[2]       # per family (4, 6): bit table * 5 + hook of the chains present
+    cdef Py_ssize_t nf_last         # the last row of this batch whose result columns are written
+    cdef int nf_slocal              # the row's captured source is the host's (-1: unknown)
+    cdef int nf_dlocal              # the row's captured destination is the host's (-1: unknown)
     # Python hooks (set_hooks): entries sorted by (hook, priority, order)
     cdef bint ph_on
     cdef uint32_t ph_hmask          # bit per hook with entries (0: no hooks, ph_on False)
@@ -1396,6 +1442,8 @@ cdef class Engine:
                     self.now = ts[i]
                     self.started = True
                 self._row(i)
+                if self.nf_on and self.nf_last != i:
+                    self._nf_defaults(i)
                 if self.smp_on and self.vo.listener[i] >= 0:
                     self._smp_lis(self.vo.listener[i], self.now)
                 if self.ph_stop:
@@ -1403,6 +1451,9 @@ cdef class Engine:
                     break
             if self.nf_on:
                 self._nf_restore()
+                # rows a raising Python hook left unprocessed
+                for i in range(ph_done, n):
+                    self._nf_defaults(i)
         if self.ph_exc is not None:
             self._ph_raise(v, ph_done)
         v.n = n
@@ -2130,6 +2181,10 @@ cdef class Engine:
         known = (d0 | d1 | s0 | s1) != 0
         src_local = known and self._is_local(s0, s1, sa)
         dst_local = known and self._is_local(d0, d1, da)
+        # whether the captured addresses are the host's, for the hooks
+        # (_nf_input's route lookup, -m addrtype) while no NAT rewrote them
+        self.nf_slocal = src_local if known else -1
+        self.nf_dlocal = dst_local if known else -1
         if c.pkt_type[i] == PKTTYPE_OUTGOING:
             dirn = DIR_OUT
         elif src_local and dst_local:
@@ -5177,19 +5232,7 @@ cdef class Engine:
         (no routing table: subnet broadcasts are not recognised)."""
         cdef uint64_t w0, w1
         load_addr(a, &w0, &w1)
-        if self._is_local(w0, w1, a):
-            return 1 << RTN_LOCAL
-        if v6:
-            if a[0] == 0xff:
-                return 1 << RTN_MULTICAST
-            return 1 << RTN_UNICAST
-        if a[12] >= 224 and a[12] < 240:
-            return 1 << RTN_MULTICAST
-        if a[12] == 255 and a[13] == 255 and a[14] == 255 and a[15] == 255:
-            return 1 << RTN_BROADCAST
-        if (a[12] | a[13] | a[14] | a[15]) == 0:
-            return 1 << RTN_UNSPEC
-        return 1 << RTN_UNICAST
+        return _rtn_of(a, v6, self._is_local(w0, w1, a))
 
     cdef void _nf_fill(self, Py_ssize_t i, bint v6) noexcept nogil:
         """NfPkt of row i as the hooks see it (captured tuple)."""
@@ -5201,6 +5244,13 @@ cdef class Engine:
         cdef uint32_t ifc
         cdef int k
         cdef uint32_t r
+        cdef VOut* v = &self.vo
+        # the row's result columns: the deciding rule is written by
+        # _nf_table_run, the rest by _nf_done (every hook path ends there)
+        v.nf_rule[i] = -1
+        v.nf_hook[i] = -1
+        v.nf_table[i] = -1
+        self.nf_last = i
         # every field is assigned below instead of a memset of the whole
         # struct; the conntrack view's tuples (ct_orig_* / ct_repl_*) are
         # only read with p.ct >= 0, and whoever sets p.ct writes them
@@ -5266,40 +5316,53 @@ cdef class Engine:
             p.in_sport = x.in_sport[i]
             p.in_dport = x.in_dport[i]
 
+    cdef inline bint _nf_has_table(self, int hook, int table) noexcept nogil:
+        """The ruleset of the packet's family has `table` at `hook` (else
+        ipt_do_table never runs: most hooks of most rulesets)."""
+        return (self.nf_tmask[self.nfp.family == 6] >> (table * 5 + hook)) & 1
+
     cdef inline int _nf_table(self, Py_ssize_t i, int hook, int table) noexcept nogil:
         """One iptables table at one hook (ipt_do_table); MARK / CONNMARK
-        results carried to the packet / entry.  Returns NFV_*."""
+        results carried to the packet / entry.  Returns NFV_*.  Without the
+        table only the results read after an ACCEPT are reset: notrack (raw)
+        and nat (nat); verdict / rule / reject are read only after a run."""
         cdef NfResult* out
-        if not (self.nf_tmask[self.nfp.family == 6] & (1u << (table * 5 + hook))):
-            # no such table / built-in chain: ipt_do_table never runs (most
-            # hooks of most rulesets: inline, so a skip costs no call)
+        if not self._nf_has_table(hook, table):
             out = &self.nfres
-            out.verdict = NFV_ACCEPT
-            out.rule = -1
-            out.reject = 0
             out.nat = 0
             out.notrack = 0
             return NFV_ACCEPT
         return self._nf_table_run(i, hook, table)
 
+    cdef void _nf_addrtypes(self) noexcept nogil:
+        """xt_addrtype.c addrtype_mt_v1: the route types of the packet's
+        current (possibly NAT-rewritten) addresses; whether a captured one
+        is the host's, _row looked up already (nf_slocal / nf_dlocal)."""
+        cdef NfPkt* p = &self.nfp
+        cdef bint six = p.family == 6
+        cdef uint8_t col[16]
+        _col_addr(p.saddr, six, col)
+        if (self.nf_chg & NAT_CHG_SADDR) or self.nf_slocal < 0:
+            p.src_type = self._nf_rtn(col, six)
+        else:
+            p.src_type = _rtn_of(col, six, self.nf_slocal)
+        _col_addr(p.daddr, six, col)
+        if (self.nf_chg & NAT_CHG_DADDR) or self.nf_dlocal < 0:
+            p.dst_type = self._nf_rtn(col, six)
+        else:
+            p.dst_type = _rtn_of(col, six, self.nf_dlocal)
+
     cdef int _nf_table_run(self, Py_ssize_t i, int hook, int table) noexcept nogil:
         cdef NfPkt* p = &self.nfp
         cdef NfResult* out = &self.nfres
-        cdef uint32_t ctmark
-        cdef bint six = p.family == 6
-        cdef uint8_t col[16]
-        ctmark = p.ctmark
-        if p.src_type == 0 and ((self.nf_r6.addrtype_tables if six
-                                 else self.nf_r4.addrtype_tables) >> table) & 1:
-            # xt_addrtype.c addrtype_mt_v1: the route types of the packet's
-            # current (possibly NAT-rewritten) addresses
-            _col_addr(p.saddr, six, col)
-            p.src_type = self._nf_rtn(col, six)
-            _col_addr(p.daddr, six, col)
-            p.dst_type = self._nf_rtn(col, six)
-        if six:
+        cdef uint32_t ctmark = p.ctmark
+        if p.family == 6:
+            if p.src_type == 0 and (self.nf_r6.addrtype_tables >> table) & 1:
+                self._nf_addrtypes()
             self.nf_r6.do_table(p, hook, table, out, &self.nf_r6.rng)
         else:
+            if p.src_type == 0 and (self.nf_r4.addrtype_tables >> table) & 1:
+                self._nf_addrtypes()
             self.nf_r4.do_table(p, hook, table, out, &self.nf_r4.rng)
         if p.ctmark != ctmark and p.ct >= 0:
             self.nf_ct.set_mark(p, p.ctmark)
@@ -5338,7 +5401,22 @@ cdef class Engine:
             return NULL
         return self.nf_addrs + 17 * best
 
-    cdef int _nf_nat(self, Py_ssize_t i, int hook) noexcept nogil:
+    cdef inline int _nf_nat(self, Py_ssize_t i, int hook) noexcept nogil:
+        """nf_nat_inet_fn at a NAT hook.  Returns NFV_*.  Inline: the common
+        case, an entry past NEW / RELATED (no binding to set up:
+        nat_needed False) that has no NAT binding (nf_nat_packet rewrites
+        only with IPS_SRC_NAT / IPS_DST_NAT in its status), changes
+        nothing and costs no call."""
+        cdef NfPkt* p = &self.nfp
+        if p.ct < 0:
+            return NFV_ACCEPT
+        if not (p.ctstate & (CTS_NEW | CTS_RELATED)) and \
+                not (self.nf_ct.e[p.ct].status & (IPS_SRC_NAT | IPS_DST_NAT)):
+            p.nat_changed = 0               # as nat_packet leaves it
+            return NFV_ACCEPT
+        return self._nf_nat_run(i, hook)
+
+    cdef int _nf_nat_run(self, Py_ssize_t i, int hook) noexcept nogil:
         """nf_nat_inet_fn at a NAT hook: the nat table only for a new
         connection whose manip is not set up yet (then the binding, or the
         null binding), then nf_nat_packet.  Returns NFV_*."""
@@ -5401,21 +5479,12 @@ cdef class Engine:
         return 0
 
     cdef void _nf_done(self, Py_ssize_t i) noexcept nogil:
-        """The conntrack view and NAT result columns of row i."""
+        """The conntrack view and NAT result columns of row i (all of them:
+        no defaults were written before)."""
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
         cdef uint16_t st = p.ctstate
-        cdef uint8_t e = CTV_NONE
-        if st & CTS_INVALID:
-            e = CTV_INVALID
-        elif st & CTS_UNTRACKED:
-            e = CTV_UNTRACKED
-        elif st & CTS_NEW:
-            e = CTV_NEW
-        elif st & CTS_RELATED:
-            e = CTV_RELATED
-        elif st & CTS_ESTABLISHED:
-            e = CTV_ESTABLISHED
+        cdef uint8_t e = _CTV_OF[(st & 15) | ((st & CTS_UNTRACKED) >> 2)]
         if p.ct >= 0 and p.ctdir:
             e |= CTV_REPLY
         v.ctstate[i] = e
@@ -5426,9 +5495,15 @@ cdef class Engine:
             _col_addr(p.daddr, p.family == 6, v.nat_daddr + 16 * i)
             if p.proto == 1 or p.proto == 58:
                 v.nat_sport[i] = p.dport         # echo id (the sport column's place)
+                v.nat_dport[i] = 0
             else:
                 v.nat_sport[i] = p.sport
                 v.nat_dport[i] = p.dport
+        else:
+            memset(v.nat_saddr + 16 * i, 0, 16)
+            memset(v.nat_daddr + 16 * i, 0, 16)
+            v.nat_sport[i] = 0
+            v.nat_dport[i] = 0
 
     cdef void _nf_reject(self, Py_ssize_t i, uint8_t kind) noexcept nogil:
         """ipt_REJECT reject_tg / ip6t_REJECT reject_tg6 after NF_DROP was
@@ -5603,17 +5678,18 @@ cdef class Engine:
         p.ct = n >> 1
         p.ctdir = 1 if (n & 1) == 0 else 0
 
-    cdef int _nf_chain(self, Py_ssize_t i, int hook, int t0, int t1, int t2) noexcept nogil:
+    cdef inline int _nf_chain(self, Py_ssize_t i, int hook, int t0, int t1, int t2) noexcept nogil:
         """Up to three iptables tables in priority order at one hook (-1:
-        none); NF_DROP (REJECT: reply first) stops the traversal."""
+        none); NF_DROP (REJECT: reply first) stops the traversal.  Inline
+        with constant tables: a hook without any of them costs two tests."""
         cdef int t, k
         if PH_UNLIKELY(self.ph_hmask & (1u << hook)):
             return self._ph_chain(i, hook, t0, t1, t2)
         for k in range(3):
             t = t0 if k == 0 else (t1 if k == 1 else t2)
-            if t < 0:
+            if t < 0 or not self._nf_has_table(hook, t):
                 continue
-            if self._nf_table(i, hook, t) == NFV_DROP:
+            if self._nf_table_run(i, hook, t) == NFV_DROP:
                 if self.nfres.reject:
                     self._nf_reject(i, self.nfres.reject)
                 return NFV_DROP
@@ -5659,6 +5735,7 @@ cdef class Engine:
         cdef int notrack = 0
         cdef uint8_t a[16]
         cdef uint64_t w0, w1
+        cdef bint local
         self._nf_fill(i, v6)
         self.nf_chg = 0
         v.nf_hooks[i] = 1 << NF_INET_PRE_ROUTING
@@ -5690,10 +5767,15 @@ cdef class Engine:
         if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
                 self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST, PH_END) == NFV_DROP:
             return self._nf_drop(i, True)
-        # ip_rcv_finish: the route of the destination as it is now
-        _col_addr(p.daddr, v6, a)
-        load_addr(a, &w0, &w1)
-        if not self._is_local(w0, w1, a):
+        # ip_rcv_finish: the route of the destination as it is now (the
+        # captured one, classified by _row, unless DNAT rewrote it)
+        if (self.nf_chg & NAT_CHG_DADDR) or self.nf_dlocal < 0:
+            _col_addr(p.daddr, v6, a)
+            load_addr(a, &w0, &w1)
+            local = self._is_local(w0, w1, a)
+        else:
+            local = self.nf_dlocal
+        if not local:
             self._nf_forward(i, v6)
             return False
         # ip_local_deliver: LOCAL_IN mangle, filter, security, nat (SRC), confirm
@@ -5868,6 +5950,7 @@ cdef class Engine:
         memcpy(&self.nf_ct.e[ct].t1, &t, sizeof(CtTuple))
         self.nf_ct._hash_insert(ct)
         self.nf_div_port += 1
+        self._nf_defaults(i)
         self.vo.ct_id[i] = ct
         return True
 
@@ -5907,6 +5990,7 @@ cdef class Engine:
             return self._nf_adopt_port(i, v6)
         if not (self.nf_ct.e[n >> 1].status & (IPS_SRC_NAT | IPS_DST_NAT)):
             return False
+        self._nf_defaults(i)
         self.vo.ct_id[i] = n >> 1
         return True
 
@@ -6084,17 +6168,30 @@ cdef class Engine:
             x.w_dport[s.row] = s.dport
         self.nf_nsave = 0
 
+    cdef void _nf_defaults(self, Py_ssize_t i) noexcept nogil:
+        """The netfilter columns of a row that reached no hook: no rule, no
+        conntrack, no NAT (ct_id may be set after this: _nf_egress_copy)."""
+        cdef VOut* v = &self.vo
+        v.nf_hooks[i] = 0
+        v.nf_rule[i] = -1
+        v.nf_hook[i] = -1
+        v.nf_table[i] = -1
+        v.ctstate[i] = CTV_NONE
+        v.ct_id[i] = -1
+        v.nat_chg[i] = 0
+        memset(v.nat_saddr + 16 * i, 0, 16)
+        memset(v.nat_daddr + 16 * i, 0, 16)
+        v.nat_sport[i] = 0
+        v.nat_dport[i] = 0
+        self.nf_last = i
+
     cdef _nf_begin(self, RecordBatch rb, PacketColumns c, Verdicts v, Py_ssize_t n):
-        """Per batch: the netfilter columns' defaults, the column pointers
-        the hooks read, room to save the rows NAT rewrites."""
+        """Per batch: the column pointers the hooks read, room to save the
+        rows NAT rewrites."""
         cdef NfCols* x = &self.nfc
-        a = v.arrays
-        for name in ("nf_hooks", "ctstate", "nat_chg", "nat_sport", "nat_dport"):
-            a[name][:n] = 0
-        for name in ("nf_rule", "nf_hook", "nf_table", "ct_id"):
-            a[name][:n] = -1
-        a["nat_saddr"][:n] = 0
-        a["nat_daddr"][:n] = 0
+        # the result columns: written row by row (_nf_fill + _nf_done for
+        # the rows that reach a hook, _nf_defaults for the others)
+        self.nf_last = -1
         x.iface = rb.iface
         x.icmp_code = c.icmp_code
         x.ip_ttl = c.ip_ttl

@@ -85,46 +85,56 @@ cdef struct IptMatch:
 
 
 cdef struct IptRule:
-    uint32_t src[4]
-    uint32_t smsk[4]
-    uint32_t dst[4]
-    uint32_t dmsk[4]
-    uint8_t has_src, src_inv, has_dst, dst_inv
-    uint8_t proto, proto_inv, frag, frag_inv
-    int32_t iif_off, oif_off          # -1: any, else offset into the ifok table
-    uint8_t l4m                       # -m tcp/-m udp present (ports, flags below)
-    uint8_t sp_inv, dp_inv, has_flags, fl_inv, fl_mask, fl_cmp
-    uint16_t sp_lo, sp_hi, dp_lo, dp_hi
-    int32_t m_first, m_count
-    uint8_t tkind
-    int32_t jump                      # TK_JUMP / TK_GOTO: first rule of the chain
-    uint32_t v1, v2                   # MARK/CONNMARK value, mask (nfmask, ctmask)
-    uint8_t reject, nat
-    NatRange range
+    # read for every rule tried (prefilter, target): first, in one cache line
     # prefilter, computed at compile time: the packet classes (PC_BIT of
     # conntrack state x protocol) in which the rule can match at all, and
     # whether it has no condition (every packet matches)
     uint32_t cls
     uint8_t plain
+    uint8_t tkind
+    uint8_t has_src, src_inv, has_dst, dst_inv
+    uint8_t proto, proto_inv, frag, frag_inv
+    uint8_t l4m                       # -m tcp/-m udp present (ports, flags below)
+    uint8_t sp_inv, dp_inv, has_flags, fl_inv, fl_mask, fl_cmp
+    int32_t iif_off, oif_off          # -1: any, else offset into the ifok table
+    uint16_t sp_lo, sp_hi, dp_lo, dp_hi
+    int32_t m_first, m_count
+    int32_t jump                      # TK_JUMP / TK_GOTO: first rule of the chain
+    # TK_JUMP to a chain none of whose rules can match a packet of the
+    # classes in skip_cls (an empty chain: every class): the traversal would
+    # try its skip_n rules (its hidden RETURN, rule ret, included) and come
+    # back; do_table counts that without entering the chain
+    uint32_t skip_cls
+    int32_t skip_n, ret
     # destination index (IPv4): a run of >= DIDX_MIN consecutive rules of one
     # chain, each `-d A/32 -p P -m P --dport N` and nothing else (kube-proxy's
     # KUBE-SERVICES), is looked up by (run, daddr, proto, dport) instead of
     # tried rule by rule.  run_end: index past the run (0: not in a run);
     # dnext: the next rule of the run with the same key (-1: none)
     int32_t run_start, run_end, dnext
+    uint32_t src[4]
+    uint32_t smsk[4]
+    uint32_t dst[4]
+    uint32_t dmsk[4]
+    uint32_t v1, v2                   # MARK/CONNMARK value, mask (nfmask, ctmask)
+    uint8_t reject, nat
+    NatRange range
 
 
 cdef class CompiledRules:
     cdef IptRule* rules
     cdef IptMatch* matches
     cdef uint8_t* ifok
-    cdef uint64_t* pkts
-    cdef uint64_t* bytes
+    cdef uint64_t* cnt                # per rule: packets, bytes (xt_counters pcnt, bcnt)
     cdef int32_t* stack
     cdef int32_t n_rules, n_matches, n_ifok, n_ifaces, stack_cap
     cdef int32_t hook_entry[5][5]     # [table][hook] first rule, -1: none
     cdef int32_t underflow[5][5]      # [table][hook] policy rule
     cdef int32_t stacksize[5]
+    # class paths: per [table][hook][packet class] the offset into path of a
+    # traversal decided by the packet's class alone (-1: none), see _build_paths
+    cdef int32_t path_off[5][5][20]
+    cdef int32_t* path
     cdef int32_t* dslot               # destination index: open addressing, rule or -1
     cdef uint32_t dmask
     cdef readonly int family
@@ -138,3 +148,5 @@ cdef class CompiledRules:
     cdef _fill_pkt(self, NfPkt* p, dict pkt)
     cdef void do_table(self, NfPkt* p, int hook, int table, NfResult* out,
                        uint64_t* rng) noexcept nogil
+    cdef void _walk(self, NfPkt* p, int hook, int table, NfResult* out, uint64_t* rng,
+                    Py_ssize_t e, uint32_t pcls) noexcept nogil

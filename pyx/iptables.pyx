@@ -14,7 +14,12 @@ Layout: a ruleset is compiled into one array of fixed-size rules, like the
 kernel's table blob: per table, per chain, the chain's rules followed by a
 hidden last rule (the built-in chain's policy, or a RETURN closing a user
 chain), plus one flat array of the non-IP matches.  hook_entry/underflow
-are the kernel's private->hook_entry / underflow.
+are the kernel's private->hook_entry / underflow.  Shortcuts with the
+walk's exact results (counters, rules_tried): a per-rule prefilter by
+packet class (conntrack state x protocol), a destination index for runs of
+`-d A/32 --dport N` rules, jumps over chains no rule of which can match the
+class, and whole traversals decided by the class alone recorded per (table,
+hook, class); each can be switched off (dindex=, skips=, paths=) for tests.
 
 Not modelled: -m addrtype --limit-iface-*, the bridge side of -m physdev
 (taken as an alias of -i/-o, as the host config sees no bridges), --tcp-option,
@@ -30,6 +35,9 @@ from pystack._core.nftypes cimport (
 )
 
 import struct as _struct
+
+cdef extern from *:
+    int __builtin_ctz(unsigned int x) nogil
 
 import numpy as np
 
@@ -207,34 +215,49 @@ cdef enum:
     PC_ALL = 0xFFFFF
 
 
+# pkt_class's tables: the state of an entry's (ctstate >> 1) & 7 (the
+# ESTABLISHED 2 / RELATED 4 / NEW 8 bits; 0xff: none or several -> PC_ALL),
+# the protocol class of an L4 protocol number
+cdef uint8_t _PC_STATE[8]
+cdef uint8_t _PC_PROTO[256]
+
+
+def _init_class_tables():
+    cdef int k
+    for k in range(8):
+        _PC_STATE[k] = 0xff
+    _PC_STATE[CTS_ESTABLISHED >> 1] = PS_ESTABLISHED
+    _PC_STATE[CTS_RELATED >> 1] = PS_RELATED
+    _PC_STATE[CTS_NEW >> 1] = PS_NEW
+    for k in range(256):
+        _PC_PROTO[k] = PP_OTHER
+    _PC_PROTO[6] = PP_TCP
+    _PC_PROTO[17] = PP_UDP
+    _PC_PROTO[1] = PP_ICMP
+    _PC_PROTO[58] = PP_ICMP
+
+
+_init_class_tables()
+
+
+cdef inline int _bit_index(uint32_t b) noexcept nogil:
+    # the index of the one bit set in b (a packet class)
+    return __builtin_ctz(b)
+
+
 cdef inline uint32_t pkt_class(const NfPkt* p) noexcept nogil:
     """The packet's prefilter class bit (constant during a traversal:
     targets change marks, not the conntrack state)."""
-    cdef int st, pr
-    cdef uint16_t sb
+    cdef uint32_t st
     if p.ct >= 0:
-        sb = p.ctstate & (CTS_ESTABLISHED | CTS_RELATED | CTS_NEW)
-        if sb == CTS_ESTABLISHED:
-            st = PS_ESTABLISHED
-        elif sb == CTS_RELATED:
-            st = PS_RELATED
-        elif sb == CTS_NEW:
-            st = PS_NEW
-        else:
+        st = _PC_STATE[(p.ctstate >> 1) & 7]
+        if st == 0xff:
             return PC_ALL
     elif p.ctstate & CTS_UNTRACKED:
         st = PS_UNTRACKED
     else:
         st = PS_INVALID
-    if p.proto == 6:
-        pr = PP_TCP
-    elif p.proto == 17:
-        pr = PP_UDP
-    elif p.proto == 1 or p.proto == 58:
-        pr = PP_ICMP
-    else:
-        pr = PP_OTHER
-    return 1u << (st * 4 + pr)
+    return 1u << (st * 4 + _PC_PROTO[p.proto])
 
 
 def _proto_class(int proto):
@@ -278,15 +301,11 @@ def _rule_classes(int proto, bint proto_inv, list ms):
 
 
 cdef inline bint rule_match(CompiledRules self, IptRule* r, NfPkt* p, uint64_t* rng,
-                            int words, const uint32_t* sw, const uint32_t* dw,
-                            uint32_t pcls) noexcept nogil:
-    # sw / dw: the packet's addresses as words, read once per traversal;
-    # pcls: the packet's class bit (pkt_class)
+                            int words, const uint32_t* sw, const uint32_t* dw) noexcept nogil:
+    # a rule that passed the prefilter (do_table) and is not plain;
+    # sw / dw: the packet's addresses as words (NfPkt.saddr / daddr, 4-byte
+    # aligned; built with -fno-strict-aliasing)
     cdef int j
-    if not (r.cls & pcls):
-        return False
-    if r.plain:
-        return True
     if r.has_src and (words_eq(sw, r.src, r.smsk, words) == r.src_inv):
         return False
     if r.has_dst and (words_eq(dw, r.dst, r.dmsk, words) == r.dst_inv):
@@ -353,15 +372,18 @@ cdef class CompiledRules:
     ``seed``: initial state of the rng used by ``evaluate`` (``self.rng``).
     ``dindex``: index runs of `-d A/32 -p P --dport N` rules (IPv4) by
     destination; False tries every rule in turn (same results: the test
-    reference).  Counters start at zero.
+    reference).  ``skips``: a jump to a chain none of whose rules can match
+    the packet's class (prefilter) is counted without entering it; False
+    enters every chain (same results: the test reference).  Counters start
+    at zero.
     """
 
     def __cinit__(self):
         self.rules = NULL
         self.matches = NULL
         self.ifok = NULL
-        self.pkts = NULL
-        self.bytes = NULL
+        self.cnt = NULL
+        self.path = NULL
         self.stack = NULL
         self.dslot = NULL
 
@@ -370,11 +392,12 @@ cdef class CompiledRules:
         free(self.rules)
         free(self.matches)
         free(self.ifok)
-        free(self.pkts)
-        free(self.bytes)
+        free(self.cnt)
+        free(self.path)
         free(self.stack)
 
-    def __init__(self, ruleset, ifaces=(), stacksize=None, uint64_t seed=0, bint dindex=True):
+    def __init__(self, ruleset, ifaces=(), stacksize=None, uint64_t seed=0, bint dindex=True,
+                 bint skips=True, bint paths=True):
         cdef IptRule* e
         self.ruleset = ruleset
         self.family = ruleset.family
@@ -393,9 +416,8 @@ cdef class CompiledRules:
         ifok = bytearray()
         mlist = []
         self.rules = <IptRule*>calloc(max(self.n_rules, 1), sizeof(IptRule))
-        self.pkts = <uint64_t*>calloc(max(self.n_rules, 1), sizeof(uint64_t))
-        self.bytes = <uint64_t*>calloc(max(self.n_rules, 1), sizeof(uint64_t))
-        if self.rules == NULL or self.pkts == NULL or self.bytes == NULL:
+        self.cnt = <uint64_t*>calloc(2 * max(self.n_rules, 1), sizeof(uint64_t))
+        if self.rules == NULL or self.cnt == NULL:
             raise MemoryError()
         for ti in range(5):
             self.stacksize[ti] = 0
@@ -441,7 +463,117 @@ cdef class CompiledRules:
             e.cls = _rule_classes(e.proto, e.proto_inv, mlist[e.m_first:e.m_first + e.m_count])
             e.plain = not (e.has_src or e.has_dst or e.iif_off >= 0 or e.oif_off >= 0
                            or e.proto or e.frag or e.l4m or e.m_count)
+        self._build_skips(info, skips)
         self._build_dindex(info, dindex)
+        self._build_paths(paths)
+
+    def _build_paths(self, bint enable):
+        # A traversal in which every rule reached is decided by the packet's
+        # class alone (excluded by the prefilter, or plain: no condition;
+        # targets ACCEPT / DROP / REJECT / RETURN / jumps / goto / no target)
+        # is the same for every packet of that class: do_table's walk is
+        # simulated here once per (table, hook, class) and recorded as
+        # [verdict, reject, deciding rule, rules_tried, n, the n rules whose
+        # counters it increments (as offsets 2 * rule into cnt)].
+        # enable=False: no paths (the reference)
+        cdef int32_t t, h, b, e, sp, tried, ssize, steps
+        cdef uint32_t pcls
+        cdef IptRule* r
+        out = []
+        for t in range(5):
+            for h in range(5):
+                for b in range(20):
+                    self.path_off[t][h][b] = -1
+                    e = self.hook_entry[t][h]
+                    if not enable or e < 0:
+                        continue
+                    pcls = 1u << b
+                    ssize = self.stacksize[t]
+                    stack = []
+                    tried = 0
+                    counted = []
+                    rec = None
+                    steps = 0
+                    while steps < 4 * self.n_rules + 16:
+                        steps += 1
+                        r = &self.rules[e]
+                        if not (r.cls & pcls):
+                            tried += 1
+                            e += 1
+                            continue
+                        if r.run_end or not r.plain:
+                            break                   # decided by the packet's fields
+                        tried += 1
+                        counted.append(e)
+                        k = r.tkind
+                        if k == TK_CONTINUE:
+                            e += 1
+                        elif k == TK_ACCEPT or k == TK_DROP or k == TK_REJECT:
+                            rec = (NFV_ACCEPT if k == TK_ACCEPT else NFV_DROP,
+                                   r.reject if k == TK_REJECT else 0, e)
+                            break
+                        elif k == TK_RETURN:
+                            if not stack:
+                                e = self.underflow[t][h]
+                            else:
+                                e = stack.pop() + 1
+                        elif k == TK_JUMP:
+                            if len(stack) >= ssize:
+                                rec = (NFV_DROP, 0, e)
+                                break
+                            if (r.skip_cls & pcls) == pcls:
+                                tried += r.skip_n
+                                counted.append(r.ret)
+                                e += 1
+                                continue
+                            stack.append(e)
+                            e = r.jump
+                        elif k == TK_GOTO:
+                            e = r.jump
+                        else:
+                            break                   # a target with effects: walked
+                    if rec is None:
+                        continue
+                    self.path_off[t][h][b] = len(out)
+                    out.extend([rec[0], rec[1], rec[2], tried, len(counted)]
+                               + [2 * c for c in counted])
+        self.path = <int32_t*>malloc(max(1, len(out)) * sizeof(int32_t))
+        if self.path == NULL:
+            raise MemoryError()
+        for k, x in enumerate(out):
+            self.path[k] = x
+
+    @property
+    def class_paths(self):
+        """(table, hook, class bit) of the traversals taken as recorded paths."""
+        return sum(1 for t in range(5) for h in range(5) for b in range(20)
+                   if self.path_off[t][h][b] >= 0)
+
+    def _build_skips(self, info, bint enable):
+        # per TK_JUMP: the classes for which no rule of the target chain can
+        # match (the AND of their complements; the chain ends at its hidden
+        # RETURN, number 0 in info, which matches every packet);
+        # enable=False: every jump enters its chain (the reference for tests)
+        cdef int32_t i, k
+        cdef uint32_t m
+        cdef IptRule* e
+        for i in range(self.n_rules):
+            e = &self.rules[i]
+            e.skip_cls = 0
+            e.skip_n = 0
+            e.ret = -1
+            if e.tkind != TK_JUMP or not enable:
+                continue
+            m = PC_ALL
+            k = e.jump
+            while info[k][2] != 0:
+                m &= ~self.rules[k].cls & PC_ALL
+                k += 1
+            if self.rules[k].tkind != TK_RETURN or not self.rules[k].plain:  # pragma: no cover
+                continue
+            e.skip_cls = m
+            e.skip_n = k - e.jump + 1
+            e.ret = k
 
     def _build_dindex(self, info, bint enable):
         # runs of DIDX_MIN+ indexable rules in one chain (IPv4 only);
@@ -730,30 +862,65 @@ cdef class CompiledRules:
     cdef void do_table(self, NfPkt* p, int hook, int table, NfResult* out,
                        uint64_t* rng) noexcept nogil:
         """ipt_do_table: traverse `table` at `hook` for packet p."""
-        cdef int32_t e, f, sp = 0, tried = 0, ssize
-        cdef IptRule* r
-        cdef int words = 1 if self.family == 4 else 4
-        cdef int k
-        cdef uint32_t sw[4]
-        cdef uint32_t dw[4]
+        cdef int32_t e, off, k
         cdef uint32_t pcls
+        cdef uint64_t plen
+        cdef const int32_t* pp
+        cdef uint64_t* cnt
         out.verdict = NFV_ACCEPT
         out.rule = -1
         out.reject = 0
         out.nat = 0
         out.notrack = 0
         out.rules_tried = 0
-        if table < 0 or table >= 5 or hook < 0 or hook >= 5 or p.family != self.family:
+        if <unsigned>table >= 5 or <unsigned>hook >= 5 or p.family != self.family:
             return
         e = self.hook_entry[table][hook]
         if e < 0:
             return
-        ssize = self.stacksize[table]
-        memcpy(sw, p.saddr, 16)
-        memcpy(dw, p.daddr, 16)
         pcls = pkt_class(p)
+        if pcls != PC_ALL:
+            off = self.path_off[table][hook][_bit_index(pcls)]
+            if off >= 0:
+                # a walk decided by the packet's class alone (_build_paths)
+                pp = self.path + off
+                cnt = self.cnt
+                plen = p.len
+                for k in range(pp[4]):
+                    cnt[pp[5 + k]] += 1
+                    cnt[pp[5 + k] + 1] += plen
+                out.verdict = <uint8_t>pp[0]
+                out.reject = <uint8_t>pp[1]
+                out.rule = pp[2]
+                out.rules_tried = pp[3]
+                return
+        self._walk(p, hook, table, out, rng, e, pcls)
+
+    cdef void _walk(self, NfPkt* p, int hook, int table, NfResult* out, uint64_t* rng,
+                    Py_ssize_t e, uint32_t pcls) noexcept nogil:
+        """do_table's rule-by-rule walk from rule e (out initialised)."""
+        cdef Py_ssize_t f
+        cdef int32_t sp = 0, tried = 0, ssize
+        cdef IptRule* r
+        cdef int words = 1 if self.family == 4 else 4
+        cdef int k
+        cdef const uint32_t* sw = <const uint32_t*>p.saddr
+        cdef const uint32_t* dw = <const uint32_t*>p.daddr
+        cdef uint64_t plen = p.len
+        # the arrays in locals: with -fno-strict-aliasing every counter or
+        # packet store would otherwise reload them from self
+        cdef IptRule* rules = self.rules
+        cdef uint64_t* cnt = self.cnt
+        cdef int32_t* stack = self.stack
+        ssize = self.stacksize[table]
         while True:
-            r = &self.rules[e]
+            r = &rules[e]
+            if not (r.cls & pcls):
+                # the prefilter: the rule cannot match this packet's class
+                # (and none of its matches runs: no side effect)
+                tried += 1
+                e += 1
+                continue
             if r.run_end:
                 # an indexed run: jump to the first rule at or after e with
                 # the packet's (daddr, proto, dport), or past the run; the
@@ -761,7 +928,7 @@ cdef class CompiledRules:
                 # and rules_tried as if each had been tried)
                 f = self._dfind(r.run_start, dw[0], p.proto, p.dport)
                 while f >= 0 and f < e:
-                    f = self.rules[f].dnext
+                    f = rules[f].dnext
                 if f < 0:
                     f = r.run_end
                 if f != e:
@@ -769,11 +936,11 @@ cdef class CompiledRules:
                     e = f
                     continue
             tried += 1
-            if not rule_match(self, r, p, rng, words, sw, dw, pcls):
+            if not r.plain and not rule_match(self, r, p, rng, words, sw, dw):
                 e += 1
                 continue
-            self.pkts[e] += 1
-            self.bytes[e] += p.len
+            cnt[2 * e] += 1
+            cnt[2 * e + 1] += plen
             k = r.tkind
             if k == TK_CONTINUE:
                 e += 1
@@ -790,13 +957,21 @@ cdef class CompiledRules:
                     e = self.underflow[table][hook]
                 else:
                     sp -= 1
-                    e = self.stack[sp] + 1
+                    e = stack[sp] + 1
             elif k == TK_JUMP:
                 if sp >= ssize:
                     out.verdict = NFV_DROP
                     out.rule = e
                     break
-                self.stack[sp] = e
+                if (r.skip_cls & pcls) == pcls:
+                    # no rule of the chain can match (prefilter; e.g. an
+                    # empty chain): each tried in vain, then its RETURN
+                    tried += r.skip_n
+                    cnt[2 * r.ret] += 1
+                    cnt[2 * r.ret + 1] += plen
+                    e += 1
+                    continue
+                stack[sp] = e
                 sp += 1
                 e = r.jump
             elif k == TK_GOTO:
@@ -853,6 +1028,12 @@ cdef class CompiledRules:
         """Rules tried through the destination index (in indexed runs)."""
         return sum(1 for i in range(self.n_rules) if self.rules[i].run_end)
 
+    @property
+    def skipping(self):
+        """Jump rules whose chain is counted without entering it for some
+        packet classes (skips)."""
+        return sum(1 for i in range(self.n_rules) if self.rules[i].skip_cls)
+
     def __len__(self):
         return self.n_rules
 
@@ -863,13 +1044,12 @@ cdef class CompiledRules:
         cdef uint64_t[:] a = pk
         cdef uint64_t[:] b = by
         for i in range(self.n_rules):
-            a[i] = self.pkts[i]
-            b[i] = self.bytes[i]
+            a[i] = self.cnt[2 * i]
+            b[i] = self.cnt[2 * i + 1]
         return pk, by
 
     def reset_counters(self):
-        memset(self.pkts, 0, self.n_rules * sizeof(uint64_t))
-        memset(self.bytes, 0, self.n_rules * sizeof(uint64_t))
+        memset(self.cnt, 0, 2 * self.n_rules * sizeof(uint64_t))
 
     def save(self):
         """iptables-save -c text with this evaluator's counters."""
