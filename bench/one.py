@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 from bench import harness
-from bench.stages import STAGES, chain
+from bench.stages import BENCH_HOST_ENV, STAGES, bench_host, chain
 
 
 def count_instructions(stage, path, batch_size=harness.DEFAULT_BATCH, opts=(), out=None, log=None):
@@ -34,6 +34,9 @@ def count_instructions(stage, path, batch_size=harness.DEFAULT_BATCH, opts=(), o
     if not pats:
         raise RuntimeError(f"stage {stage!r} declares no symbols to collect")
     with tempfile.TemporaryDirectory() as tmp:
+        host_toml = os.path.join(tmp, "host.toml")
+        with open(host_toml, "w") as f:
+            f.write(bench_host(path, batch_size).to_toml())
         cmd = (["valgrind", "--tool=callgrind",
                 f"--callgrind-out-file={out or os.path.join(tmp, 'callgrind.out')}"]
                + [f"--toggle-collect={p}" for p in pats]
@@ -44,6 +47,7 @@ def count_instructions(stage, path, batch_size=harness.DEFAULT_BATCH, opts=(), o
             log("$ " + " ".join(f"'{c}'" if "*" in c else c for c in cmd))
         try:
             r = subprocess.run(cmd, capture_output=True, text=True,
+                               env=dict(os.environ, **{BENCH_HOST_ENV: host_toml}),
                                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         except OSError as e:
             raise RuntimeError(f"cannot run valgrind: {e}") from e
