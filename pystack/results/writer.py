@@ -216,7 +216,11 @@ class TableSink:
         if self.fmt == "arrow":
             self._w.write_batch(rb)
             return
-        self._pending.append(rb)
+        # the batch is held until the row group is full, but its numeric
+        # columns are zero-copy views of the engine's columns, which the
+        # next batch overwrites: keep a copy
+        self._pending.append(pa.RecordBatch.from_arrays(
+            [pa.concat_arrays([a]) for a in rb.columns], schema=self.schema))
         self._pending_rows += rb.num_rows
         if self._pending_rows >= PARQUET_ROWS:
             self.flush()
