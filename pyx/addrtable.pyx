@@ -44,6 +44,10 @@ cdef inline uint64_t _slot(uint64_t a, uint64_t b, int bits) noexcept nogil:
         >> (64 - bits)
 
 
+# rows encoded between two growth checks
+cdef Py_ssize_t CHUNK = 1024
+
+
 # a slot: the key and its id side by side, so that a lookup touches one
 # cache line (two parallel arrays cost two misses a row on a big table)
 cdef struct Slot:
@@ -89,11 +93,12 @@ cdef class AddrTable:
         free(self.soff)
         free(self.sdata)
 
-    cdef int _grow(self) except -1:
+    cdef int _grow(self) noexcept nogil:
+        """Double the table; -1 when out of memory (the table unchanged)."""
         cdef uint64_t n = (self.mask + 1) * 2, i, h
         cdef Slot* ns = <Slot*>calloc(n, sizeof(Slot))
         if ns == NULL:
-            raise MemoryError()
+            return -1
         for i in range(n):
             ns[i].val = -1
         for i in range(self.mask + 1):
@@ -125,40 +130,51 @@ cdef class AddrTable:
         cdef int64_t nn = 0
         if n == 0:
             return new
-        # worst case every row is new: keep the load factor below 1/2
-        while (self.count + n) * 2 > <int64_t>(self.mask + 1):
-            self._grow()
-        # the table in locals (the loop's stores cannot alias them)
-        cdef Slot* slots = self.slots
-        cdef uint64_t mask = self.mask
-        cdef int bits = self.bits
-        cdef int64_t count = self.count
         cdef const uint64_t* wp = &w[0, 0]
         cdef const uint8_t* okp = &ok[0]
         cdef int32_t* op = &o[0]
-        with nogil:
-            for i in range(n):
-                if not okp[i]:
-                    op[i] = -1
-                    continue
-                a = wp[2 * i]
-                b = wp[2 * i + 1]
-                h = _slot(a, b, bits)
-                while True:
-                    sl = &slots[h]
-                    if sl.val < 0:
-                        sl.a = a
-                        sl.b = b
-                        sl.val = <int32_t>count
-                        count += 1
-                        nw[nn] = i
-                        nn += 1
-                        break
-                    if sl.a == a and sl.b == b:
-                        break
-                    h = (h + 1) & mask
-                op[i] = sl.val
-        self.count = count
+        cdef Slot* slots
+        cdef uint64_t mask
+        cdef int bits
+        cdef int64_t count
+        cdef Py_ssize_t lo = 0, hi
+        while lo < n:
+            # a chunk at a time, the table grown first for the worst case of
+            # the chunk (load factor <= 1/2); not for the whole batch's: a
+            # small table stays in cache
+            hi = min(n, lo + CHUNK)
+            while (self.count + (hi - lo)) * 2 > <int64_t>(self.mask + 1):
+                if self._grow() < 0:
+                    raise MemoryError()
+            # the table in locals (the loop's stores cannot alias them)
+            slots = self.slots
+            mask = self.mask
+            bits = self.bits
+            count = self.count
+            with nogil:
+                for i in range(lo, hi):
+                    if not okp[i]:
+                        op[i] = -1
+                        continue
+                    a = wp[2 * i]
+                    b = wp[2 * i + 1]
+                    h = _slot(a, b, bits)
+                    while True:
+                        sl = &slots[h]
+                        if sl.val < 0:
+                            sl.a = a
+                            sl.b = b
+                            sl.val = <int32_t>count
+                            count += 1
+                            nw[nn] = i
+                            nn += 1
+                            break
+                        if sl.a == a and sl.b == b:
+                            break
+                        h = (h + 1) & mask
+                    op[i] = sl.val
+            self.count = count
+            lo = hi
         return new[:nn]
 
     def set_strings(self, list strs):
