@@ -33,6 +33,7 @@ import socket
 import numpy as np
 import pyarrow as pa
 
+from pystack._core.outcols import rule_columns
 from pystack.results import schema as S
 
 FORMATS = ("arrow", "parquet")
@@ -96,21 +97,22 @@ def arrow_schema(table: str, netfilter: bool = False) -> pa.Schema:
 _ENUM_DICTS = {name: pa.array(vals, pa.string()) for name, vals in S.ENUMS.items()}
 
 
-def primitive_array(values: np.ndarray, valid=None, typ=None) -> pa.Array:
+def primitive_array(values: np.ndarray, valid=None, typ=None, bitmap=None) -> pa.Array:
     """A primitive Arrow array over `values` (1-D contiguous, zero-copy):
     what pa.array(values) gives, or pa.array(values, mask=~valid) with
-    valid (bool[n]; no validity bitmap when every row is valid).  Built
-    from the buffers: pa.array infers the type and converts the mask bit by
-    bit (~14 instructions a row), 3-5x the cost on a batch."""
+    valid (bool[n]), or with bitmap = (Arrow validity bitmap, null count);
+    no validity bitmap when every row is valid.  Built from the buffers:
+    pa.array infers the type and converts the mask bit by bit (~14
+    instructions a row), 3-5x the cost on a batch."""
     if typ is None:
         typ = pa.from_numpy_dtype(values.dtype)
     n = len(values)
     if valid is not None:
         k = n - int(np.count_nonzero(valid))
-        if k:
-            bitmap = np.packbits(valid, bitorder="little")
-            return pa.Array.from_buffers(typ, n, [pa.py_buffer(bitmap), pa.py_buffer(values)],
-                                         null_count=k)
+        bitmap = (np.packbits(valid, bitorder="little"), k) if k else None
+    if bitmap is not None and bitmap[1]:
+        return pa.Array.from_buffers(typ, n, [pa.py_buffer(bitmap[0]), pa.py_buffer(values)],
+                                     null_count=bitmap[1])
     return pa.Array.from_buffers(typ, n, [None, pa.py_buffer(values)])
 
 
@@ -397,14 +399,12 @@ class ResultWriter:
         ReplayResult.rules lists them).  Lookup tables: (family, nf_rule + 1)
         -> rule_id (-1 none), and rule_id + 1 -> its chain (dictionary
         index; 0 none) and number (-1 none)."""
-        off = np.zeros(7, np.int64)
+        spans = {}                            # family -> (first rule_id, rules)
         chains, chain_ix, numbers = [], [], []
         cix = {}
-        width = 1
         for rs in replay.rulesets:
             cr = replay.compiled[rs.family]
-            off[rs.family] = len(numbers)
-            width = max(width, len(cr) + 1)
+            spans[rs.family] = (len(numbers), len(cr))
             for idx in range(len(cr)):
                 table, chain, number, _text = cr.rule_info(idx)
                 if chain not in cix:
@@ -412,28 +412,25 @@ class ResultWriter:
                     chains.append(chain)
                 chain_ix.append(cix[chain])
                 numbers.append(number)
+        # -1 also past the end of a family's ruleset (an error there: see
+        # outcols.rule_columns)
+        width = 1 + max((k for _first, k in spans.values()), default=0)
+        rule_id = np.full((7, width), -1, np.int32)
+        for fam, (first, k) in spans.items():
+            rule_id[fam, 1:k + 1] = np.arange(first, first + k)
         self._rule_width = width
-        self._rule_id = (off[:, None] + np.arange(-1, width - 1)).astype(np.int32)
-        self._rule_id[:, 0] = -1
-        self._rule_id = self._rule_id.reshape(-1)
+        self._rule_id = rule_id.reshape(-1)
         self._rule_chain = np.array([0] + chain_ix, np.int32)
         self._rule_num = np.array([-1] + numbers, np.int32)
         self._chain_dict = pa.array(chains or [""], pa.string())
 
     def _nf_calc(self, cols, v, n) -> dict:
-        r = v.arrays["nf_rule"][:n]
-        fam = cols.arrays["ip_ver"][:n]
-        # (intp indices: take() converts any other index type first)
-        key = np.minimum(fam, 6).astype(np.intp)
-        key *= self._rule_width
-        key += np.maximum(r, -1)
-        key += 1
-        rid = self._rule_id.take(key)
-        look = rid.astype(np.intp)
-        look += 1
+        rid, num, chain, bitmap, nulls = rule_columns(
+            v.arrays["nf_rule"][:n], cols.arrays["ip_ver"][:n], self._rule_id,
+            self._rule_width, self._rule_chain, self._rule_num)
         chain = pa.DictionaryArray.from_arrays(
-            primitive_array(self._rule_chain.take(look), r >= 0), self._chain_dict, safe=False)
-        return {"nf_rule": pa.array(rid), "nf_rule_num": pa.array(self._rule_num.take(look)),
+            primitive_array(chain, bitmap=(bitmap, nulls)), self._chain_dict, safe=False)
+        return {"nf_rule": primitive_array(rid), "nf_rule_num": primitive_array(num),
                 "nf_chain": chain}
 
     # --- per batch --------------------------------------------------------------

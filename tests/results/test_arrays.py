@@ -114,3 +114,15 @@ def test_nf_rule_columns_are_the_rules_rows(tmp_path, rules):
         want["nf_chain"].append(table[rid]["chain"])
     assert got == want
     w.folder.discard()
+
+
+def test_nf_rule_outside_the_rulesets_is_an_error(tmp_path):
+    r = Replay(host([]), checksum="verify", rules=[V4])
+    w = ResultWriter(OutputFolder(str(tmp_path / "out")), r)
+    n_v4 = sum(1 for row in r._nf_result()["rules"] if row["family"] == 4)
+    for fam, rule in ((4, n_v4), (4, n_v4 + 400), (6, 0), (0, 0)):
+        cols = SimpleNamespace(arrays={"ip_ver": np.array([4, fam], np.uint8)})
+        v = SimpleNamespace(arrays={"nf_rule": np.array([0, rule], np.int32)})
+        with pytest.raises(IndexError, match="row 1: nf_rule"):
+            w._nf_calc(cols, v, 2)
+    w.folder.discard()
