@@ -223,6 +223,7 @@ class TableSink:
     def __init__(self, path: str, table: str, fmt: str, compression=None,
                  netfilter: bool = False):
         self.schema = arrow_schema(table, netfilter)
+        self._names = self.schema.names
         self.fmt = fmt
         self.rows = 0
         self._pending: list = []
@@ -244,17 +245,19 @@ class TableSink:
     def write(self, arrays: list) -> None:
         if not len(arrays[0]):
             return
-        rb = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
-        self.rows += rb.num_rows
+        n = len(arrays[0])
+        self.rows += n
         if self.fmt == "arrow":
-            self._w.write_batch(rb)
+            # by names: from_arrays(schema=) costs twice as much a batch, and
+            # write_batch checks the batch's schema against the file's anyway
+            self._w.write_batch(pa.RecordBatch.from_arrays(arrays, names=self._names))
             return
         # the batch is held until the row group is full, but its numeric
         # columns are zero-copy views of the engine's columns, which the
         # next batch overwrites: keep a copy
         self._pending.append(pa.RecordBatch.from_arrays(
-            [pa.concat_arrays([a]) for a in rb.columns], schema=self.schema))
-        self._pending_rows += rb.num_rows
+            [pa.concat_arrays([a]) for a in arrays], schema=self.schema))
+        self._pending_rows += n
         if self._pending_rows >= PARQUET_ROWS:
             self.flush()
 
