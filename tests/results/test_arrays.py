@@ -12,8 +12,8 @@ import pytest
 
 from pystack.replay import Replay
 from pystack.results import schema as S
-from pystack.results.writer import (OutputFolder, ResultWriter, enum_array, primitive_array,
-                                    ts_array)
+from pystack.results.writer import (OutputFolder, ResultWriter, dictionary_array, enum_array,
+                                    primitive_array, ts_array)
 from tests.pktbuild import host
 
 RNG = np.random.default_rng(11)
@@ -35,6 +35,18 @@ def test_primitive_array_is_pa_array(dtype, n, nulls):
     assert primitive_array(v).equals(pa.array(v))
     # uint8 validity (the address columns' valid arrays) counts as bool
     assert primitive_array(v, valid.view(np.uint8)).equals(want)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32])
+@pytest.mark.parametrize("n", [0, 5, 8192])
+def test_dictionary_array_is_from_arrays(dtype, n):
+    d = pa.array([f"v{i}" for i in range(40)])
+    idx = RNG.integers(0, 40, n).astype(dtype)
+    valid = RNG.random(n) < 0.6
+    for got, mask in ((dictionary_array(idx, d, valid), ~valid), (dictionary_array(idx, d), None)):
+        want = pa.DictionaryArray.from_arrays(pa.array(idx, mask=mask), d)
+        assert got.equals(want) and got.type == want.type
+        assert got.null_count == want.null_count
 
 
 def _names(name, codes):
