@@ -350,7 +350,9 @@ register_target("mix", "model+kube-proxy", pps=2e6)
                     "a sibling of replay+write",
                 symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
                          "__pyx_pw_7pystack_5_core_6engine_*",
-                         "__pyx_pw_7pystack_5_core_9addrtable_*"))
+                         "__pyx_pw_7pystack_5_core_9addrtable_*",
+                         "__pyx_pw_7pystack_5_core_7outcols_*",
+                         "__pyx_pw_7pystack_5_core_6ctdump_*"))
 def _replay_write_kube_proxy(setup: Setup):
     if not setup.path:
         return None

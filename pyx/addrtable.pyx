@@ -36,18 +36,31 @@ cdef inline int _fmt_u8(char* o, unsigned int v) noexcept nogil:
     return 1
 
 
-cdef inline uint64_t _mix(uint64_t a, uint64_t b) noexcept nogil:
-    cdef uint64_t z = a * <uint64_t>0x9e3779b97f4a7c15ULL ^ b
-    z = (z ^ (z >> 30)) * <uint64_t>0xbf58476d1ce4e5b9ULL
-    z = (z ^ (z >> 27)) * <uint64_t>0x94d049bb133111ebULL
-    return z ^ (z >> 31)
+cdef inline uint64_t _slot(uint64_t a, uint64_t b, int bits) noexcept nogil:
+    """The home slot of an address in a table of 2**bits slots: Fibonacci
+    hashing, the top bits of a product (they depend on every key bit; an
+    IPv4-mapped address varies only in the top half of b)."""
+    return ((a * <uint64_t>0x9e3779b97f4a7c15ULL ^ b) * <uint64_t>0xbf58476d1ce4e5b9ULL) \
+        >> (64 - bits)
+
+
+# rows encoded between two growth checks
+cdef Py_ssize_t CHUNK = 1024
+
+
+# a slot: the key and its id side by side, so that a lookup touches one
+# cache line (two parallel arrays cost two misses a row on a big table)
+cdef struct Slot:
+    uint64_t a, b
+    int32_t val                 # -1 empty
+    int32_t _pad
 
 
 cdef class AddrTable:
     """addr (2 x uint64) -> id; ids 0, 1, 2, ... in first-seen order."""
-    cdef uint64_t* keys         # 2 words per slot
-    cdef int32_t* vals          # -1 empty
+    cdef Slot* slots
     cdef uint64_t mask
+    cdef int bits               # mask = 2**bits - 1
     cdef readonly int64_t count
     # the formatted address of each id (set_strings), for gather()
     cdef int64_t* soff          # per id: start in sdata (soff[id + 1] its end)
@@ -58,13 +71,15 @@ cdef class AddrTable:
         cdef int64_t n = 16, i
         while n < slots:
             n <<= 1
-        self.keys = <uint64_t*>calloc(2 * n, sizeof(uint64_t))
-        self.vals = <int32_t*>calloc(n, sizeof(int32_t))
-        if self.keys == NULL or self.vals == NULL:
+        self.slots = <Slot*>calloc(n, sizeof(Slot))
+        if self.slots == NULL:
             raise MemoryError()
         for i in range(n):
-            self.vals[i] = -1
+            self.slots[i].val = -1
         self.mask = n - 1
+        self.bits = 0
+        while (1 << self.bits) < n:
+            self.bits += 1
         self.count = 0
         self.soff = NULL
         self.sdata = NULL
@@ -74,35 +89,29 @@ cdef class AddrTable:
         self.nstr = 0
 
     def __dealloc__(self):
-        free(self.keys)
-        free(self.vals)
+        free(self.slots)
         free(self.soff)
         free(self.sdata)
 
-    cdef int _grow(self) except -1:
+    cdef int _grow(self) noexcept nogil:
+        """Double the table; -1 when out of memory (the table unchanged)."""
         cdef uint64_t n = (self.mask + 1) * 2, i, h
-        cdef uint64_t* nk = <uint64_t*>calloc(2 * n, sizeof(uint64_t))
-        cdef int32_t* nv = <int32_t*>calloc(n, sizeof(int32_t))
-        if nk == NULL or nv == NULL:
-            free(nk)
-            free(nv)
-            raise MemoryError()
+        cdef Slot* ns = <Slot*>calloc(n, sizeof(Slot))
+        if ns == NULL:
+            return -1
         for i in range(n):
-            nv[i] = -1
+            ns[i].val = -1
         for i in range(self.mask + 1):
-            if self.vals[i] < 0:
+            if self.slots[i].val < 0:
                 continue
-            h = _mix(self.keys[2 * i], self.keys[2 * i + 1]) & (n - 1)
-            while nv[h] >= 0:
+            h = _slot(self.slots[i].a, self.slots[i].b, self.bits + 1)
+            while ns[h].val >= 0:
                 h = (h + 1) & (n - 1)
-            nk[2 * h] = self.keys[2 * i]
-            nk[2 * h + 1] = self.keys[2 * i + 1]
-            nv[h] = self.vals[i]
-        free(self.keys)
-        free(self.vals)
-        self.keys = nk
-        self.vals = nv
+            ns[h] = self.slots[i]
+        free(self.slots)
+        self.slots = ns
         self.mask = n - 1
+        self.bits += 1
         return 0
 
     def encode(self, words, valid, out):
@@ -115,33 +124,57 @@ cdef class AddrTable:
         cdef int32_t[::1] o = out
         cdef Py_ssize_t n = w.shape[0], i
         cdef uint64_t h, a, b
+        cdef Slot* sl
         new = np.empty(n, np.int64)
         cdef int64_t[::1] nw = new
         cdef int64_t nn = 0
-        # worst case every row is new: keep the load factor below 1/2
-        while (self.count + n) * 2 > <int64_t>(self.mask + 1):
-            self._grow()
-        with nogil:
-            for i in range(n):
-                if not ok[i]:
-                    o[i] = -1
-                    continue
-                a = w[i, 0]
-                b = w[i, 1]
-                h = _mix(a, b) & self.mask
-                while True:
-                    if self.vals[h] < 0:
-                        self.keys[2 * h] = a
-                        self.keys[2 * h + 1] = b
-                        self.vals[h] = <int32_t>self.count
-                        self.count += 1
-                        nw[nn] = i
-                        nn += 1
-                        break
-                    if self.keys[2 * h] == a and self.keys[2 * h + 1] == b:
-                        break
-                    h = (h + 1) & self.mask
-                o[i] = self.vals[h]
+        if n == 0:
+            return new
+        cdef const uint64_t* wp = &w[0, 0]
+        cdef const uint8_t* okp = &ok[0]
+        cdef int32_t* op = &o[0]
+        cdef Slot* slots
+        cdef uint64_t mask
+        cdef int bits
+        cdef int64_t count
+        cdef Py_ssize_t lo = 0, hi
+        while lo < n:
+            # a chunk at a time, the table grown first for the worst case of
+            # the chunk (load factor <= 1/2); not for the whole batch's: a
+            # small table stays in cache
+            hi = min(n, lo + CHUNK)
+            while (self.count + (hi - lo)) * 2 > <int64_t>(self.mask + 1):
+                if self._grow() < 0:
+                    raise MemoryError()
+            # the table in locals (the loop's stores cannot alias them)
+            slots = self.slots
+            mask = self.mask
+            bits = self.bits
+            count = self.count
+            with nogil:
+                for i in range(lo, hi):
+                    if not okp[i]:
+                        op[i] = -1
+                        continue
+                    a = wp[2 * i]
+                    b = wp[2 * i + 1]
+                    h = _slot(a, b, bits)
+                    while True:
+                        sl = &slots[h]
+                        if sl.val < 0:
+                            sl.a = a
+                            sl.b = b
+                            sl.val = <int32_t>count
+                            count += 1
+                            nw[nn] = i
+                            nn += 1
+                            break
+                        if sl.a == a and sl.b == b:
+                            break
+                        h = (h + 1) & mask
+                    op[i] = sl.val
+            self.count = count
+            lo = hi
         return new[:nn]
 
     def set_strings(self, list strs):

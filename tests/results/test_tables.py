@@ -131,6 +131,15 @@ def test_parquet_holds_the_same_tables(tmp_path, scenario):
         assert _plain(p[t]).equals(_plain(a[t])), t
 
 
+def test_parquet_with_tiny_batches_holds_the_same_tables(tmp_path, scenario):
+    """A row group gathers many batches: each must be kept as it was, not as
+    a view of the engine's columns that the next batch overwrites."""
+    a = _tables(_run(tmp_path, scenario, "arrow", fmt="arrow"))
+    p = _tables(_run(tmp_path, scenario, "parquet3", fmt="parquet", batch=3))
+    for t in TABLES:
+        assert _plain(p[t]).equals(_plain(a[t])), t
+
+
 def test_files_read_directly(tmp_path, scenario):
     out = pathlib.Path(_run(tmp_path, scenario, "pq", fmt="parquet"))
     df = pd.read_parquet(out / "packets.parquet")
