@@ -203,17 +203,8 @@ def bench_host(path, batch_size, name=None):
                                  '[[listen]]\nport = 5201\nbacklog = 128\n')
     key = (os.path.abspath(path), batch_size)
     if key not in _INFERRED:
-        from pystack.capture import open_capture
-        from pystack.infer import Inference
-        from pystack._core.parse import PacketColumns, parse_batch
-
-        inf = Inference()
-        cols = PacketColumns(batch_size)
-        with open_capture(path, batch_size=batch_size) as cap:
-            for rb in cap:
-                parse_batch(rb, cols)
-                inf.feed(cols.to_dict())
-        _INFERRED[key] = inf.result().to_toml()
+        from pystack.replay_cli import infer_host
+        _INFERRED[key] = infer_host(path, batch_size).result().to_toml()
     return parse_host_config(_INFERRED[key])
 
 
