@@ -5237,8 +5237,9 @@ cdef class Engine:
         load_addr(a, &w0, &w1)
         return _rtn_of(a, v6, self._is_local(w0, w1, a))
 
-    cdef void _nf_fill(self, Py_ssize_t i, bint v6) noexcept nogil:
-        """NfPkt of row i as the hooks see it (captured tuple)."""
+    cdef inline void _nf_fill(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """NfPkt of row i as the hooks see it (captured tuple).  Inline: its
+        two callers run it once per packet."""
         cdef Batch* c = &self.b
         cdef NfCols* x = &self.nfc
         cdef NfPkt* p = &self.nfp
@@ -5484,8 +5485,13 @@ cdef class Engine:
         return 0
 
     cdef void _nf_done(self, Py_ssize_t i) noexcept nogil:
+        self._nf_done_inl(i)
+
+    cdef inline void _nf_done_inl(self, Py_ssize_t i) noexcept nogil:
         """The conntrack view and NAT result columns of row i (all of them:
-        no defaults were written before)."""
+        no defaults were written before).  _nf_done out of line for the
+        drop paths, inline at the accepting ends of _nf_input and
+        _nf_local_out (once per packet)."""
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
         cdef uint16_t st = p.ctstate
@@ -5813,7 +5819,7 @@ cdef class Engine:
             return self._nf_drop(i, True)
         if ct_confirm(self.nf_ct, p, self.now) == NFV_DROP:
             return self._nf_drop(i, False)
-        self._nf_done(i)
+        self._nf_done_inl(i)
         if self.nf_chg:
             self._nf_rewrite(i, v6)
         return True
@@ -6148,7 +6154,7 @@ cdef class Engine:
         if ct_confirm(self.nf_ct, p, self.now) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
-        self._nf_done(i)
+        self._nf_done_inl(i)
 
     cdef void _nf_out_drop(self, Py_ssize_t i, bint dead_ct) noexcept nogil:
         if dead_ct and self.nfp.ct >= 0:
