@@ -5642,21 +5642,28 @@ cdef class Engine:
         fp = self._nf_rst_fp(c.daddr + 16 * i, c.saddr + 16 * i, c.dport[i], c.sport[i], seq, ack)
         self.nf_rej[fp & 255] = fp
 
-    cdef bint _nf_attached(self, Py_ssize_t i) noexcept nogil:
+    cdef inline bint _nf_attached(self, Py_ssize_t i) noexcept nogil:
         """A host packet that carries another packet's conntrack: an ICMP
         error (icmp.c icmp_glue_bits: nf_ct_attach of the offending skb) or
         the RST of a REJECT tcp-reset (nf_reject_ipv4.c nf_send_reset:
         nf_ct_attach).  nf_conntrack_in then leaves it alone (no lookup, no
-        stats) and confirm skips it (reply direction)."""
+        stats) and confirm skips it (reply direction).  Inline up to the
+        RST's fingerprint (_nf_rst_attached)."""
         cdef Batch* c = &self.b
         cdef uint8_t proto = c.ip_proto[i]
-        cdef uint64_t fp
         if proto == 1:
             return (c.flags[i] & PF_ICMP_INNER) != 0
         if proto == 58:
             return (c.flags[i] & PF_ICMP_INNER) != 0 and c.icmp_type[i] < 128
         if proto != 6 or not (c.tcp_flags[i] & TH_RST):
             return False
+        return self._nf_rst_attached(i)
+
+    cdef bint _nf_rst_attached(self, Py_ssize_t i) noexcept nogil:
+        """A TCP RST of the host that is the model's REJECT tcp-reset (its
+        fingerprint in nf_rej, which it leaves)."""
+        cdef Batch* c = &self.b
+        cdef uint64_t fp
         fp = self._nf_rst_fp(c.saddr + 16 * i, c.daddr + 16 * i, c.sport[i], c.dport[i],
                              c.tcp_seq[i], c.tcp_ack[i] if (c.tcp_flags[i] & TH_ACK) else 0)
         if self.nf_rej[fp & 255] != fp:
