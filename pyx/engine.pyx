@@ -5809,7 +5809,7 @@ cdef class Engine:
             return False
         # ip_local_deliver: LOCAL_IN mangle, filter, security, nat (SRC), confirm
         v.direction[i] = DIR_IN
-        v.nf_hooks[i] |= 1 << NF_INET_LOCAL_IN
+        v.nf_hooks[i] = (1 << NF_INET_PRE_ROUTING) | (1 << NF_INET_LOCAL_IN)
         if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_IN)) and \
                 self._ph(i, NF_INET_LOCAL_IN, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
             return self._nf_drop(i, True)
@@ -6049,8 +6049,13 @@ cdef class Engine:
         # Frames not sent to our MAC and multicast / broadcast destinations
         # stay NOT_HOST (multicast routing and RTN_BROADCAST delivery are
         # not modelled)
-        if c.pkt_type[i] != PKTTYPE_HOST or \
-                self._nf_rtn(c.daddr + 16 * i, v6) != (1 << RTN_UNICAST):
+        if c.pkt_type[i] != PKTTYPE_HOST:
+            return True
+        # _row classified the destination already (nf_dlocal, as _nf_rtn would)
+        if self.nf_dlocal >= 0:
+            if _rtn_of(c.daddr + 16 * i, v6, self.nf_dlocal) != (1 << RTN_UNICAST):
+                return True
+        elif self._nf_rtn(c.daddr + 16 * i, v6) != (1 << RTN_UNICAST):
             return True
         if self._nf_egress_copy(i, v6):
             v.direction[i] = DIR_FWD
@@ -6137,7 +6142,7 @@ cdef class Engine:
                     self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_SECURITY, PH_END) == NFV_DROP:
                 self._nf_out_drop(i, True)
                 return
-        v.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
+        v.nf_hooks[i] = (1 << NF_INET_LOCAL_OUT) | (1 << NF_INET_POST_ROUTING)
         if hk & (1u << NF_INET_POST_ROUTING):
             if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
                     self._ph(i, NF_INET_POST_ROUTING, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
