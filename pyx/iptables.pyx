@@ -20,6 +20,8 @@ packet class (conntrack state x protocol), a destination index for runs of
 `-d A/32 --dport N` rules, jumps over chains no rule of which can match the
 class, and whole traversals decided by the class alone recorded per (table,
 hook, class); each can be switched off (dindex=, skips=, paths=) for tests.
+A recorded traversal counts its packets / bytes once per packet; they reach
+its rules' counters when the counters are read or reset (_fold_paths).
 
 Not modelled: -m addrtype --limit-iface-*, the bridge side of -m physdev
 (taken as an alias of -i/-o, as the host config sees no bridges), --tcp-option,
