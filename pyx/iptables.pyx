@@ -871,32 +871,32 @@ cdef class CompiledRules:
         cdef int32_t e, off
         cdef uint32_t pcls
         cdef const int32_t* pp
+        out.nat = 0
+        out.notrack = 0
+        e = -1
+        if <unsigned>table < 5 and <unsigned>hook < 5 and p.family == self.family:
+            e = self.hook_entry[table][hook]
+        if e >= 0:
+            pcls = pkt_class(p)
+            if pcls != PC_ALL:
+                off = self.path_off[table][hook][_bit_index(pcls)]
+                if off >= 0:
+                    # a walk decided by the packet's class alone (_build_paths)
+                    pp = self.path + off
+                    # the rules' counters later, from the path's (_fold_paths)
+                    self.pcnt[2 * off] += 1
+                    self.pcnt[2 * off + 1] += p.len
+                    out.verdict = <uint8_t>pp[0]
+                    out.reject = <uint8_t>pp[1]
+                    out.rule = pp[2]
+                    out.rules_tried = pp[3]
+                    return
         out.verdict = NFV_ACCEPT
         out.rule = -1
         out.reject = 0
-        out.nat = 0
-        out.notrack = 0
         out.rules_tried = 0
-        if <unsigned>table >= 5 or <unsigned>hook >= 5 or p.family != self.family:
-            return
-        e = self.hook_entry[table][hook]
-        if e < 0:
-            return
-        pcls = pkt_class(p)
-        if pcls != PC_ALL:
-            off = self.path_off[table][hook][_bit_index(pcls)]
-            if off >= 0:
-                # a walk decided by the packet's class alone (_build_paths)
-                pp = self.path + off
-                # the rules' counters later, from the path's (_fold_paths)
-                self.pcnt[2 * off] += 1
-                self.pcnt[2 * off + 1] += p.len
-                out.verdict = <uint8_t>pp[0]
-                out.reject = <uint8_t>pp[1]
-                out.rule = pp[2]
-                out.rules_tried = pp[3]
-                return
-        self._walk(p, hook, table, out, rng, e, pcls)
+        if e >= 0:
+            self._walk(p, hook, table, out, rng, e, pcls)
 
     cdef void _walk(self, NfPkt* p, int hook, int table, NfResult* out, uint64_t* rng,
                     Py_ssize_t e, uint32_t pcls) noexcept nogil:
