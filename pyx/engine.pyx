@@ -5485,13 +5485,8 @@ cdef class Engine:
         return 0
 
     cdef void _nf_done(self, Py_ssize_t i) noexcept nogil:
-        self._nf_done_inl(i)
-
-    cdef inline void _nf_done_inl(self, Py_ssize_t i) noexcept nogil:
         """The conntrack view and NAT result columns of row i (all of them:
-        no defaults were written before).  _nf_done out of line for the
-        drop paths, inline at the accepting ends of _nf_input and
-        _nf_local_out (once per packet)."""
+        no defaults were written before)."""
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
         cdef uint16_t st = p.ctstate
@@ -5826,7 +5821,7 @@ cdef class Engine:
             return self._nf_drop(i, True)
         if ct_confirm(self.nf_ct, p, self.now) == NFV_DROP:
             return self._nf_drop(i, False)
-        self._nf_done_inl(i)
+        self._nf_done(i)
         if self.nf_chg:
             self._nf_rewrite(i, v6)
         return True
@@ -6166,7 +6161,7 @@ cdef class Engine:
         if ct_confirm(self.nf_ct, p, self.now) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
-        self._nf_done_inl(i)
+        self._nf_done(i)
 
     cdef void _nf_out_drop(self, Py_ssize_t i, bint dead_ct) noexcept nogil:
         if dead_ct and self.nfp.ct >= 0:
