@@ -1082,6 +1082,9 @@ cdef class Engine:
     cdef int64_t nf_div_port        # NAT source ports adopted from the capture
     cdef bint nf_any_nat            # a NAT binding (not null) was ever set up
     cdef uint32_t nf_tmask[2]       # per family (4, 6): bit table * 5 + hook of the chains present
+    cdef uint32_t nf_hk[2]          # per family: bit per hook with a raw / mangle / filter /
+                                    # security chain or a Python hook (else the hook's
+                                    # gaps and tables are skipped with one test; _nf_hk_set)
     cdef Py_ssize_t nf_last         # the last row of this batch whose result columns are written
     cdef int nf_slocal              # the row's captured source is the host's (-1: unknown)
     cdef int nf_dlocal              # the row's captured destination is the host's (-1: unknown)
@@ -5234,8 +5237,9 @@ cdef class Engine:
         load_addr(a, &w0, &w1)
         return _rtn_of(a, v6, self._is_local(w0, w1, a))
 
-    cdef void _nf_fill(self, Py_ssize_t i, bint v6) noexcept nogil:
-        """NfPkt of row i as the hooks see it (captured tuple)."""
+    cdef inline void _nf_fill(self, Py_ssize_t i, bint v6) noexcept nogil:
+        """NfPkt of row i as the hooks see it (captured tuple).  Inline: its
+        two callers run it once per packet."""
         cdef Batch* c = &self.b
         cdef NfCols* x = &self.nfc
         cdef NfPkt* p = &self.nfp
@@ -5296,10 +5300,12 @@ cdef class Engine:
                 p.tcp_wscale = c.tcp_wscale[i]
             p.tcp_sackok = 1 if (fl & PF_TCP_SACKOK) else 0
             p.tcp_nsack = x.tcp_nsack[i]
-            for k in range(p.tcp_nsack if p.tcp_nsack <= 4 else 4):
-                r = x.tcp_sack[8 * i + 2 * k + 1]
-                if k == 0 or seq_after(r, p.tcp_sack_right):
-                    p.tcp_sack_right = r
+            if p.tcp_nsack:                 # most segments carry no SACK block
+                p.tcp_sack_right = x.tcp_sack[8 * i + 1]
+                for k in range(1, p.tcp_nsack if p.tcp_nsack <= 4 else 4):
+                    r = x.tcp_sack[8 * i + 2 * k + 1]
+                    if seq_after(r, p.tcp_sack_right):
+                        p.tcp_sack_right = r
         else:
             p.tcp_seq = 0
             p.tcp_ack = 0
@@ -5631,21 +5637,28 @@ cdef class Engine:
         fp = self._nf_rst_fp(c.daddr + 16 * i, c.saddr + 16 * i, c.dport[i], c.sport[i], seq, ack)
         self.nf_rej[fp & 255] = fp
 
-    cdef bint _nf_attached(self, Py_ssize_t i) noexcept nogil:
+    cdef inline bint _nf_attached(self, Py_ssize_t i) noexcept nogil:
         """A host packet that carries another packet's conntrack: an ICMP
         error (icmp.c icmp_glue_bits: nf_ct_attach of the offending skb) or
         the RST of a REJECT tcp-reset (nf_reject_ipv4.c nf_send_reset:
         nf_ct_attach).  nf_conntrack_in then leaves it alone (no lookup, no
-        stats) and confirm skips it (reply direction)."""
+        stats) and confirm skips it (reply direction).  Inline up to the
+        RST's fingerprint (_nf_rst_attached)."""
         cdef Batch* c = &self.b
         cdef uint8_t proto = c.ip_proto[i]
-        cdef uint64_t fp
         if proto == 1:
             return (c.flags[i] & PF_ICMP_INNER) != 0
         if proto == 58:
             return (c.flags[i] & PF_ICMP_INNER) != 0 and c.icmp_type[i] < 128
         if proto != 6 or not (c.tcp_flags[i] & TH_RST):
             return False
+        return self._nf_rst_attached(i)
+
+    cdef bint _nf_rst_attached(self, Py_ssize_t i) noexcept nogil:
+        """A TCP RST of the host that is the model's REJECT tcp-reset (its
+        fingerprint in nf_rej, which it leaves)."""
+        cdef Batch* c = &self.b
+        cdef uint64_t fp
         fp = self._nf_rst_fp(c.saddr + 16 * i, c.daddr + 16 * i, c.sport[i], c.dport[i],
                              c.tcp_seq[i], c.tcp_ack[i] if (c.tcp_flags[i] & TH_ACK) else 0)
         if self.nf_rej[fp & 255] != fp:
@@ -5681,18 +5694,24 @@ cdef class Engine:
     cdef inline int _nf_chain(self, Py_ssize_t i, int hook, int t0, int t1, int t2) noexcept nogil:
         """Up to three iptables tables in priority order at one hook (-1:
         none); NF_DROP (REJECT: reply first) stops the traversal.  Inline
-        with constant tables: a hook without any of them costs two tests."""
-        cdef int t, k
+        with constant tables: straight-line tests of one word of nf_tmask."""
+        cdef uint32_t tm
         if PH_UNLIKELY(self.ph_hmask & (1u << hook)):
             return self._ph_chain(i, hook, t0, t1, t2)
-        for k in range(3):
-            t = t0 if k == 0 else (t1 if k == 1 else t2)
-            if t < 0 or not self._nf_has_table(hook, t):
-                continue
-            if self._nf_table_run(i, hook, t) == NFV_DROP:
-                if self.nfres.reject:
-                    self._nf_reject(i, self.nfres.reject)
-                return NFV_DROP
+        tm = self.nf_tmask[self.nfp.family == 6] >> hook
+        if t0 >= 0 and (tm >> (t0 * 5)) & 1 and self._nf_chain_run(i, hook, t0) == NFV_DROP:
+            return NFV_DROP
+        if t1 >= 0 and (tm >> (t1 * 5)) & 1 and self._nf_chain_run(i, hook, t1) == NFV_DROP:
+            return NFV_DROP
+        if t2 >= 0 and (tm >> (t2 * 5)) & 1 and self._nf_chain_run(i, hook, t2) == NFV_DROP:
+            return NFV_DROP
+        return NFV_ACCEPT
+
+    cdef inline int _nf_chain_run(self, Py_ssize_t i, int hook, int t) noexcept nogil:
+        if self._nf_table_run(i, hook, t) == NFV_DROP:
+            if self.nfres.reject:
+                self._nf_reject(i, self.nfres.reject)
+            return NFV_DROP
         return NFV_ACCEPT
 
     cdef int _nf_post_routing(self, Py_ssize_t i) noexcept nogil:
@@ -5730,6 +5749,7 @@ cdef class Engine:
         go on with local delivery, the row's columns hold the post-NAT
         tuple) or the forward path / IP_INADDRERRORS (False: row finished)."""
         cdef uint32_t ph = self.ph_hmask      # Python hooks per hook (kept in a register)
+        cdef uint32_t hk = self.nf_hk[v6]
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
         cdef int notrack = 0
@@ -5739,28 +5759,32 @@ cdef class Engine:
         self._nf_fill(i, v6)
         self.nf_chg = 0
         v.nf_hooks[i] = 1 << NF_INET_PRE_ROUTING
-        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
-                self._ph(i, NF_INET_PRE_ROUTING, PH_MIN, NF_IP_PRI_RAW) == NFV_DROP:
-            return self._nf_drop(i, False)
-        # raw (-300)
-        if self._nf_table(i, NF_INET_PRE_ROUTING, NFT_RAW) == NFV_DROP:
-            return self._nf_drop(i, False)
-        notrack = self.nfres.notrack
-        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
-                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK) == NFV_DROP:
-            return self._nf_drop(i, False)
+        # hk: the hooks with a table or Python hook besides nat; without,
+        # a hook's gaps and tables are skipped with one test
+        if hk & (1u << NF_INET_PRE_ROUTING):
+            if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                    self._ph(i, NF_INET_PRE_ROUTING, PH_MIN, NF_IP_PRI_RAW) == NFV_DROP:
+                return self._nf_drop(i, False)
+            # raw (-300)
+            if self._nf_table(i, NF_INET_PRE_ROUTING, NFT_RAW) == NFV_DROP:
+                return self._nf_drop(i, False)
+            notrack = self.nfres.notrack
+            if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                    self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK) == NFV_DROP:
+                return self._nf_drop(i, False)
         # conntrack (-200)
         if self.nf_ct.conntrack_in(p, NF_INET_PRE_ROUTING, self.now, notrack) == NFV_DROP:
             return self._nf_drop(i, False)
-        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
-                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE) == NFV_DROP:
-            return self._nf_drop(i, True)
-        # mangle (-150), nat DNAT (-100)
-        if self._nf_table(i, NF_INET_PRE_ROUTING, NFT_MANGLE) == NFV_DROP:
-            return self._nf_drop(i, True)
-        if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
-                self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_DST) == NFV_DROP:
-            return self._nf_drop(i, True)
+        if hk & (1u << NF_INET_PRE_ROUTING):
+            if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                    self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE) == NFV_DROP:
+                return self._nf_drop(i, True)
+            # mangle (-150), nat DNAT (-100)
+            if self._nf_table(i, NF_INET_PRE_ROUTING, NFT_MANGLE) == NFV_DROP:
+                return self._nf_drop(i, True)
+            if PH_UNLIKELY(ph & (1u << NF_INET_PRE_ROUTING)) and \
+                    self._ph(i, NF_INET_PRE_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_DST) == NFV_DROP:
+                return self._nf_drop(i, True)
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_PRE_ROUTING) == NFV_DROP:
                 return self._nf_drop(i, True)
@@ -5780,7 +5804,7 @@ cdef class Engine:
             return False
         # ip_local_deliver: LOCAL_IN mangle, filter, security, nat (SRC), confirm
         v.direction[i] = DIR_IN
-        v.nf_hooks[i] |= 1 << NF_INET_LOCAL_IN
+        v.nf_hooks[i] = (1 << NF_INET_PRE_ROUTING) | (1 << NF_INET_LOCAL_IN)
         if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_IN)) and \
                 self._ph(i, NF_INET_LOCAL_IN, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
             return self._nf_drop(i, True)
@@ -6020,8 +6044,13 @@ cdef class Engine:
         # Frames not sent to our MAC and multicast / broadcast destinations
         # stay NOT_HOST (multicast routing and RTN_BROADCAST delivery are
         # not modelled)
-        if c.pkt_type[i] != PKTTYPE_HOST or \
-                self._nf_rtn(c.daddr + 16 * i, v6) != (1 << RTN_UNICAST):
+        if c.pkt_type[i] != PKTTYPE_HOST:
+            return True
+        # _row classified the destination already (nf_dlocal, as _nf_rtn would)
+        if self.nf_dlocal >= 0:
+            if _rtn_of(c.daddr + 16 * i, v6, self.nf_dlocal) != (1 << RTN_UNICAST):
+                return True
+        elif self._nf_rtn(c.daddr + 16 * i, v6) != (1 << RTN_UNICAST):
             return True
         if self._nf_egress_copy(i, v6):
             v.direction[i] = DIR_FWD
@@ -6038,22 +6067,24 @@ cdef class Engine:
         NF_DROP here contradicts the capture: counted as the divergence
         host_out_nf_drop; the verdict stays SENT."""
         cdef uint32_t ph = self.ph_hmask      # Python hooks per hook (kept in a register)
-        cdef Batch* c = &self.b
+        cdef uint32_t hk = self.nf_hk[v6]     # hooks with more than nat (see _nf_input)
         cdef NfPkt* p = &self.nfp
         cdef VOut* v = &self.vo
-        cdef uint32_t ifc
+        cdef int notrack = 0
         self._nf_fill(i, v6)
         p.oif = p.iif
         p.iif = -1
         self.nf_chg = 0
         v.nf_hooks[i] = 1 << NF_INET_LOCAL_OUT
-        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
-                self._ph(i, NF_INET_LOCAL_OUT, PH_MIN, NF_IP_PRI_RAW) == NFV_DROP:
-            self._nf_out_drop(i, False)
-            return
-        if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_RAW) == NFV_DROP:
-            self._nf_out_drop(i, False)
-            return
+        if hk & (1u << NF_INET_LOCAL_OUT):
+            if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                    self._ph(i, NF_INET_LOCAL_OUT, PH_MIN, NF_IP_PRI_RAW) == NFV_DROP:
+                self._nf_out_drop(i, False)
+                return
+            if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_RAW) == NFV_DROP:
+                self._nf_out_drop(i, False)
+                return
+            notrack = self.nfres.notrack
         if self._nf_attached(i):
             # the offending packet's conntrack (already gone in the model:
             # it was dropped): RELATED, reply direction; no NAT, no confirm
@@ -6069,52 +6100,56 @@ cdef class Engine:
                 return
             self._nf_done(i)
             return
-        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
-                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK) == NFV_DROP:
+        if hk & (1u << NF_INET_LOCAL_OUT):
+            if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                    self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK) == NFV_DROP:
+                self._nf_out_drop(i, False)
+                return
+        if self.nf_ct.conntrack_in(p, NF_INET_LOCAL_OUT, self.now, notrack) == NFV_DROP:
             self._nf_out_drop(i, False)
             return
-        if self.nf_ct.conntrack_in(p, NF_INET_LOCAL_OUT, self.now, self.nfres.notrack) == NFV_DROP:
-            self._nf_out_drop(i, False)
-            return
-        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
-                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE) == NFV_DROP:
-            self._nf_out_drop(i, True)
-            return
-        if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_MANGLE) == NFV_DROP:
-            self._nf_out_drop(i, True)
-            return
-        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
-                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_DST) == NFV_DROP:
-            self._nf_out_drop(i, True)
-            return
+        if hk & (1u << NF_INET_LOCAL_OUT):
+            if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                    self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE) == NFV_DROP:
+                self._nf_out_drop(i, True)
+                return
+            if self._nf_table(i, NF_INET_LOCAL_OUT, NFT_MANGLE) == NFV_DROP:
+                self._nf_out_drop(i, True)
+                return
+            if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                    self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_DST) == NFV_DROP:
+                self._nf_out_drop(i, True)
+                return
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_LOCAL_OUT) == NFV_DROP:
                 self._nf_out_drop(i, True)
                 return
-        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
-                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER) == NFV_DROP:
-            self._nf_out_drop(i, True)
-            return
-        if self._nf_chain(i, NF_INET_LOCAL_OUT, NFT_FILTER, NFT_SECURITY, -1) == NFV_DROP:
-            v.reply[i] = R_NONE              # a REJECT reply to our own packet: not modelled
-            self._nf_out_drop(i, True)
-            return
-        if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
-                self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_SECURITY, PH_END) == NFV_DROP:
-            self._nf_out_drop(i, True)
-            return
-        v.nf_hooks[i] |= 1 << NF_INET_POST_ROUTING
-        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
-                self._ph(i, NF_INET_POST_ROUTING, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
-            self._nf_out_drop(i, True)
-            return
-        if self._nf_chain(i, NF_INET_POST_ROUTING, NFT_MANGLE, -1, -1) == NFV_DROP:
-            self._nf_out_drop(i, True)
-            return
-        if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
-                self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_SRC) == NFV_DROP:
-            self._nf_out_drop(i, True)
-            return
+        if hk & (1u << NF_INET_LOCAL_OUT):
+            if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                    self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER) == NFV_DROP:
+                self._nf_out_drop(i, True)
+                return
+            if self._nf_chain(i, NF_INET_LOCAL_OUT, NFT_FILTER, NFT_SECURITY, -1) == NFV_DROP:
+                v.reply[i] = R_NONE              # a REJECT reply to our own packet: not modelled
+                self._nf_out_drop(i, True)
+                return
+            if PH_UNLIKELY(ph & (1u << NF_INET_LOCAL_OUT)) and \
+                    self._ph(i, NF_INET_LOCAL_OUT, NF_IP_PRI_SECURITY, PH_END) == NFV_DROP:
+                self._nf_out_drop(i, True)
+                return
+        v.nf_hooks[i] = (1 << NF_INET_LOCAL_OUT) | (1 << NF_INET_POST_ROUTING)
+        if hk & (1u << NF_INET_POST_ROUTING):
+            if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                    self._ph(i, NF_INET_POST_ROUTING, PH_MIN, NF_IP_PRI_MANGLE) == NFV_DROP:
+                self._nf_out_drop(i, True)
+                return
+            if self._nf_chain(i, NF_INET_POST_ROUTING, NFT_MANGLE, -1, -1) == NFV_DROP:
+                self._nf_out_drop(i, True)
+                return
+            if PH_UNLIKELY(ph & (1u << NF_INET_POST_ROUTING)) and \
+                    self._ph(i, NF_INET_POST_ROUTING, NF_IP_PRI_MANGLE, NF_IP_PRI_NAT_SRC) == NFV_DROP:
+                self._nf_out_drop(i, True)
+                return
         if self._nf_has_nat(p.family):
             if self._nf_nat(i, NF_INET_POST_ROUTING) == NFV_DROP:
                 self._nf_out_drop(i, True)
@@ -6287,6 +6322,18 @@ cdef class Engine:
         self.nf_div_port = 0
         self.nf_any_nat = False
         self.nf_on = True
+        self._nf_hk_set()
+
+    cdef void _nf_hk_set(self):
+        """nf_hk from the chains present (nf_tmask) and the Python hooks
+        (ph_hmask); nat is not in it (_nf_has_nat decides the NAT hooks)."""
+        cdef int fam, hk, t
+        for fam in range(2):
+            self.nf_hk[fam] = self.ph_hmask
+            for hk in range(5):
+                for t in (NFT_RAW, NFT_MANGLE, NFT_FILTER, NFT_SECURITY):
+                    if (self.nf_tmask[fam] >> (t * 5 + hk)) & 1:
+                        self.nf_hk[fam] |= 1u << hk
 
     @property
     def netfilter_attached(self):
@@ -6446,6 +6493,7 @@ cdef class Engine:
         self.ph_exc = None
         self.ph_stop = False
         self.ph_on = n > 0
+        self._nf_hk_set()
 
     def hook_stats(self):
         """Per hook in registration order: calls (packets that matched and

@@ -135,6 +135,11 @@ cdef class CompiledRules:
     # traversal decided by the packet's class alone (-1: none), see _build_paths
     cdef int32_t path_off[5][5][20]
     cdef int32_t* path
+    cdef int32_t n_path               # int32 words in path
+    # per recorded path, at 2 * its offset: packets and bytes that took it
+    # since the last _fold_paths, which adds them to the counters of the
+    # path's rules (do_table counts one pair per packet, not one per rule)
+    cdef uint64_t* pcnt
     cdef int32_t* dslot               # destination index: open addressing, rule or -1
     cdef uint32_t dmask
     cdef readonly int family
@@ -146,6 +151,7 @@ cdef class CompiledRules:
     cdef int32_t _dfind(self, int32_t run, uint32_t daddr, uint8_t proto,
                         uint16_t dport) noexcept nogil
     cdef _fill_pkt(self, NfPkt* p, dict pkt)
+    cdef void _fold_paths(self) noexcept nogil
     cdef void do_table(self, NfPkt* p, int hook, int table, NfResult* out,
                        uint64_t* rng) noexcept nogil
     cdef void _walk(self, NfPkt* p, int hook, int table, NfResult* out, uint64_t* rng,

@@ -20,6 +20,8 @@ packet class (conntrack state x protocol), a destination index for runs of
 `-d A/32 --dport N` rules, jumps over chains no rule of which can match the
 class, and whole traversals decided by the class alone recorded per (table,
 hook, class); each can be switched off (dindex=, skips=, paths=) for tests.
+A recorded traversal counts its packets / bytes once per packet; they reach
+its rules' counters when the counters are read or reset (_fold_paths).
 
 Not modelled: -m addrtype --limit-iface-*, the bridge side of -m physdev
 (taken as an alias of -i/-o, as the host config sees no bridges), --tcp-option,
@@ -384,6 +386,7 @@ cdef class CompiledRules:
         self.ifok = NULL
         self.cnt = NULL
         self.path = NULL
+        self.pcnt = NULL
         self.stack = NULL
         self.dslot = NULL
 
@@ -394,6 +397,7 @@ cdef class CompiledRules:
         free(self.ifok)
         free(self.cnt)
         free(self.path)
+        free(self.pcnt)
         free(self.stack)
 
     def __init__(self, ruleset, ifaces=(), stacksize=None, uint64_t seed=0, bint dindex=True,
@@ -538,8 +542,10 @@ cdef class CompiledRules:
                     out.extend([rec[0], rec[1], rec[2], tried, len(counted)]
                                + [2 * c for c in counted])
         self.path = <int32_t*>malloc(max(1, len(out)) * sizeof(int32_t))
-        if self.path == NULL:
+        self.pcnt = <uint64_t*>calloc(2 * max(1, len(out)), sizeof(uint64_t))
+        if self.path == NULL or self.pcnt == NULL:
             raise MemoryError()
+        self.n_path = len(out)
         for k, x in enumerate(out):
             self.path[k] = x
 
@@ -862,39 +868,35 @@ cdef class CompiledRules:
     cdef void do_table(self, NfPkt* p, int hook, int table, NfResult* out,
                        uint64_t* rng) noexcept nogil:
         """ipt_do_table: traverse `table` at `hook` for packet p."""
-        cdef int32_t e, off, k
+        cdef int32_t e, off
         cdef uint32_t pcls
-        cdef uint64_t plen
         cdef const int32_t* pp
-        cdef uint64_t* cnt
+        out.nat = 0
+        out.notrack = 0
+        e = -1
+        if <unsigned>table < 5 and <unsigned>hook < 5 and p.family == self.family:
+            e = self.hook_entry[table][hook]
+        if e >= 0:
+            pcls = pkt_class(p)
+            if pcls != PC_ALL:
+                off = self.path_off[table][hook][_bit_index(pcls)]
+                if off >= 0:
+                    # a walk decided by the packet's class alone (_build_paths)
+                    pp = self.path + off
+                    # the rules' counters later, from the path's (_fold_paths)
+                    self.pcnt[2 * off] += 1
+                    self.pcnt[2 * off + 1] += p.len
+                    out.verdict = <uint8_t>pp[0]
+                    out.reject = <uint8_t>pp[1]
+                    out.rule = pp[2]
+                    out.rules_tried = pp[3]
+                    return
         out.verdict = NFV_ACCEPT
         out.rule = -1
         out.reject = 0
-        out.nat = 0
-        out.notrack = 0
         out.rules_tried = 0
-        if <unsigned>table >= 5 or <unsigned>hook >= 5 or p.family != self.family:
-            return
-        e = self.hook_entry[table][hook]
-        if e < 0:
-            return
-        pcls = pkt_class(p)
-        if pcls != PC_ALL:
-            off = self.path_off[table][hook][_bit_index(pcls)]
-            if off >= 0:
-                # a walk decided by the packet's class alone (_build_paths)
-                pp = self.path + off
-                cnt = self.cnt
-                plen = p.len
-                for k in range(pp[4]):
-                    cnt[pp[5 + k]] += 1
-                    cnt[pp[5 + k] + 1] += plen
-                out.verdict = <uint8_t>pp[0]
-                out.reject = <uint8_t>pp[1]
-                out.rule = pp[2]
-                out.rules_tried = pp[3]
-                return
-        self._walk(p, hook, table, out, rng, e, pcls)
+        if e >= 0:
+            self._walk(p, hook, table, out, rng, e, pcls)
 
     cdef void _walk(self, NfPkt* p, int hook, int table, NfResult* out, uint64_t* rng,
                     Py_ssize_t e, uint32_t pcls) noexcept nogil:
@@ -1037,12 +1039,32 @@ cdef class CompiledRules:
     def __len__(self):
         return self.n_rules
 
+    cdef void _fold_paths(self) noexcept nogil:
+        """Add the packets / bytes counted per recorded path to the counters
+        of the rules on it (as many xt_counters increments as the walk would
+        have made: the sums are the same) and clear the path counts."""
+        cdef int32_t off = 0, k
+        cdef const int32_t* pp
+        cdef uint64_t n, b
+        while off < self.n_path:
+            pp = self.path + off
+            n = self.pcnt[2 * off]
+            if n:
+                b = self.pcnt[2 * off + 1]
+                for k in range(pp[4]):
+                    self.cnt[pp[5 + k]] += n
+                    self.cnt[pp[5 + k] + 1] += b
+                self.pcnt[2 * off] = 0
+                self.pcnt[2 * off + 1] = 0
+            off += 5 + pp[4]
+
     def counters(self):
         """(packets, bytes) as uint64 arrays indexed by global rule index."""
         pk = np.empty(self.n_rules, dtype=np.uint64)
         by = np.empty(self.n_rules, dtype=np.uint64)
         cdef uint64_t[:] a = pk
         cdef uint64_t[:] b = by
+        self._fold_paths()
         for i in range(self.n_rules):
             a[i] = self.cnt[2 * i]
             b[i] = self.cnt[2 * i + 1]
@@ -1050,6 +1072,7 @@ cdef class CompiledRules:
 
     def reset_counters(self):
         memset(self.cnt, 0, 2 * self.n_rules * sizeof(uint64_t))
+        memset(self.pcnt, 0, 2 * max(1, self.n_path) * sizeof(uint64_t))
 
     def save(self):
         """iptables-save -c text with this evaluator's counters."""

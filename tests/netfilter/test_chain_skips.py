@@ -156,3 +156,31 @@ def test_recorded_path_of_an_established_packet(skips):
     # EMPTY's RETURN: entered from INPUT 1 and NEST 2 in each of the three
     # traversals (50 bytes each)
     assert by[cr.rule_index("filter", "EMPTY", 0)] == 3 * 2 * 50
+
+
+def test_path_counts_folded_whenever_counters_are_read():
+    """A recorded path counts its packets / bytes once per packet and adds
+    them to its rules' counters when they are read (counters, save) or
+    reset: reads between packets, and a reset with counts pending, give what
+    the rule-by-rule walk gives."""
+    fast = compiled()
+    ref = compiled(skips=False, paths=False, dindex=False)
+    pkt = {"proto": "tcp", "src": "10.9.9.9", "dst": "10.0.0.1", "sport": 4000,
+           "dport": 443, "len": 70, "ctstate": "ESTABLISHED", "ct": 3}
+    assert fast.class_paths > 0
+    for n in range(3):
+        for cr in (fast, ref):
+            cr.evaluate(dict(pkt, len=70 + n), "INPUT", "filter")
+            cr.evaluate(dict(pkt, len=90 + n), "OUTPUT", "filter")
+        assert [a.tolist() for a in fast.counters()] == [a.tolist() for a in ref.counters()]
+    assert fast.save() == ref.save()
+    pk, by = fast.counters()
+    assert pk[fast.rule_index("filter", "INPUT", 0)] == 3
+    assert by[fast.rule_index("filter", "INPUT", 0)] == 70 + 71 + 72
+    for cr in (fast, ref):
+        cr.evaluate(pkt, "INPUT", "filter")     # pending on the path
+        cr.reset_counters()
+        cr.evaluate(dict(pkt, len=100), "OUTPUT", "filter")
+    assert [a.tolist() for a in fast.counters()] == [a.tolist() for a in ref.counters()]
+    assert fast.counters()[0].sum() > 0
+    assert fast.counters()[1].sum() == 100 * fast.counters()[0].sum()
