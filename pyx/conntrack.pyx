@@ -155,6 +155,15 @@ TCP_STATE_NAMES = ("NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
 from pystack.vocab import CT_STATS as STAT_NAMES
 
 
+# the ctstate bit of each ip_conntrack_info (xt_conntrack's state mask)
+cdef uint16_t CTINFO_STATE[5]
+CTINFO_STATE[IP_CT_ESTABLISHED] = CTS_ESTABLISHED
+CTINFO_STATE[IP_CT_RELATED] = CTS_RELATED
+CTINFO_STATE[IP_CT_NEW] = CTS_NEW
+CTINFO_STATE[IP_CT_ESTABLISHED_REPLY] = CTS_ESTABLISHED
+CTINFO_STATE[IP_CT_RELATED_REPLY] = CTS_RELATED
+
+
 cdef inline bint before(uint32_t a, uint32_t b) noexcept nogil:
     return <int32_t>(a - b) < 0
 
@@ -306,11 +315,16 @@ cdef inline bint _has_ports(uint8_t proto) noexcept nogil:
 
 
 cdef inline bint _invert(CtTuple* out, const CtTuple* t) noexcept nogil:
-    # nf_ct_invert_tuple
+    # nf_ct_invert_tuple (the address words swapped whole; the last word,
+    # ports and protocol, rebuilt from zero so its padding stays zero)
     cdef int inv
-    memset(out, 0, sizeof(CtTuple))
-    memcpy(out.src, t.dst, 16)
-    memcpy(out.dst, t.src, 16)
+    cdef const uint64_t* w = <const uint64_t*>t
+    cdef uint64_t* o = <uint64_t*>out
+    o[0] = w[2]
+    o[1] = w[3]
+    o[2] = w[0]
+    o[3] = w[1]
+    o[4] = 0
     out.proto = t.proto
     out.family = t.family
     if t.proto == P_ICMP or t.proto == P_ICMPV6:
@@ -325,11 +339,18 @@ cdef inline bint _invert(CtTuple* out, const CtTuple* t) noexcept nogil:
     return True
 
 
+cdef inline bint _invertible(const CtTuple* t) noexcept nogil:
+    # _invert fails only for an ICMP type that has no reply type
+    return not (t.proto == P_ICMP or t.proto == P_ICMPV6) or \
+        _icmp_inverse(t.family, t.dport >> 8) >= 0
+
+
 cdef inline void _pkt_tuple(CtTuple* t, const NfPkt* p) noexcept nogil:
-    # nf_ct_get_tuple: generic protocols have no L4 part
-    memset(t, 0, sizeof(CtTuple))
+    # nf_ct_get_tuple: generic protocols have no L4 part (the last word,
+    # ports and protocol, cleared alone: the addresses fill the rest)
     memcpy(t.src, p.saddr, 16)
     memcpy(t.dst, p.daddr, 16)
+    (<uint64_t*>t)[4] = 0
     t.proto = p.proto
     t.family = p.family
     if p.proto == P_ICMP or p.proto == P_ICMPV6:
@@ -724,22 +745,12 @@ cdef class Conntrack:
     # ------------------------------------------------------------------
     cdef inline void _fill_view(self, NfPkt* p, int32_t i, int ctinfo) noexcept nogil:
         cdef CtEntry* x = &self.e[i]
-        cdef uint16_t st
         p.ct = i
-        p.ctdir = 1 if ctinfo >= IP_CT_IS_REPLY else 0
+        p.ctdir = ctinfo >= IP_CT_IS_REPLY
         p.ctstatus = x.status
         p.ctmark = x.mark
-        if ctinfo == IP_CT_NEW:
-            st = CTS_NEW
-        elif ctinfo == IP_CT_RELATED or ctinfo == IP_CT_RELATED_REPLY:
-            st = CTS_RELATED
-        else:
-            st = CTS_ESTABLISHED
-        if x.status & IPS_SRC_NAT:
-            st |= CTS_SNAT
-        if x.status & IPS_DST_NAT:
-            st |= CTS_DNAT
-        p.ctstate = st
+        # IPS_SRC_NAT / IPS_DST_NAT (16, 32) shifted are CTS_SNAT / CTS_DNAT (256, 512)
+        p.ctstate = CTINFO_STATE[ctinfo] | ((x.status & (IPS_SRC_NAT | IPS_DST_NAT)) << 4)
         if not self.view_tuples:
             return
         memcpy(p.ct_orig_src, x.t0.src, 16)
@@ -762,7 +773,7 @@ cdef class Conntrack:
     # nf_conntrack_in
     # ------------------------------------------------------------------
     cdef int conntrack_in(self, NfPkt* p, int hook, int64_t now_ns, bint notrack) noexcept nogil:
-        cdef CtTuple t, inner, innerinv
+        cdef CtTuple t, inner
         cdef uint64_t h
         cdef int32_t n, i
         cdef int dir, ctinfo, r
@@ -816,7 +827,7 @@ cdef class Conntrack:
             n = self._find_h(&t, -1, h)
             if n < 0:
                 # init_conntrack
-                if not _invert(&innerinv, &t):
+                if not _invertible(&t):
                     self.st[<int>CTSTAT_INVALID] += 1
                     self._no_ct(p, CTS_INVALID)
                     return NFV_ACCEPT
