@@ -174,6 +174,29 @@ cdef inline bint after(uint32_t a, uint32_t b) noexcept nogil:
 
 cdef extern from *:
     """
+    /* cold paths of conntrack_in kept out of it (fewer spilled registers on
+       the path of a confirmed entry) */
+    struct __pyx_obj_7pystack_5_core_9conntrack_Conntrack;
+    struct __pyx_t_7pystack_5_core_9conntrack_CtEntry;
+    struct __pyx_t_7pystack_5_core_9conntrack_CtTuple;
+    struct __pyx_t_7pystack_5_core_7nftypes_NfPkt;
+    static __attribute__((noinline)) int pystack_ct_tcp_new(
+        struct __pyx_obj_7pystack_5_core_9conntrack_Conntrack *,
+        struct __pyx_t_7pystack_5_core_9conntrack_CtEntry *,
+        struct __pyx_t_7pystack_5_core_7nftypes_NfPkt *, int);
+    static __attribute__((noinline)) int32_t pystack_ct_init(
+        struct __pyx_obj_7pystack_5_core_9conntrack_Conntrack *,
+        struct __pyx_t_7pystack_5_core_7nftypes_NfPkt *,
+        struct __pyx_t_7pystack_5_core_9conntrack_CtTuple const *, uint64_t, int64_t);
+    static inline __attribute__((always_inline)) int pystack_ct_tcp_in_window_done(
+        struct __pyx_obj_7pystack_5_core_9conntrack_Conntrack *, int32_t,
+        struct __pyx_t_7pystack_5_core_9conntrack_CtEntry *,
+        struct __pyx_t_7pystack_5_core_7nftypes_NfPkt *, int, int, int, int, int64_t);
+    """
+
+
+cdef extern from *:
+    """
     static inline uint64_t pystack_ct_mum(uint64_t a, uint64_t b) {
         __uint128_t r = (__uint128_t)a * b;
         return (uint64_t)r ^ (uint64_t)(r >> 64);
@@ -826,17 +849,9 @@ cdef class Conntrack:
             created = False
             n = self._find_h(&t, -1, h)
             if n < 0:
-                # init_conntrack
-                if not _invertible(&t):
-                    self.st[<int>CTSTAT_INVALID] += 1
-                    self._no_ct(p, CTS_INVALID)
-                    return NFV_ACCEPT
-                i = self._alloc(&t, now_ns, h)
+                i = _ct_init(self, p, &t, h, now_ns)
                 if i < 0:
-                    # table full and nothing evictable
-                    self.st[<int>CTSTAT_DROP] += 1
-                    self._no_ct(p, CTS_INVALID)
-                    return NFV_DROP
+                    return NFV_ACCEPT if i == -1 else NFV_DROP
                 dir = 0
                 ctinfo = IP_CT_NEW
                 created = True
@@ -1690,6 +1705,47 @@ cdef class Conntrack:
 # module functions rather than methods: each has one caller, so the compiler
 # folds them into conntrack_in (no vtable entry keeps an out-of-line copy).
 # ----------------------------------------------------------------------
+cdef int _tcp_new "pystack_ct_tcp_new"(Conntrack self, CtEntry* c, NfPkt* p,
+                                       int index) noexcept nogil:
+    # tcp_new, for an unconfirmed entry (out of line: the per-packet path
+    # of a confirmed entry keeps its registers)
+    cdef uint16_t fl = p.tcp_flags
+    cdef int new_state = TCP_TABLE[0][index][TCP_CONNTRACK_NONE]
+    if new_state >= TCP_CONNTRACK_MAX:
+        return TR_INVALID
+    memset(&c.seen[0], 0, 2 * sizeof(TcpSeen))
+    c.seen[0].td_end = p.tcp_seq + p.l4_paylen + ((fl & 2) != 0) + (fl & 1)
+    c.seen[0].td_maxwin = p.tcp_win if p.tcp_win else 1
+    if new_state == TCP_CONNTRACK_SYN_SENT:
+        c.seen[0].td_maxend = c.seen[0].td_end
+        self._tcp_options(&c.seen[0], p)
+    elif not self.tcp_loose:
+        return TR_INVALID
+    else:
+        c.seen[0].td_maxend = c.seen[0].td_end + c.seen[0].td_maxwin
+        c.seen[0].flags = F_SACK_PERM | F_BE_LIBERAL
+        c.seen[1].flags = F_SACK_PERM | F_BE_LIBERAL
+    c.last_index = TCP_NONE_SET
+    return TR_ACCEPT
+
+
+cdef int32_t _ct_init "pystack_ct_init"(Conntrack self, NfPkt* p, const CtTuple* t,
+                                         uint64_t h, int64_t now) noexcept nogil:
+    # init_conntrack: the new entry, or -1 (no inverse: INVALID, accepted),
+    # -2 (table full and nothing evictable: dropped)
+    cdef int32_t i
+    if not _invertible(t):
+        self.st[<int>CTSTAT_INVALID] += 1
+        self._no_ct(p, CTS_INVALID)
+        return -1
+    i = self._alloc(t, now, h)
+    if i < 0:
+        self.st[<int>CTSTAT_DROP] += 1
+        self._no_ct(p, CTS_INVALID)
+        return -2
+    return i
+
+
 cdef inline int _tcp_packet(Conntrack self, int32_t i, NfPkt* p, int dir, int hook,
                             int64_t now) noexcept nogil:
     cdef CtEntry* c = &self.e[i]
@@ -1706,24 +1762,8 @@ cdef inline int _tcp_packet(Conntrack self, int32_t i, NfPkt* p, int dir, int ho
     index = TCP_FLAG_INDEX[f6]
     if index == TCP_FLAGS_INVALID:
         return TR_INVALID
-    if not (c.status & IPS_CONFIRMED):
-        # tcp_new
-        new_state = TCP_TABLE[0][index][TCP_CONNTRACK_NONE]
-        if new_state >= TCP_CONNTRACK_MAX:
-            return TR_INVALID
-        memset(&c.seen[0], 0, 2 * sizeof(TcpSeen))
-        c.seen[0].td_end = p.tcp_seq + p.l4_paylen + ((fl & 2) != 0) + (fl & 1)
-        c.seen[0].td_maxwin = p.tcp_win if p.tcp_win else 1
-        if new_state == TCP_CONNTRACK_SYN_SENT:
-            c.seen[0].td_maxend = c.seen[0].td_end
-            self._tcp_options(&c.seen[0], p)
-        elif not self.tcp_loose:
-            return TR_INVALID
-        else:
-            c.seen[0].td_maxend = c.seen[0].td_end + c.seen[0].td_maxwin
-            c.seen[0].flags = F_SACK_PERM | F_BE_LIBERAL
-            c.seen[1].flags = F_SACK_PERM | F_BE_LIBERAL
-        c.last_index = TCP_NONE_SET
+    if not (c.status & IPS_CONFIRMED) and _tcp_new(self, c, p, index) != TR_ACCEPT:
+        return TR_INVALID
     old_state = c.tcp_state
     new_state = TCP_TABLE[dir][index][old_state]
     if new_state == TCP_CONNTRACK_ESTABLISHED:
@@ -1877,7 +1917,7 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
     return NFCT_TCP_ACCEPT
 
 
-cdef inline int _tcp_in_window_done(Conntrack self, int32_t i, CtEntry* c, NfPkt* p, int dir,
+cdef inline int _tcp_in_window_done "pystack_ct_tcp_in_window_done"(Conntrack self, int32_t i, CtEntry* c, NfPkt* p, int dir,
                                     int index, int old_state, int new_state,
                                     int64_t now) noexcept nogil:
     cdef int64_t timeout
