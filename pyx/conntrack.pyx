@@ -1835,25 +1835,31 @@ cdef inline int _tcp_packet(Conntrack self, int32_t i, NfPkt* p, int dir, int ho
     return _tcp_in_window_done(self, i, c, p, dir, index, old_state, new_state, now)
 
 
+cdef inline bint _liberal(Conntrack self, const TcpSeen* sender) noexcept nogil:
+    # tcp_in_window's "accept anyway": nf_conntrack_tcp_be_liberal or the
+    # sender's IP_CT_TCP_FLAG_BE_LIBERAL
+    return self.tcp_be_liberal or (sender.flags & F_BE_LIBERAL) != 0
+
+
 cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, NfPkt* p) noexcept nogil:
     cdef TcpSeen* sender = &c.seen[dir]
     cdef TcpSeen* receiver = &c.seen[1 - dir]
     cdef uint32_t seq = p.tcp_seq, ack = p.tcp_ack, sack, end, win, swin, overshot
     cdef uint16_t win_raw = p.tcp_win
-    cdef bint syn = (p.tcp_flags & 2) != 0, fin = (p.tcp_flags & 1) != 0
-    cdef bint has_ack = (p.tcp_flags & 16) != 0, rst = (p.tcp_flags & 4) != 0
-    cdef bint in_recv_win, ack_ok, liberal
+    # the flags are tested in p where used (fewer live values: this is
+    # inlined into conntrack_in); liberal only on the failure returns
+    cdef bint syn = (p.tcp_flags & 2) != 0
+    cdef bint in_recv_win, ack_ok
     cdef uint32_t maxackwin
     sack = ack
     win = win_raw
-    end = seq + p.l4_paylen + syn + fin
-    liberal = self.tcp_be_liberal or (sender.flags & F_BE_LIBERAL) != 0
+    end = seq + p.l4_paylen + syn + (p.tcp_flags & 1)
     if (receiver.flags & F_SACK_PERM) and p.tcp_nsack and after(p.tcp_sack_right, sack):
         sack = p.tcp_sack_right
     if sender.td_maxwin == 0:
         if syn:
             self._tcp_init_sender(sender, receiver, p, end, win)
-            if not has_ack:
+            if not (p.tcp_flags & 16):
                 return NFCT_TCP_ACCEPT      # simultaneous open
         else:
             sender.td_end = end
@@ -1869,15 +1875,15 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
           and (c.tcp_state == TCP_CONNTRACK_SYN_SENT or c.tcp_state == TCP_CONNTRACK_SYN_RECV)):
         # re-initialised SYN(-ACK) in this direction
         self._tcp_init_sender(sender, receiver, p, end, win)
-        if dir == 1 and not has_ack:
+        if dir == 1 and not (p.tcp_flags & 16):
             return NFCT_TCP_ACCEPT
-    if not has_ack:
+    if not (p.tcp_flags & 16):
         ack = receiver.td_end
         sack = ack
-    elif rst and ack == 0:
+    elif (p.tcp_flags & 4) and ack == 0:
         ack = receiver.td_end
         sack = ack
-    if rst and seq == 0 and c.tcp_state == TCP_CONNTRACK_SYN_SENT:
+    if (p.tcp_flags & 4) and seq == 0 and c.tcp_state == TCP_CONNTRACK_SYN_SENT:
         seq = sender.td_end
         end = seq
     maxackwin = sender.td_maxwin if sender.td_maxwin > 66000 else 66000
@@ -1889,15 +1895,15 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
                 and before(sack, receiver.td_end + 1)):
             sender.td_end = end
             sender.flags |= F_DATA_UNACK
-            return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE
-        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_INVALID    # SEQ_OVER
+            return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_IGNORE
+        return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_INVALID    # SEQ_OVER
     if not before(sack, receiver.td_end + 1):
-        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_INVALID    # ACK_OVER
+        return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_INVALID    # ACK_OVER
     in_recv_win = receiver.td_maxwin == 0 or after(end, sender.td_end - receiver.td_maxwin - 1)
     if not in_recv_win:
-        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE     # SEQ_UNDER
+        return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_IGNORE     # SEQ_UNDER
     if not after(sack, receiver.td_end - maxackwin - 1):
-        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE     # ACK_UNDER
+        return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_IGNORE     # ACK_UNDER
     # (a liberal ACCEPT above skips the updates below, as in the kernel:
     # nf_tcp_log_invalid returns before them)
     if not syn:
@@ -1908,7 +1914,7 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
     if after(end, sender.td_end):
         sender.td_end = end
         sender.flags |= F_DATA_UNACK
-    if has_ack:
+    if p.tcp_flags & 16:
         if not (sender.flags & F_MAXACK_SET):
             sender.td_maxack = ack
             sender.flags |= F_MAXACK_SET
