@@ -1845,14 +1845,13 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
     cdef TcpSeen* sender = &c.seen[dir]
     cdef TcpSeen* receiver = &c.seen[1 - dir]
     cdef uint32_t seq = p.tcp_seq, ack = p.tcp_ack, sack, end, win, swin, overshot
-    cdef uint16_t win_raw = p.tcp_win
-    # the flags are tested in p where used (fewer live values: this is
+    # the flags and the raw window are read in p where used (fewer live values: this is
     # inlined into conntrack_in); liberal only on the failure returns
     cdef bint syn = (p.tcp_flags & 2) != 0
     cdef bint in_recv_win, ack_ok
     cdef uint32_t maxackwin
     sack = ack
-    win = win_raw
+    win = p.tcp_win
     end = seq + p.l4_paylen + syn + (p.tcp_flags & 1)
     if (receiver.flags & F_SACK_PERM) and p.tcp_nsack and after(p.tcp_sack_right, sack):
         sack = p.tcp_sack_right
@@ -1930,7 +1929,7 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
         receiver.flags &= ~F_DATA_UNACK
     if index == TCP_ACK_SET:
         if (c.last_dir == dir and c.last_seq == seq and c.last_ack == ack
-                and c.last_end == end and c.last_win == win_raw):
+                and c.last_end == end and c.last_win == p.tcp_win):
             if c.retrans < 255:
                 c.retrans += 1
         else:
@@ -1938,7 +1937,7 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
             c.last_seq = seq
             c.last_ack = ack
             c.last_end = end
-            c.last_win = win_raw
+            c.last_win = p.tcp_win
             c.retrans = 0
     return NFCT_TCP_ACCEPT
 
