@@ -1885,9 +1885,9 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
     if (p.tcp_flags & 4) and seq == 0 and c.tcp_state == TCP_CONNTRACK_SYN_SENT:
         seq = sender.td_end
         end = seq
-    maxackwin = sender.td_maxwin if sender.td_maxwin > 66000 else 66000
     if not before(seq, sender.td_maxend + 1):
         overshot = end - sender.td_maxend + 1
+        maxackwin = sender.td_maxwin if sender.td_maxwin > 66000 else 66000
         ack_ok = after(sack, receiver.td_end - maxackwin - 1)
         in_recv_win = receiver.td_maxwin != 0 and after(end, sender.td_end - receiver.td_maxwin - 1)
         if (in_recv_win and ack_ok and overshot <= receiver.td_maxwin
@@ -1901,6 +1901,8 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
     in_recv_win = receiver.td_maxwin == 0 or after(end, sender.td_end - receiver.td_maxwin - 1)
     if not in_recv_win:
         return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_IGNORE     # SEQ_UNDER
+    # MAXACKWINDOW(sender), read here (not held across the tests above)
+    maxackwin = sender.td_maxwin if sender.td_maxwin > 66000 else 66000
     if not after(sack, receiver.td_end - maxackwin - 1):
         return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_IGNORE     # ACK_UNDER
     # (a liberal ACCEPT above skips the updates below, as in the kernel:
