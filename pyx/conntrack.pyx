@@ -593,8 +593,12 @@ cdef class Conntrack:
         # a packet that still points at a just-killed entry sees its tuples.
         if not self.e[i].inuse:
             return
-        self._hash_remove(i)
-        self._bysrc_remove(i)
+        # both test again; tested here first, an unconfirmed entry (never
+        # hashed, mostly without a source NAT binding) makes no call
+        if self.e[i].hashed:
+            self._hash_remove(i)
+        if self.e[i].bysrc_next != -2:
+            self._bysrc_remove(i)
         self.e[i].inuse = 0
         self.e[i].status |= IPS_DYING
         self.e[i].gen += 1
