@@ -1128,25 +1128,9 @@ cdef class Conntrack:
 
     cdef bint _tuple_taken(self, const CtTuple* t, int32_t ignore) noexcept nogil:
         cdef CtTuple reply
-        cdef int32_t n
-        cdef uint64_t h
-        cdef uint32_t b, tag
-        cdef HLink l
         if not _invert(&reply, t):
             return False
-        h = self._hash(&reply)
-        b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
-        tag = <uint32_t>(h >> 32)
-        l = self.heads[b]
-        while l.node >= 0:
-            n = l.node
-            if l.tag == tag and (n >> 1) != ignore and \
-                    tuple_eq(_tp(&self.e[n >> 1], n & 1), &reply):
-                # same flow (identical original tuples): left to clash resolution
-                if not tuple_eq(&self.e[n >> 1].t0, &self.e[ignore].t0):
-                    return True
-            l = self.hn[n]
-        return False
+        return _reply_taken(self, &reply, ignore)
 
     cdef uint32_t _bysrc_bucket(self, const CtTuple* t) noexcept nogil:
         # hash_by_src: source address, source port/id, protocol
@@ -1373,13 +1357,15 @@ cdef class Conntrack:
         x = &self.e[i]
         if x.status & IPS_CONFIRMED:
             return NFV_ACCEPT
-        _invert(&curr, &x.t1)
-        if r == NULL and masq_addr == NULL and not self._tuple_taken(&curr, i):
-            # nf_nat_alloc_null_binding: the range is the tuple's own address
-            # (no ports), so get_unique_tuple keeps the tuple when it is not
-            # taken, the general path's first check below
+        # nf_nat_alloc_null_binding: the range is the tuple's own address
+        # (no ports), so get_unique_tuple keeps the tuple when it is not
+        # taken, the general path's first check below.  That check inverts
+        # curr = invert(t1) again: t1 itself (t1 is always an inverse, and
+        # inverting twice gives the tuple back), so t1 is looked up directly.
+        if r == NULL and masq_addr == NULL and not _reply_taken(self, &x.t1, i):
             self._nat_done(p, x, i, manip)
             return NFV_ACCEPT
+        _invert(&curr, &x.t1)
         if r == NULL:
             memset(&rr, 0, sizeof(NatRange))
             rr.flags = NF_NAT_RANGE_MAP_IPS
@@ -1722,6 +1708,27 @@ cdef class Conntrack:
         if mv.shape[0] == 0:
             return -1
         return self.manip_buffer(ct, dir, manip, &mv[0], mv.shape[0], family)
+
+
+cdef bint _reply_taken(Conntrack self, const CtTuple* reply, int32_t ignore) noexcept nogil:
+    # nf_conntrack_tuple_taken given the reply tuple itself
+    cdef int32_t n
+    cdef uint64_t h
+    cdef uint32_t b, tag
+    cdef HLink l
+    h = self._hash(reply)
+    b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
+    tag = <uint32_t>(h >> 32)
+    l = self.heads[b]
+    while l.node >= 0:
+        n = l.node
+        if l.tag == tag and (n >> 1) != ignore and \
+                tuple_eq(_tp(&self.e[n >> 1], n & 1), reply):
+            # same flow (identical original tuples): left to clash resolution
+            if not tuple_eq(&self.e[n >> 1].t0, &self.e[ignore].t0):
+                return True
+        l = self.hn[n]
+    return False
 
 
 # ----------------------------------------------------------------------
