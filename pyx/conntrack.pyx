@@ -155,6 +155,15 @@ TCP_STATE_NAMES = ("NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
 from pystack.vocab import CT_STATS as STAT_NAMES
 
 
+# the ctstate bit of each ip_conntrack_info (xt_conntrack's state mask)
+cdef uint16_t CTINFO_STATE[5]
+CTINFO_STATE[IP_CT_ESTABLISHED] = CTS_ESTABLISHED
+CTINFO_STATE[IP_CT_RELATED] = CTS_RELATED
+CTINFO_STATE[IP_CT_NEW] = CTS_NEW
+CTINFO_STATE[IP_CT_ESTABLISHED_REPLY] = CTS_ESTABLISHED
+CTINFO_STATE[IP_CT_RELATED_REPLY] = CTS_RELATED
+
+
 cdef inline bint before(uint32_t a, uint32_t b) noexcept nogil:
     return <int32_t>(a - b) < 0
 
@@ -165,12 +174,55 @@ cdef inline bint after(uint32_t a, uint32_t b) noexcept nogil:
 
 cdef extern from *:
     """
+    /* cold paths of conntrack_in kept out of it (fewer spilled registers on
+       the path of a confirmed entry) */
+    struct __pyx_obj_7pystack_5_core_9conntrack_Conntrack;
+    struct __pyx_t_7pystack_5_core_9conntrack_CtEntry;
+    struct __pyx_t_7pystack_5_core_9conntrack_CtTuple;
+    struct __pyx_t_7pystack_5_core_7nftypes_NfPkt;
+    static __attribute__((noinline)) int pystack_ct_tcp_new(
+        struct __pyx_obj_7pystack_5_core_9conntrack_Conntrack *,
+        struct __pyx_t_7pystack_5_core_9conntrack_CtEntry *,
+        struct __pyx_t_7pystack_5_core_7nftypes_NfPkt *, int);
+    static __attribute__((noinline)) int32_t pystack_ct_init(
+        struct __pyx_obj_7pystack_5_core_9conntrack_Conntrack *,
+        struct __pyx_t_7pystack_5_core_7nftypes_NfPkt *,
+        struct __pyx_t_7pystack_5_core_9conntrack_CtTuple const *, uint64_t, int64_t);
+    static inline __attribute__((always_inline)) int pystack_ct_tcp_in_window_done(
+        struct __pyx_obj_7pystack_5_core_9conntrack_Conntrack *, int32_t,
+        struct __pyx_t_7pystack_5_core_9conntrack_CtEntry *,
+        struct __pyx_t_7pystack_5_core_7nftypes_NfPkt *, int, int, int, int, int64_t);
+    """
+
+
+cdef extern from *:
+    """
     static inline uint64_t pystack_ct_mum(uint64_t a, uint64_t b) {
         __uint128_t r = (__uint128_t)a * b;
         return (uint64_t)r ^ (uint64_t)(r >> 64);
     }
     """
     uint64_t _mum "pystack_ct_mum"(uint64_t a, uint64_t b) noexcept nogil
+
+
+cdef extern from *:
+    """
+    /* a new entry zeroed with twelve aligned 16-byte stores (entries are
+       192 bytes, 64-byte aligned): gcc makes the 192-byte memset a rep stos,
+       slow to start for so few bytes */
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    static inline void pystack_ct_zero_entry(void *p) {
+        __m128i z = _mm_setzero_si128();
+        __m128i *q = (__m128i *)p;
+        q[0] = z; q[1] = z; q[2] = z; q[3] = z; q[4] = z; q[5] = z;
+        q[6] = z; q[7] = z; q[8] = z; q[9] = z; q[10] = z; q[11] = z;
+    }
+    #else
+    static inline void pystack_ct_zero_entry(void *p) { memset(p, 0, 192); }
+    #endif
+    """
+    void _zero_entry "pystack_ct_zero_entry"(void* p) noexcept nogil
 
 
 cdef inline uint64_t _mix(uint64_t h) noexcept nogil:
@@ -306,11 +358,16 @@ cdef inline bint _has_ports(uint8_t proto) noexcept nogil:
 
 
 cdef inline bint _invert(CtTuple* out, const CtTuple* t) noexcept nogil:
-    # nf_ct_invert_tuple
+    # nf_ct_invert_tuple (the address words swapped whole; the last word,
+    # ports and protocol, rebuilt from zero so its padding stays zero)
     cdef int inv
-    memset(out, 0, sizeof(CtTuple))
-    memcpy(out.src, t.dst, 16)
-    memcpy(out.dst, t.src, 16)
+    cdef const uint64_t* w = <const uint64_t*>t
+    cdef uint64_t* o = <uint64_t*>out
+    o[0] = w[2]
+    o[1] = w[3]
+    o[2] = w[0]
+    o[3] = w[1]
+    o[4] = 0
     out.proto = t.proto
     out.family = t.family
     if t.proto == P_ICMP or t.proto == P_ICMPV6:
@@ -325,11 +382,18 @@ cdef inline bint _invert(CtTuple* out, const CtTuple* t) noexcept nogil:
     return True
 
 
+cdef inline bint _invertible(const CtTuple* t) noexcept nogil:
+    # _invert fails only for an ICMP type that has no reply type
+    return not (t.proto == P_ICMP or t.proto == P_ICMPV6) or \
+        _icmp_inverse(t.family, t.dport >> 8) >= 0
+
+
 cdef inline void _pkt_tuple(CtTuple* t, const NfPkt* p) noexcept nogil:
-    # nf_ct_get_tuple: generic protocols have no L4 part
-    memset(t, 0, sizeof(CtTuple))
+    # nf_ct_get_tuple: generic protocols have no L4 part (the last word,
+    # ports and protocol, cleared alone: the addresses fill the rest)
     memcpy(t.src, p.saddr, 16)
     memcpy(t.dst, p.daddr, 16)
+    (<uint64_t*>t)[4] = 0
     t.proto = p.proto
     t.family = p.family
     if p.proto == P_ICMP or p.proto == P_ICMPV6:
@@ -529,8 +593,12 @@ cdef class Conntrack:
         # a packet that still points at a just-killed entry sees its tuples.
         if not self.e[i].inuse:
             return
-        self._hash_remove(i)
-        self._bysrc_remove(i)
+        # both test again; tested here first, an unconfirmed entry (never
+        # hashed, mostly without a source NAT binding) makes no call
+        if self.e[i].hashed:
+            self._hash_remove(i)
+        if self.e[i].bysrc_next != -2:
+            self._bysrc_remove(i)
         self.e[i].inuse = 0
         self.e[i].status |= IPS_DYING
         self.e[i].gen += 1
@@ -709,7 +777,7 @@ cdef class Conntrack:
         i = self.freel[self.nfree]
         x = &self.e[i]
         g = x.gen
-        memset(x, 0, sizeof(CtEntry))
+        _zero_entry(x)
         x.gen = g + 1
         x.t0 = t[0]
         x.h0 = h
@@ -724,22 +792,12 @@ cdef class Conntrack:
     # ------------------------------------------------------------------
     cdef inline void _fill_view(self, NfPkt* p, int32_t i, int ctinfo) noexcept nogil:
         cdef CtEntry* x = &self.e[i]
-        cdef uint16_t st
         p.ct = i
-        p.ctdir = 1 if ctinfo >= IP_CT_IS_REPLY else 0
+        p.ctdir = ctinfo >= IP_CT_IS_REPLY
         p.ctstatus = x.status
         p.ctmark = x.mark
-        if ctinfo == IP_CT_NEW:
-            st = CTS_NEW
-        elif ctinfo == IP_CT_RELATED or ctinfo == IP_CT_RELATED_REPLY:
-            st = CTS_RELATED
-        else:
-            st = CTS_ESTABLISHED
-        if x.status & IPS_SRC_NAT:
-            st |= CTS_SNAT
-        if x.status & IPS_DST_NAT:
-            st |= CTS_DNAT
-        p.ctstate = st
+        # IPS_SRC_NAT / IPS_DST_NAT (16, 32) shifted are CTS_SNAT / CTS_DNAT (256, 512)
+        p.ctstate = CTINFO_STATE[ctinfo] | ((x.status & (IPS_SRC_NAT | IPS_DST_NAT)) << 4)
         if not self.view_tuples:
             return
         memcpy(p.ct_orig_src, x.t0.src, 16)
@@ -762,7 +820,7 @@ cdef class Conntrack:
     # nf_conntrack_in
     # ------------------------------------------------------------------
     cdef int conntrack_in(self, NfPkt* p, int hook, int64_t now_ns, bint notrack) noexcept nogil:
-        cdef CtTuple t, inner, innerinv
+        cdef CtTuple t, inner
         cdef uint64_t h
         cdef int32_t n, i
         cdef int dir, ctinfo, r
@@ -815,17 +873,9 @@ cdef class Conntrack:
             created = False
             n = self._find_h(&t, -1, h)
             if n < 0:
-                # init_conntrack
-                if not _invert(&innerinv, &t):
-                    self.st[<int>CTSTAT_INVALID] += 1
-                    self._no_ct(p, CTS_INVALID)
-                    return NFV_ACCEPT
-                i = self._alloc(&t, now_ns, h)
+                i = _ct_init(self, p, &t, h, now_ns)
                 if i < 0:
-                    # table full and nothing evictable
-                    self.st[<int>CTSTAT_DROP] += 1
-                    self._no_ct(p, CTS_INVALID)
-                    return NFV_DROP
+                    return NFV_ACCEPT if i == -1 else NFV_DROP
                 dir = 0
                 ctinfo = IP_CT_NEW
                 created = True
@@ -1078,25 +1128,9 @@ cdef class Conntrack:
 
     cdef bint _tuple_taken(self, const CtTuple* t, int32_t ignore) noexcept nogil:
         cdef CtTuple reply
-        cdef int32_t n
-        cdef uint64_t h
-        cdef uint32_t b, tag
-        cdef HLink l
         if not _invert(&reply, t):
             return False
-        h = self._hash(&reply)
-        b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
-        tag = <uint32_t>(h >> 32)
-        l = self.heads[b]
-        while l.node >= 0:
-            n = l.node
-            if l.tag == tag and (n >> 1) != ignore and \
-                    tuple_eq(_tp(&self.e[n >> 1], n & 1), &reply):
-                # same flow (identical original tuples): left to clash resolution
-                if not tuple_eq(&self.e[n >> 1].t0, &self.e[ignore].t0):
-                    return True
-            l = self.hn[n]
-        return False
+        return _reply_taken(self, &reply, ignore)
 
     cdef uint32_t _bysrc_bucket(self, const CtTuple* t) noexcept nogil:
         # hash_by_src: source address, source port/id, protocol
@@ -1323,13 +1357,15 @@ cdef class Conntrack:
         x = &self.e[i]
         if x.status & IPS_CONFIRMED:
             return NFV_ACCEPT
-        _invert(&curr, &x.t1)
-        if r == NULL and masq_addr == NULL and not self._tuple_taken(&curr, i):
-            # nf_nat_alloc_null_binding: the range is the tuple's own address
-            # (no ports), so get_unique_tuple keeps the tuple when it is not
-            # taken, the general path's first check below
+        # nf_nat_alloc_null_binding: the range is the tuple's own address
+        # (no ports), so get_unique_tuple keeps the tuple when it is not
+        # taken, the general path's first check below.  That check inverts
+        # curr = invert(t1) again: t1 itself (t1 is always an inverse, and
+        # inverting twice gives the tuple back), so t1 is looked up directly.
+        if r == NULL and masq_addr == NULL and not _reply_taken(self, &x.t1, i):
             self._nat_done(p, x, i, manip)
             return NFV_ACCEPT
+        _invert(&curr, &x.t1)
         if r == NULL:
             memset(&rr, 0, sizeof(NatRange))
             rr.flags = NF_NAT_RANGE_MAP_IPS
@@ -1674,11 +1710,73 @@ cdef class Conntrack:
         return self.manip_buffer(ct, dir, manip, &mv[0], mv.shape[0], family)
 
 
+cdef bint _reply_taken(Conntrack self, const CtTuple* reply, int32_t ignore) noexcept nogil:
+    # nf_conntrack_tuple_taken given the reply tuple itself
+    cdef int32_t n
+    cdef uint64_t h
+    cdef uint32_t b, tag
+    cdef HLink l
+    h = self._hash(reply)
+    b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
+    tag = <uint32_t>(h >> 32)
+    l = self.heads[b]
+    while l.node >= 0:
+        n = l.node
+        if l.tag == tag and (n >> 1) != ignore and \
+                tuple_eq(_tp(&self.e[n >> 1], n & 1), reply):
+            # same flow (identical original tuples): left to clash resolution
+            if not tuple_eq(&self.e[n >> 1].t0, &self.e[ignore].t0):
+                return True
+        l = self.hn[n]
+    return False
+
+
 # ----------------------------------------------------------------------
 # The TCP tracker's per-packet path (nf_conntrack_tcp_packet and tcp_in_window),
 # module functions rather than methods: each has one caller, so the compiler
 # folds them into conntrack_in (no vtable entry keeps an out-of-line copy).
 # ----------------------------------------------------------------------
+cdef int _tcp_new "pystack_ct_tcp_new"(Conntrack self, CtEntry* c, NfPkt* p,
+                                       int index) noexcept nogil:
+    # tcp_new, for an unconfirmed entry (out of line: the per-packet path
+    # of a confirmed entry keeps its registers)
+    cdef uint16_t fl = p.tcp_flags
+    cdef int new_state = TCP_TABLE[0][index][TCP_CONNTRACK_NONE]
+    if new_state >= TCP_CONNTRACK_MAX:
+        return TR_INVALID
+    memset(&c.seen[0], 0, 2 * sizeof(TcpSeen))
+    c.seen[0].td_end = p.tcp_seq + p.l4_paylen + ((fl & 2) != 0) + (fl & 1)
+    c.seen[0].td_maxwin = p.tcp_win if p.tcp_win else 1
+    if new_state == TCP_CONNTRACK_SYN_SENT:
+        c.seen[0].td_maxend = c.seen[0].td_end
+        self._tcp_options(&c.seen[0], p)
+    elif not self.tcp_loose:
+        return TR_INVALID
+    else:
+        c.seen[0].td_maxend = c.seen[0].td_end + c.seen[0].td_maxwin
+        c.seen[0].flags = F_SACK_PERM | F_BE_LIBERAL
+        c.seen[1].flags = F_SACK_PERM | F_BE_LIBERAL
+    c.last_index = TCP_NONE_SET
+    return TR_ACCEPT
+
+
+cdef int32_t _ct_init "pystack_ct_init"(Conntrack self, NfPkt* p, const CtTuple* t,
+                                         uint64_t h, int64_t now) noexcept nogil:
+    # init_conntrack: the new entry, or -1 (no inverse: INVALID, accepted),
+    # -2 (table full and nothing evictable: dropped)
+    cdef int32_t i
+    if not _invertible(t):
+        self.st[<int>CTSTAT_INVALID] += 1
+        self._no_ct(p, CTS_INVALID)
+        return -1
+    i = self._alloc(t, now, h)
+    if i < 0:
+        self.st[<int>CTSTAT_DROP] += 1
+        self._no_ct(p, CTS_INVALID)
+        return -2
+    return i
+
+
 cdef inline int _tcp_packet(Conntrack self, int32_t i, NfPkt* p, int dir, int hook,
                             int64_t now) noexcept nogil:
     cdef CtEntry* c = &self.e[i]
@@ -1695,24 +1793,8 @@ cdef inline int _tcp_packet(Conntrack self, int32_t i, NfPkt* p, int dir, int ho
     index = TCP_FLAG_INDEX[f6]
     if index == TCP_FLAGS_INVALID:
         return TR_INVALID
-    if not (c.status & IPS_CONFIRMED):
-        # tcp_new
-        new_state = TCP_TABLE[0][index][TCP_CONNTRACK_NONE]
-        if new_state >= TCP_CONNTRACK_MAX:
-            return TR_INVALID
-        memset(&c.seen[0], 0, 2 * sizeof(TcpSeen))
-        c.seen[0].td_end = p.tcp_seq + p.l4_paylen + ((fl & 2) != 0) + (fl & 1)
-        c.seen[0].td_maxwin = p.tcp_win if p.tcp_win else 1
-        if new_state == TCP_CONNTRACK_SYN_SENT:
-            c.seen[0].td_maxend = c.seen[0].td_end
-            self._tcp_options(&c.seen[0], p)
-        elif not self.tcp_loose:
-            return TR_INVALID
-        else:
-            c.seen[0].td_maxend = c.seen[0].td_end + c.seen[0].td_maxwin
-            c.seen[0].flags = F_SACK_PERM | F_BE_LIBERAL
-            c.seen[1].flags = F_SACK_PERM | F_BE_LIBERAL
-        c.last_index = TCP_NONE_SET
+    if not (c.status & IPS_CONFIRMED) and _tcp_new(self, c, p, index) != TR_ACCEPT:
+        return TR_INVALID
     old_state = c.tcp_state
     new_state = TCP_TABLE[dir][index][old_state]
     if new_state == TCP_CONNTRACK_ESTABLISHED:
@@ -1764,25 +1846,30 @@ cdef inline int _tcp_packet(Conntrack self, int32_t i, NfPkt* p, int dir, int ho
     return _tcp_in_window_done(self, i, c, p, dir, index, old_state, new_state, now)
 
 
+cdef inline bint _liberal(Conntrack self, const TcpSeen* sender) noexcept nogil:
+    # tcp_in_window's "accept anyway": nf_conntrack_tcp_be_liberal or the
+    # sender's IP_CT_TCP_FLAG_BE_LIBERAL
+    return self.tcp_be_liberal or (sender.flags & F_BE_LIBERAL) != 0
+
+
 cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, NfPkt* p) noexcept nogil:
     cdef TcpSeen* sender = &c.seen[dir]
     cdef TcpSeen* receiver = &c.seen[1 - dir]
     cdef uint32_t seq = p.tcp_seq, ack = p.tcp_ack, sack, end, win, swin, overshot
-    cdef uint16_t win_raw = p.tcp_win
-    cdef bint syn = (p.tcp_flags & 2) != 0, fin = (p.tcp_flags & 1) != 0
-    cdef bint has_ack = (p.tcp_flags & 16) != 0, rst = (p.tcp_flags & 4) != 0
-    cdef bint in_recv_win, ack_ok, liberal
+    # the flags and the raw window are read in p where used (fewer live values: this is
+    # inlined into conntrack_in); liberal only on the failure returns
+    cdef bint syn = (p.tcp_flags & 2) != 0
+    cdef bint in_recv_win, ack_ok
     cdef uint32_t maxackwin
     sack = ack
-    win = win_raw
-    end = seq + p.l4_paylen + syn + fin
-    liberal = self.tcp_be_liberal or (sender.flags & F_BE_LIBERAL) != 0
+    win = p.tcp_win
+    end = seq + p.l4_paylen + syn + (p.tcp_flags & 1)
     if (receiver.flags & F_SACK_PERM) and p.tcp_nsack and after(p.tcp_sack_right, sack):
         sack = p.tcp_sack_right
     if sender.td_maxwin == 0:
         if syn:
             self._tcp_init_sender(sender, receiver, p, end, win)
-            if not has_ack:
+            if not (p.tcp_flags & 16):
                 return NFCT_TCP_ACCEPT      # simultaneous open
         else:
             sender.td_end = end
@@ -1798,35 +1885,37 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
           and (c.tcp_state == TCP_CONNTRACK_SYN_SENT or c.tcp_state == TCP_CONNTRACK_SYN_RECV)):
         # re-initialised SYN(-ACK) in this direction
         self._tcp_init_sender(sender, receiver, p, end, win)
-        if dir == 1 and not has_ack:
+        if dir == 1 and not (p.tcp_flags & 16):
             return NFCT_TCP_ACCEPT
-    if not has_ack:
+    if not (p.tcp_flags & 16):
         ack = receiver.td_end
         sack = ack
-    elif rst and ack == 0:
+    elif (p.tcp_flags & 4) and ack == 0:
         ack = receiver.td_end
         sack = ack
-    if rst and seq == 0 and c.tcp_state == TCP_CONNTRACK_SYN_SENT:
+    if (p.tcp_flags & 4) and seq == 0 and c.tcp_state == TCP_CONNTRACK_SYN_SENT:
         seq = sender.td_end
         end = seq
-    maxackwin = sender.td_maxwin if sender.td_maxwin > 66000 else 66000
     if not before(seq, sender.td_maxend + 1):
         overshot = end - sender.td_maxend + 1
+        maxackwin = sender.td_maxwin if sender.td_maxwin > 66000 else 66000
         ack_ok = after(sack, receiver.td_end - maxackwin - 1)
         in_recv_win = receiver.td_maxwin != 0 and after(end, sender.td_end - receiver.td_maxwin - 1)
         if (in_recv_win and ack_ok and overshot <= receiver.td_maxwin
                 and before(sack, receiver.td_end + 1)):
             sender.td_end = end
             sender.flags |= F_DATA_UNACK
-            return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE
-        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_INVALID    # SEQ_OVER
+            return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_IGNORE
+        return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_INVALID    # SEQ_OVER
     if not before(sack, receiver.td_end + 1):
-        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_INVALID    # ACK_OVER
+        return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_INVALID    # ACK_OVER
     in_recv_win = receiver.td_maxwin == 0 or after(end, sender.td_end - receiver.td_maxwin - 1)
     if not in_recv_win:
-        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE     # SEQ_UNDER
+        return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_IGNORE     # SEQ_UNDER
+    # MAXACKWINDOW(sender), read here (not held across the tests above)
+    maxackwin = sender.td_maxwin if sender.td_maxwin > 66000 else 66000
     if not after(sack, receiver.td_end - maxackwin - 1):
-        return NFCT_TCP_ACCEPT if liberal else NFCT_TCP_IGNORE     # ACK_UNDER
+        return NFCT_TCP_ACCEPT if _liberal(self, sender) else NFCT_TCP_IGNORE     # ACK_UNDER
     # (a liberal ACCEPT above skips the updates below, as in the kernel:
     # nf_tcp_log_invalid returns before them)
     if not syn:
@@ -1837,7 +1926,7 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
     if after(end, sender.td_end):
         sender.td_end = end
         sender.flags |= F_DATA_UNACK
-    if has_ack:
+    if p.tcp_flags & 16:
         if not (sender.flags & F_MAXACK_SET):
             sender.td_maxack = ack
             sender.flags |= F_MAXACK_SET
@@ -1853,7 +1942,7 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
         receiver.flags &= ~F_DATA_UNACK
     if index == TCP_ACK_SET:
         if (c.last_dir == dir and c.last_seq == seq and c.last_ack == ack
-                and c.last_end == end and c.last_win == win_raw):
+                and c.last_end == end and c.last_win == p.tcp_win):
             if c.retrans < 255:
                 c.retrans += 1
         else:
@@ -1861,12 +1950,12 @@ cdef inline int _tcp_in_window(Conntrack self, CtEntry* c, int dir, int index, N
             c.last_seq = seq
             c.last_ack = ack
             c.last_end = end
-            c.last_win = win_raw
+            c.last_win = p.tcp_win
             c.retrans = 0
     return NFCT_TCP_ACCEPT
 
 
-cdef inline int _tcp_in_window_done(Conntrack self, int32_t i, CtEntry* c, NfPkt* p, int dir,
+cdef inline int _tcp_in_window_done "pystack_ct_tcp_in_window_done"(Conntrack self, int32_t i, CtEntry* c, NfPkt* p, int dir,
                                     int index, int old_state, int new_state,
                                     int64_t now) noexcept nogil:
     cdef int64_t timeout

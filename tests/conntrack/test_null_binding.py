@@ -36,6 +36,9 @@ CASES = {
     "udp free": ([], udp(IN1, SRV, 5000, 53)),
     "icmp free": ([], echo(IN1, SRV, 9)),
     "tcp6 free": ([], tcp(IN6, SRV6, 40000, 80)),
+    "icmp6 free": ([], echo(IN6, SRV6, 9)),
+    # a protocol without ports (the generic tuple: ports zero both ways)
+    "gre free": ([], dict(proto=47, src=IN1, dst=SRV)),
     # OUT:33000 is already the mapping of IN1's connection: the null SNAT
     # binding of OUT's own connection to the same server must remap its port
     "tcp taken": ([(tcp(IN1, SRV, 33000, 443), OUT)], tcp(OUT, SRV, 33000, 443)),
