@@ -1407,7 +1407,10 @@ cdef class Conntrack:
         return IP_CT_ESTABLISHED_REPLY if p.ctdir else IP_CT_ESTABLISHED
 
     cdef void nat_packet(self, NfPkt* p, int hook) noexcept nogil:
-        """nf_nat_packet (and nf_nat_icmp_reply_translation for RELATED errors)."""
+        """nf_nat_packet (and nf_nat_icmp_reply_translation for RELATED errors).
+
+        An entry without IPS_SRC_NAT / IPS_DST_NAT is left as it is:
+        ct_nat_packet and the engine's inline _nf_nat skip the call then."""
         cdef int32_t i = p.ct
         cdef int mtype, dir
         cdef uint32_t statusbit
