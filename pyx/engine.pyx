@@ -815,6 +815,56 @@ cdef object _rec_dtype():
 REC_DTYPE = _rec_dtype()
 
 
+cdef list _event_fields():
+    # (column, column dtype, C field dtype, offset) of Event, in column order
+    cdef Event e
+    cdef size_t b = <size_t>&e
+    return [("ts_ns", np.int64, np.int64, <size_t>&e.ts - b),
+            ("conn_id", np.int64, np.int64, <size_t>&e.conn_id - b),
+            ("listener", np.int16, np.int32, <size_t>&e.listener - b),
+            ("kind", np.uint8, np.uint8, <size_t>&e.kind - b),
+            ("seq", np.uint32, np.uint32, <size_t>&e.seq - b),
+            ("ack", np.uint32, np.uint32, <size_t>&e.ack - b),
+            ("win", np.uint16, np.uint16, <size_t>&e.win - b),
+            ("flags", np.uint16, np.uint16, <size_t>&e.flags - b),
+            ("wscale", np.uint8, np.uint8, <size_t>&e.wscale - b),
+            ("mss", np.uint16, np.uint16, <size_t>&e.mss - b)]
+
+
+cdef list _sample_fields():
+    cdef Sample m
+    cdef size_t b = <size_t>&m
+    return [("ts_ns", np.int64, np.int64, <size_t>&m.ts - b),
+            ("conn_id", np.int64, np.int64, <size_t>&m.conn_id - b),
+            ("listener", np.int16, np.int32, <size_t>&m.listener - b),
+            ("kind", np.uint8, np.uint8, <size_t>&m.kind - b),
+            ("rcv_queue", np.int64, np.int64, <size_t>&m.rcv_queue - b),
+            ("adv_win", np.uint32, np.uint32, <size_t>&m.adv_win - b),
+            ("peer_win", np.uint32, np.uint32, <size_t>&m.peer_win - b),
+            ("bytes_in_flight", np.int64, np.int64, <size_t>&m.inflight - b),
+            ("syn_queue", np.int64, np.int64, <size_t>&m.syn_queue - b),
+            ("accept_queue", np.int64, np.int64, <size_t>&m.accept_queue - b)]
+
+
+cdef object _struct_dtype(list fields, size_t itemsize):
+    return np.dtype({"names": [f[0] for f in fields], "formats": [f[2] for f in fields],
+                     "offsets": [f[3] for f in fields], "itemsize": itemsize})
+
+
+EVENT_FIELDS = _event_fields()
+EVENT_DTYPE = _struct_dtype(EVENT_FIELDS, sizeof(Event))
+SAMPLE_FIELDS = _sample_fields()
+SAMPLE_DTYPE = _struct_dtype(SAMPLE_FIELDS, sizeof(Sample))
+
+
+cdef dict _struct_columns(const void* buf, Py_ssize_t n, object dtype, list fields):
+    """n C structs at buf (laid out as dtype) as one numpy column per field,
+    in the fields' order and column dtypes (a copy: buf is reused)."""
+    rec = np.frombuffer((<const char*>buf)[:n * dtype.itemsize], dtype) if n > 0 \
+        else np.empty(0, dtype)
+    return {f[0]: rec[f[0]].astype(f[1]) for f in fields}
+
+
 def _addr_str(uint64_t w0, uint64_t w1, int family):
     import ipaddress
     a = (<bytes>(<char*>&w0)[:8]) + (<bytes>(<char*>&w1)[:8])
@@ -1530,35 +1580,7 @@ cdef class Engine:
         return self._take_events()
 
     cdef object _take_events(self):
-        cdef int64_t k, n = self.ev_n
-        out = {
-            "ts_ns": np.empty(n, np.int64), "conn_id": np.empty(n, np.int64),
-            "listener": np.empty(n, np.int16), "kind": np.empty(n, np.uint8),
-            "seq": np.empty(n, np.uint32), "ack": np.empty(n, np.uint32),
-            "win": np.empty(n, np.uint16), "flags": np.empty(n, np.uint16),
-            "wscale": np.empty(n, np.uint8), "mss": np.empty(n, np.uint16),
-        }
-        cdef int64_t[:] ts = out["ts_ns"]
-        cdef int64_t[:] cid = out["conn_id"]
-        cdef int16_t[:] lis = out["listener"]
-        cdef uint8_t[:] kind = out["kind"]
-        cdef uint32_t[:] seq = out["seq"]
-        cdef uint32_t[:] ack = out["ack"]
-        cdef uint16_t[:] win = out["win"]
-        cdef uint16_t[:] fl = out["flags"]
-        cdef uint8_t[:] ws = out["wscale"]
-        cdef uint16_t[:] mss = out["mss"]
-        for k in range(n):
-            ts[k] = self.ev[k].ts
-            cid[k] = self.ev[k].conn_id
-            lis[k] = <int16_t>self.ev[k].listener
-            kind[k] = self.ev[k].kind
-            seq[k] = self.ev[k].seq
-            ack[k] = self.ev[k].ack
-            win[k] = self.ev[k].win
-            fl[k] = self.ev[k].flags
-            ws[k] = self.ev[k].wscale
-            mss[k] = self.ev[k].mss
+        out = _struct_columns(self.ev, self.ev_n, EVENT_DTYPE, EVENT_FIELDS)
         self.ev_n = 0
         return out
 
@@ -6716,33 +6738,7 @@ cdef class Engine:
 
     def take_samples(self):
         """The samples emitted since the last call, as numpy columns."""
-        cdef int64_t k, n = self.smp_n
-        out = {"ts_ns": np.empty(n, np.int64), "conn_id": np.empty(n, np.int64),
-               "listener": np.empty(n, np.int16), "kind": np.empty(n, np.uint8),
-               "rcv_queue": np.empty(n, np.int64), "adv_win": np.empty(n, np.uint32),
-               "peer_win": np.empty(n, np.uint32), "bytes_in_flight": np.empty(n, np.int64),
-               "syn_queue": np.empty(n, np.int64), "accept_queue": np.empty(n, np.int64)}
-        cdef int64_t[:] ts = out["ts_ns"]
-        cdef int64_t[:] cid = out["conn_id"]
-        cdef int16_t[:] lis = out["listener"]
-        cdef uint8_t[:] kd = out["kind"]
-        cdef int64_t[:] rq = out["rcv_queue"]
-        cdef uint32_t[:] adv = out["adv_win"]
-        cdef uint32_t[:] pw = out["peer_win"]
-        cdef int64_t[:] inf = out["bytes_in_flight"]
-        cdef int64_t[:] sq = out["syn_queue"]
-        cdef int64_t[:] aq = out["accept_queue"]
-        for k in range(n):
-            ts[k] = self.smp[k].ts
-            cid[k] = self.smp[k].conn_id
-            lis[k] = <int16_t>self.smp[k].listener
-            kd[k] = self.smp[k].kind
-            rq[k] = self.smp[k].rcv_queue
-            adv[k] = self.smp[k].adv_win
-            pw[k] = self.smp[k].peer_win
-            inf[k] = self.smp[k].inflight
-            sq[k] = self.smp[k].syn_queue
-            aq[k] = self.smp[k].accept_queue
+        out = _struct_columns(self.smp, self.smp_n, SAMPLE_DTYPE, SAMPLE_FIELDS)
         self.smp_n = 0
         return out
 
