@@ -12,6 +12,15 @@ import sys
 from pystack import __version__
 
 
+def write_result(obj, as_json: bool, fmt) -> None:
+    """A command's result on stdout: JSON with --json, else fmt(obj)'s text."""
+    if as_json:
+        json.dump(obj, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(fmt(obj))
+
+
 class UsageError(Exception):
     """Bad usage or configuration: exit code 2."""
 
@@ -143,12 +152,7 @@ def _folder(path: str) -> str:
 
 def _run_summary(args) -> int:
     from pystack.results import summary as S
-    s = S.summarize(_folder(args.folder), top=args.top)
-    if args.json:
-        json.dump(s, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(S.format_summary(s))
+    write_result(S.summarize(_folder(args.folder), top=args.top), args.json, S.format_summary)
     return 0
 
 
@@ -163,12 +167,7 @@ def _run_explain(args) -> int:
 
 def _run_diff(args) -> int:
     from pystack.results import summary as S
-    d = S.diff(_folder(args.a), _folder(args.b), top=args.top)
-    if args.json:
-        json.dump(d, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(S.format_diff(d))
+    write_result(S.diff(_folder(args.a), _folder(args.b), top=args.top), args.json, S.format_diff)
     return 0
 
 

@@ -7,7 +7,6 @@ back from the folder (the same text `pystack summary OUT` prints).
 """
 from __future__ import annotations
 
-import json
 import sys
 
 import numpy as np
@@ -183,12 +182,9 @@ def run(args) -> int:
     except CaptureError as e:
         error = str(e)
     result = replay.finish()
-    s = summary(result, tally, host, inferred.describe() if inferred else None, error)
-    if args.json:
-        json.dump(s, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(format_summary(s))
+    from pystack.cli import write_result
+    write_result(summary(result, tally, host, inferred.describe() if inferred else None, error),
+                 args.json, format_summary)
     if error:
         print(f"pystack: {error}", file=sys.stderr)
         return 1
@@ -240,7 +236,7 @@ class Progress:
 def _run_output(args, replay, inferred) -> int:
     import signal
 
-    from pystack.cli import UsageError
+    from pystack.cli import UsageError, write_result
     from pystack.results import summary as S
     from pystack.results.run import StopFlag, replay_to_folder
     from pystack.results.writer import DEFAULT_FORMAT, OutputExists
@@ -267,12 +263,8 @@ def _run_output(args, replay, inferred) -> int:
         print(f"pystack: interrupted; the batches finished so far are in {path}",
               file=sys.stderr)
         return 130 if stop.signum == signal.SIGINT else 128 + int(stop.signum or 15)
-    s = S.summarize(path)
-    if args.json:
-        json.dump(s, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(S.format_summary(s))
+    write_result(S.summarize(path), args.json, S.format_summary)
+    if not args.json:
         sys.stdout.write(f"written     {path}\n")
     if info.get("error"):
         print(f"pystack: {info['error']}", file=sys.stderr)
