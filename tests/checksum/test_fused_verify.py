@@ -48,6 +48,13 @@ def tcp_v4(rng, opts, payload_len):
     return bytearray(bytes(ip))
 
 
+def put_partial(rng, raw, off, ph):
+    """An unfinished (CHECKSUM_PARTIAL) L4 sum at raw[off]: the pseudo-header
+    ph's sum, folded or complemented (the forms a sender leaves)."""
+    v = C.ones_complement_sum(ph)
+    struct.pack_into(">H", raw, off, v if rng.random() < 0.5 else ~v & 0xFFFF)
+
+
 def mutate(rng, raw):
     """One of: nothing, bad IP sum, bad TCP sum, an unfinished (PARTIAL) TCP
     sum in one of its four forms, a bad tot_len, a random byte."""
@@ -58,9 +65,7 @@ def mutate(rng, raw):
         raw[36] ^= 1 << rng.randrange(8)
     elif k == 3:
         n = len(raw) - 20
-        ph = bytes(raw[12:20]) + struct.pack(">xBH", 6, rng.choice((n, 0)))
-        v = C.ones_complement_sum(ph)
-        struct.pack_into(">H", raw, 36, v if rng.random() < 0.5 else ~v & 0xFFFF)
+        put_partial(rng, raw, 36, bytes(raw[12:20]) + struct.pack(">xBH", 6, rng.choice((n, 0))))
     elif k == 4:
         raw[2:4] = struct.pack(">H", rng.randrange(0, len(raw) + 8))
     elif k == 5:
@@ -242,9 +247,7 @@ def mutate_udp_v4(rng, raw):
         raw[26:28] = b"\0\0"
     elif k == 4:
         n = len(raw) - 20
-        ph = bytes(raw[12:20]) + struct.pack(">xBH", 17, rng.choice((n, 0)))
-        v = C.ones_complement_sum(ph)
-        struct.pack_into(">H", raw, 26, v if rng.random() < 0.5 else ~v & 0xFFFF)
+        put_partial(rng, raw, 26, bytes(raw[12:20]) + struct.pack(">xBH", 17, rng.choice((n, 0))))
     elif k == 5:
         struct.pack_into(">H", raw, 24, rng.randrange(0, len(raw) - 20 + 4))
     elif k == 6:
@@ -261,9 +264,7 @@ def mutate_tcp_v6(rng, raw):
         raw[56] ^= 1 << rng.randrange(8)
     elif k == 2:
         n = len(raw) - 40
-        ph = bytes(raw[8:40]) + struct.pack(">IxxxB", rng.choice((n, 0)), 6)
-        v = C.ones_complement_sum(ph)
-        struct.pack_into(">H", raw, 56, v if rng.random() < 0.5 else ~v & 0xFFFF)
+        put_partial(rng, raw, 56, bytes(raw[8:40]) + struct.pack(">IxxxB", rng.choice((n, 0)), 6))
     elif k == 3:
         raw[4:6] = struct.pack(">H", rng.randrange(0, len(raw) - 40 + 8))
     elif k == 4:
