@@ -229,6 +229,63 @@ cdef class Conntrack:
     cdef int _ctinfo_of(self, NfPkt* p) noexcept nogil
 
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define PYSTACK_CT_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+    #else
+    #define PYSTACK_CT_PREFETCH(p) ((void)(p))
+    #endif
+    static inline uint64_t pystack_ct_mum(uint64_t a, uint64_t b) {
+        __uint128_t r = (__uint128_t)a * b;
+        return (uint64_t)r ^ (uint64_t)(r >> 64);
+    }
+    """
+    uint64_t _mum "pystack_ct_mum"(uint64_t a, uint64_t b) noexcept nogil
+    void _ct_prefetch "PYSTACK_CT_PREFETCH"(const void* p) noexcept nogil
+
+
+# The hash table's addressing, inline here so that the engine can prefetch
+# a packet's bucket and entry rows ahead of conntrack_in (ct_prefetch_*).
+cdef inline uint64_t ct_hash(Conntrack ct, const CtTuple* t) noexcept nogil:
+    # hash_conntrack_raw is siphash with a per-boot key; any seeded 64-bit
+    # hash is as faithful.  wyhash-style folded 128-bit products (three
+    # multiplications for the five tuple words) cost a fraction of a
+    # per-word finaliser chain.
+    cdef const uint64_t* w = <const uint64_t*>t
+    cdef uint64_t h = _mum(w[0] ^ ct.kh[0], w[1] ^ ct.kh[1]) ^ \
+        _mum(w[2] ^ ct.kh[2], w[3] ^ ct.kh[3])
+    return _mum(h ^ ct.kh[4], w[4] ^ ct.kh[5])
+
+
+cdef inline uint32_t ct_bucket(Conntrack ct, uint64_t h) noexcept nogil:
+    # the low half of the hash scaled to the bucket count (no modulo);
+    # the high half is the chain link's tag
+    return <uint32_t>(((h & 0xffffffffULL) * ct.nbuckets) >> 32)
+
+
+cdef inline void ct_prefetch_bucket(Conntrack ct, uint64_t h) noexcept nogil:
+    # first step, several packets ahead: the bucket's head link (a table of
+    # nf_conntrack_buckets links, MBs: a random access misses the caches)
+    _ct_prefetch(&ct.heads[ct_bucket(ct, h)])
+
+
+cdef inline void ct_prefetch_node(Conntrack ct, uint64_t h) noexcept nogil:
+    # second step, a few packets later, the head now cached: the entry
+    # lines a hit reads (its tuple's line; line 2, the TCP window
+    # tracking), or the next link when the head's tag is another's
+    cdef HLink l = ct.heads[ct_bucket(ct, h)]
+    cdef const char* x
+    if l.node < 0:
+        return
+    if l.tag == <uint32_t>(h >> 32):
+        x = <const char*>&ct.e[l.node >> 1]
+        _ct_prefetch(x + 64 * (l.node & 1))
+        _ct_prefetch(x + 128)
+    else:
+        _ct_prefetch(&ct.hn[l.node])
+
+
 # The per-packet NAT hook checks, inline in the caller (the engine runs them
 # at every nat hook; most packets belong to established connections without
 # NAT, for which both are no-ops).

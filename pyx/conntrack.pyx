@@ -197,16 +197,6 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    static inline uint64_t pystack_ct_mum(uint64_t a, uint64_t b) {
-        __uint128_t r = (__uint128_t)a * b;
-        return (uint64_t)r ^ (uint64_t)(r >> 64);
-    }
-    """
-    uint64_t _mum "pystack_ct_mum"(uint64_t a, uint64_t b) noexcept nogil
-
-
-cdef extern from *:
-    """
     /* a new entry zeroed with twelve aligned 16-byte stores (entries are
        192 bytes, 64-byte aligned): gcc makes the 192-byte memset a rep stos,
        slow to start for so few bytes */
@@ -525,23 +515,15 @@ cdef class Conntrack:
     # hash table
     # ------------------------------------------------------------------
     cdef inline uint64_t _hash(self, const CtTuple* t) noexcept nogil:
-        # hash_conntrack_raw is siphash with a per-boot key; any seeded
-        # 64-bit hash is as faithful.  wyhash-style folded 128-bit products
-        # (three multiplications for the five tuple words) cost a fraction
-        # of a per-word finaliser chain.
-        cdef const uint64_t* w = <const uint64_t*>t
-        cdef uint64_t h = _mum(w[0] ^ self.kh[0], w[1] ^ self.kh[1]) ^ \
-            _mum(w[2] ^ self.kh[2], w[3] ^ self.kh[3])
-        return _mum(h ^ self.kh[4], w[4] ^ self.kh[5])
+        return ct_hash(self, t)
 
     cdef int32_t _find(self, const CtTuple* t, int32_t ignore) noexcept nogil:
         return self._find_h(t, ignore, self._hash(t))
 
     cdef inline int32_t _find_h(self, const CtTuple* t, int32_t ignore, uint64_t h) noexcept nogil:
         # ____nf_conntrack_find: the node (entry*2 + dir) whose tuple is t
-        cdef uint32_t b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
         cdef uint32_t tag = <uint32_t>(h >> 32)
-        cdef HLink l = self.heads[b]
+        cdef HLink l = self.heads[ct_bucket(self, h)]
         while l.node >= 0:
             if l.tag == tag and (l.node >> 1) != ignore and \
                     tuple_eq(_tp(&self.e[l.node >> 1], l.node & 1), t):
@@ -559,7 +541,7 @@ cdef class Conntrack:
         cdef uint64_t h
         for d in range(2):
             h = h1 if d else self.e[i].h0
-            b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
+            b = ct_bucket(self, h)
             self.hn[i * 2 + d] = self.heads[b]
             self.heads[b].node = i * 2 + d
             self.heads[b].tag = <uint32_t>(h >> 32)
@@ -575,7 +557,7 @@ cdef class Conntrack:
         for d in range(2):
             node = i * 2 + d
             h = self._hash(&self.e[i].t1) if d else self.e[i].h0
-            b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
+            b = ct_bucket(self, h)
             n = self.heads[b].node
             prev = -1
             while n >= 0 and n != node:
@@ -696,7 +678,7 @@ cdef class Conntrack:
         # early_drop / early_drop_list: up to 8 buckets from the new tuple's,
         # killing every confirmed non-ASSURED entry of the first bucket that
         # has any.
-        cdef uint32_t b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
+        cdef uint32_t b = ct_bucket(self, h)
         cdef int k, drops
         cdef int32_t n, nxt, i
         for k in range(NF_CT_EVICTION_RANGE):
@@ -1138,7 +1120,7 @@ cdef class Conntrack:
         cdef const uint64_t* w = <const uint64_t*>t.src
         h = _mix(h ^ w[0]) + 0x9e3779b97f4a7c15ULL
         h = _mix(h ^ w[1] ^ (<uint64_t>t.sport << 16) ^ (<uint64_t>t.proto << 40))
-        return <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
+        return ct_bucket(self, h)
 
     cdef void _bysrc_remove(self, int32_t i) noexcept nogil:
         cdef uint32_t b
@@ -1720,7 +1702,7 @@ cdef bint _reply_taken(Conntrack self, const CtTuple* reply, int32_t ignore) noe
     cdef uint32_t b, tag
     cdef HLink l
     h = self._hash(reply)
-    b = <uint32_t>(((h & 0xffffffffULL) * self.nbuckets) >> 32)
+    b = ct_bucket(self, h)
     tag = <uint32_t>(h >> 32)
     l = self.heads[b]
     while l.node >= 0:

@@ -488,7 +488,8 @@ from pystack._core.iptables cimport (CompiledRules, NAT_NONE, NAT_MASQUERADE, NA
                                      REJ6_TCP_RESET, REJ6_ICMP6_POLICY_FAIL,
                                      REJ6_ICMP6_REJECT_ROUTE, MK_CT_ADDR, MK_CT_PORT)
 from pystack._core.conntrack cimport (Conntrack, CtTuple, ct_nat_needed, ct_nat_packet,
-                                      ct_confirm, ct_discard)
+                                      ct_confirm, ct_discard, ct_hash, ct_prefetch_bucket,
+                                      ct_prefetch_node)
 from pystack._core.pyhook cimport (PhEnt, ph_match, ph_compile, HookPacket, PH_MIN, PH_END,
                                    NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE,
                                    NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER, NF_IP_PRI_SECURITY,
@@ -1076,6 +1077,7 @@ cdef class Engine:
     cdef VOut vo
     cdef int64_t hrow[16]           # row whose 4-tuple hash is in hval (prefetch ring)
     cdef uint64_t hval[16]
+    cdef uint64_t ct_hval[16]       # row j's conntrack tuple hash (j & 15), for ct_prefetch_node
     cdef const uint8_t* csum_err
     # full sockets (sheet 5, 8.3)
     cdef SkbEnt* skb
@@ -1488,6 +1490,10 @@ cdef class Engine:
             for i in range(n):
                 if i + AHEAD < n:
                     self._prefetch(i + AHEAD)
+                    if self.nf_on:
+                        self._nf_prefetch(i + AHEAD)
+                if self.nf_on and i + AHEAD // 2 < n:
+                    ct_prefetch_node(self.nf_ct, self.ct_hval[(i + AHEAD // 2) & (HRING - 1)])
                 if self.ctr_on and ts[i] >= self.ctr_next:
                     self._ctr_tick(ts[i])
                 self._run_timers(ts[i])
@@ -2167,6 +2173,30 @@ cdef class Engine:
         self.hval[j & (HRING - 1)] = h
         PSE_PREFETCH_W(&self.dm.slots[h & self.dm.mask])
         PSE_PREFETCH_W(&self.ck[h & self.ck_mask])
+
+    cdef inline void _nf_prefetch(self, Py_ssize_t j) noexcept nogil:
+        """The conntrack bucket row j's lookup will read (its captured tuple:
+        the one conntrack_in hashes at PRE_ROUTING / LOCAL_OUT), so that
+        AHEAD // 2 rows later ct_prefetch_node finds the head cached.  TCP
+        and UDP rows only; a row whose tuple NAT rewrites or whose entry
+        is not there just wastes the prefetch."""
+        cdef Batch* c = &self.b
+        cdef CtTuple t
+        cdef uint32_t fl = c.flags[j]
+        cdef uint8_t proto = c.ip_proto[j]
+        cdef bint v6 = (fl & PF_IPV6) != 0
+        cdef uint64_t h = 0
+        if (proto == 6 or proto == 17) and (fl & PF_L4) and not (fl & PF_FRAG):
+            _nf_addr(c.saddr + 16 * j, v6, t.src)
+            _nf_addr(c.daddr + 16 * j, v6, t.dst)
+            (<uint64_t*>&t)[4] = 0
+            t.sport = c.sport[j]
+            t.dport = c.dport[j]
+            t.proto = proto
+            t.family = 6 if v6 else 4
+            h = ct_hash(self.nf_ct, &t)
+            ct_prefetch_bucket(self.nf_ct, h)
+        self.ct_hval[j & (HRING - 1)] = h
 
     cdef void _row(self, Py_ssize_t i) noexcept nogil:
         cdef Batch* c = &self.b
