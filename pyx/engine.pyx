@@ -1078,6 +1078,7 @@ cdef class Engine:
     cdef int64_t hrow[16]           # row whose 4-tuple hash is in hval (prefetch ring)
     cdef uint64_t hval[16]
     cdef uint64_t ct_hval[16]       # row j's conntrack tuple hash (j & 15), for ct_prefetch_node
+    cdef uint64_t ct_rval[16]       # its reply tuple's, for a connection's first packet (else 0)
     cdef const uint8_t* csum_err
     # full sockets (sheet 5, 8.3)
     cdef SkbEnt* skb
@@ -1494,6 +1495,8 @@ cdef class Engine:
                         self._nf_prefetch(i + AHEAD)
                 if self.nf_on and i + AHEAD // 2 < n:
                     ct_prefetch_node(self.nf_ct, self.ct_hval[(i + AHEAD // 2) & (HRING - 1)])
+                    if self.ct_rval[(i + AHEAD // 2) & (HRING - 1)]:
+                        ct_prefetch_node(self.nf_ct, self.ct_rval[(i + AHEAD // 2) & (HRING - 1)])
                 if self.ctr_on and ts[i] >= self.ctr_next:
                     self._ctr_tick(ts[i])
                 self._run_timers(ts[i])
@@ -2179,13 +2182,17 @@ cdef class Engine:
         the one conntrack_in hashes at PRE_ROUTING / LOCAL_OUT), so that
         AHEAD // 2 rows later ct_prefetch_node finds the head cached.  TCP
         and UDP rows only; a row whose tuple NAT rewrites or whose entry
-        is not there just wastes the prefetch."""
+        is not there just wastes the prefetch.  A bare SYN opens a
+        connection, a UDP datagram often does: NAT's setup
+        (nf_nat_setup_info, even for the null binding) then looks up the
+        inverted tuple in the same table, so its bucket is prefetched as
+        well."""
         cdef Batch* c = &self.b
         cdef CtTuple t
         cdef uint32_t fl = c.flags[j]
         cdef uint8_t proto = c.ip_proto[j]
         cdef bint v6 = (fl & PF_IPV6) != 0
-        cdef uint64_t h = 0
+        cdef uint64_t h = 0, r = 0
         if (proto == 6 or proto == 17) and (fl & PF_L4) and not (fl & PF_FRAG):
             _nf_addr(c.saddr + 16 * j, v6, t.src)
             _nf_addr(c.daddr + 16 * j, v6, t.dst)
@@ -2196,7 +2203,15 @@ cdef class Engine:
             t.family = 6 if v6 else 4
             h = ct_hash(self.nf_ct, &t)
             ct_prefetch_bucket(self.nf_ct, h)
+            if proto == 17 or (c.tcp_flags[j] & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN:
+                _nf_addr(c.daddr + 16 * j, v6, t.src)
+                _nf_addr(c.saddr + 16 * j, v6, t.dst)
+                t.sport = c.dport[j]
+                t.dport = c.sport[j]
+                r = ct_hash(self.nf_ct, &t)
+                ct_prefetch_bucket(self.nf_ct, r)
         self.ct_hval[j & (HRING - 1)] = h
+        self.ct_rval[j & (HRING - 1)] = r
 
     cdef void _row(self, Py_ssize_t i) noexcept nogil:
         cdef Batch* c = &self.b
