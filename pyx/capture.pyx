@@ -395,6 +395,19 @@ cdef class Walker:
         return st
 
 
+cdef inline Py_ssize_t _prefetch_ahead(const uint8_t* base, Py_ssize_t pf, Py_ssize_t pos,
+                                       Py_ssize_t end) noexcept nogil:
+    # every cache line up to PF_DIST bytes past the record at pos (pf: the
+    # first line not prefetched yet); returns the new pf
+    cdef Py_ssize_t upto = pos + (PF_DIST + 512)
+    if upto > end:
+        upto = end
+    while pf < upto:
+        PS_CAP_PREFETCH(base + pf)
+        pf += 64
+    return pf
+
+
 cdef inline int _pcap_walk(Walker w, RecordBatch rb, Py_ssize_t max_n,
                            int64_t frame0, uint16_t src, const int swap) noexcept nogil:
     # Everything the loop touches lives in locals: with -fno-strict-aliasing
@@ -417,18 +430,13 @@ cdef inline int _pcap_walk(Walker w, RecordBatch rb, Py_ssize_t max_n,
     cdef int64_t* o_fo = rb.fileoff
     cdef Py_ssize_t n0 = n, k
     cdef int st = ST_FULL
-    cdef Py_ssize_t pf = pos + PF_DIST, pf_end
+    cdef Py_ssize_t pf = pos + PF_DIST
     while n < max_n:
         if end - pos < 16:
             st = ST_MORE
             w.need = 16
             break
-        pf_end = pos + (PF_DIST + 512)
-        if pf_end > end:
-            pf_end = end
-        while pf < pf_end:
-            PS_CAP_PREFETCH(base + pf)
-            pf += 64
+        pf = _prefetch_ahead(base, pf, pos, end)
         p = base + pos
         sec = ps_ld32(p, swap)
         frac = ps_ld32(p + 4, swap)
@@ -503,12 +511,14 @@ cdef inline int _ng_walk(Walker w, RecordBatch rb, Py_ssize_t max_n,
     cdef int64_t* o_fo = rb.fileoff
     cdef Py_ssize_t n0 = n
     cdef int st = ST_FULL
+    cdef Py_ssize_t pf = pos + PF_DIST
     while n < max_n:
         avail = end - pos
         if avail < 8:
             st = ST_MORE
             w.need = 8
             break
+        pf = _prefetch_ahead(base, pf, pos, end)
         p = base + pos
         btype = ps_ld32(p, swap)
         if btype == BT_SHB:
