@@ -2323,7 +2323,11 @@ cdef class Engine:
         # ip_rcv_core (sheet 1.1)
         self.ctr[<int>C_IpInReceives] += 1
         self.ctr[<int>C_IpExtInOctets] += length
-        if length >= 20 and cap >= 1:
+        if st == 0:
+            # the parser passed the header: version 4, ihl >= 5, 20 bytes
+            # captured (the packet's bytes, a batch behind, stay unread)
+            self.ctr[<int>C_IpExtInNoECTPkts + (c.ip_tos[i] & 3)] += 1
+        elif length >= 20 and cap >= 1:
             b0 = p[l3]
             if (b0 >> 4) == 4 and (b0 & 15) >= 5:
                 self.ctr[<int>C_IpExtInNoECTPkts + (c.ip_tos[i] & 3)] += 1
