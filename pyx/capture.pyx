@@ -164,7 +164,10 @@ cdef extern from *:
     #else
     #define PS_CAP_PREFETCH(p) ((void)(p))
     #endif
+    /* a read whose value nobody waits for: maps the page (fault) ahead */
+    static inline void ps_touch(const uint8_t *p) { volatile uint8_t v = *p; (void)v; }
     """
+    void ps_touch(const uint8_t* p) noexcept nogil
     void PS_CAP_PREFETCH(const void* p) noexcept nogil
     uint32_t ps_ld32(const uint8_t *p, int swap) nogil
     uint16_t ps_ld16(const uint8_t *p, int swap) nogil
@@ -172,9 +175,13 @@ cdef extern from *:
 
 # Bytes ahead of the walk that are prefetched, every cache line of them:
 # each record header's address depends on the previous record's caplen, so
-# without it the walk waits for one cold miss per record.
+# without it the walk waits for one cold miss per record.  A prefetch of a
+# page the mmap has not mapped yet is dropped, so each new page is first
+# read TOUCH_DIST bytes ahead (its fault, and the kernel's fault-around,
+# happen there).
 cdef enum:
-    PF_DIST = 2048
+    PF_DIST = 4096
+    TOUCH_DIST = 32768
 
 # Walker / merger status codes (mirrored as Python ints below).
 cdef enum:
@@ -404,6 +411,8 @@ cdef inline Py_ssize_t _prefetch_ahead(const uint8_t* base, Py_ssize_t pf, Py_ss
         upto = end
     while pf < upto:
         PS_CAP_PREFETCH(base + pf)
+        if ((pf ^ (pf + 64)) >> 12) and pf + TOUCH_DIST < end:
+            ps_touch(base + pf + TOUCH_DIST)
         pf += 64
     return pf
 
