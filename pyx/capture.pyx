@@ -176,9 +176,9 @@ cdef extern from *:
 # Bytes ahead of the walk that are prefetched, every cache line of them:
 # each record header's address depends on the previous record's caplen, so
 # without it the walk waits for one cold miss per record.  A prefetch of a
-# page the mmap has not mapped yet is dropped, so each new page is first
-# read TOUCH_DIST bytes ahead (its fault, and the kernel's fault-around,
-# happen there).
+# page the mmap has not mapped yet is dropped, so the bytes are also read
+# every 4 KiB up to TOUCH_DIST ahead (a page's fault, and the kernel's
+# fault-around, happen there).
 cdef enum:
     PF_DIST = 4096
     TOUCH_DIST = 32768
@@ -402,19 +402,26 @@ cdef class Walker:
         return st
 
 
-cdef inline Py_ssize_t _prefetch_ahead(const uint8_t* base, Py_ssize_t pf, Py_ssize_t pos,
-                                       Py_ssize_t end) noexcept nogil:
+cdef inline void _prefetch_ahead(const uint8_t* base, Py_ssize_t* pf, Py_ssize_t* tp,
+                                 Py_ssize_t pos, Py_ssize_t end) noexcept nogil:
     # every cache line up to PF_DIST bytes past the record at pos (pf: the
-    # first line not prefetched yet); returns the new pf
-    cdef Py_ssize_t upto = pos + (PF_DIST + 512)
+    # first line not prefetched yet), and a read every 4 KiB up to
+    # TOUCH_DIST past it (tp: the next offset to read)
+    cdef Py_ssize_t upto = pos + (PF_DIST + 512), p = pf[0]
     if upto > end:
         upto = end
-    while pf < upto:
-        PS_CAP_PREFETCH(base + pf)
-        if ((pf ^ (pf + 64)) >> 12) and pf + TOUCH_DIST < end:
-            ps_touch(base + pf + TOUCH_DIST)
-        pf += 64
-    return pf
+    while p < upto:
+        PS_CAP_PREFETCH(base + p)
+        p += 64
+    pf[0] = p
+    upto = pos + TOUCH_DIST
+    if upto > end:
+        upto = end
+    p = tp[0]
+    while p < upto:
+        ps_touch(base + p)
+        p += 4096
+    tp[0] = p
 
 
 cdef inline int _pcap_walk(Walker w, RecordBatch rb, Py_ssize_t max_n,
@@ -439,13 +446,13 @@ cdef inline int _pcap_walk(Walker w, RecordBatch rb, Py_ssize_t max_n,
     cdef int64_t* o_fo = rb.fileoff
     cdef Py_ssize_t n0 = n, k
     cdef int st = ST_FULL
-    cdef Py_ssize_t pf = pos + PF_DIST
+    cdef Py_ssize_t pf = pos + PF_DIST, tp = pos + PF_DIST
     while n < max_n:
         if end - pos < 16:
             st = ST_MORE
             w.need = 16
             break
-        pf = _prefetch_ahead(base, pf, pos, end)
+        _prefetch_ahead(base, &pf, &tp, pos, end)
         p = base + pos
         sec = ps_ld32(p, swap)
         frac = ps_ld32(p + 4, swap)
@@ -520,14 +527,14 @@ cdef inline int _ng_walk(Walker w, RecordBatch rb, Py_ssize_t max_n,
     cdef int64_t* o_fo = rb.fileoff
     cdef Py_ssize_t n0 = n
     cdef int st = ST_FULL
-    cdef Py_ssize_t pf = pos + PF_DIST
+    cdef Py_ssize_t pf = pos + PF_DIST, tp = pos + PF_DIST
     while n < max_n:
         avail = end - pos
         if avail < 8:
             st = ST_MORE
             w.need = 8
             break
-        pf = _prefetch_ahead(base, pf, pos, end)
+        _prefetch_ahead(base, &pf, &tp, pos, end)
         p = base + pos
         btype = ps_ld32(p, swap)
         if btype == BT_SHB:
