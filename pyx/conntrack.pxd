@@ -286,6 +286,31 @@ cdef inline void ct_prefetch_node(Conntrack ct, uint64_t h) noexcept nogil:
         _ct_prefetch(&ct.hn[l.node])
 
 
+cdef inline uint64_t _mix(uint64_t h) noexcept nogil:
+    # murmur3 fmix64
+    h ^= h >> 33
+    h *= 0xff51afd7ed558ccdULL
+    h ^= h >> 33
+    h *= 0xc4ceb9fe1a85ec53ULL
+    h ^= h >> 33
+    return h
+
+
+cdef inline uint32_t ct_bysrc_bucket(Conntrack ct, const CtTuple* t) noexcept nogil:
+    # hash_by_src: source address, source port/id, protocol
+    cdef uint64_t h = ct.k1
+    cdef const uint64_t* w = <const uint64_t*>t.src
+    h = _mix(h ^ w[0]) + 0x9e3779b97f4a7c15ULL
+    h = _mix(h ^ w[1] ^ (<uint64_t>t.sport << 16) ^ (<uint64_t>t.proto << 40))
+    return ct_bucket(ct, h)
+
+
+cdef inline void ct_prefetch_bysrc(Conntrack ct, const CtTuple* t) noexcept nogil:
+    # the nf_nat_bysource bucket a new connection's SRC manip links its
+    # entry into (_nat_done), a random access like the buckets'
+    _ct_prefetch(&ct.bysrc[ct_bysrc_bucket(ct, t)])
+
+
 # The per-packet NAT hook checks, inline in the caller (the engine runs them
 # at every nat hook; most packets belong to established connections without
 # NAT, for which both are no-ops).

@@ -215,16 +215,6 @@ cdef extern from *:
     void _zero_entry "pystack_ct_zero_entry"(void* p) noexcept nogil
 
 
-cdef inline uint64_t _mix(uint64_t h) noexcept nogil:
-    # murmur3 fmix64
-    h ^= h >> 33
-    h *= 0xff51afd7ed558ccdULL
-    h ^= h >> 33
-    h *= 0xc4ceb9fe1a85ec53ULL
-    h ^= h >> 33
-    return h
-
-
 cdef inline uint32_t _rol32(uint32_t x, int r) noexcept nogil:
     return (x << r) | (x >> (32 - r))
 
@@ -1115,12 +1105,7 @@ cdef class Conntrack:
         return _reply_taken(self, &reply, ignore)
 
     cdef uint32_t _bysrc_bucket(self, const CtTuple* t) noexcept nogil:
-        # hash_by_src: source address, source port/id, protocol
-        cdef uint64_t h = self.k1
-        cdef const uint64_t* w = <const uint64_t*>t.src
-        h = _mix(h ^ w[0]) + 0x9e3779b97f4a7c15ULL
-        h = _mix(h ^ w[1] ^ (<uint64_t>t.sport << 16) ^ (<uint64_t>t.proto << 40))
-        return ct_bucket(self, h)
+        return ct_bysrc_bucket(self, t)
 
     cdef void _bysrc_remove(self, int32_t i) noexcept nogil:
         cdef uint32_t b

@@ -489,7 +489,7 @@ from pystack._core.iptables cimport (CompiledRules, NAT_NONE, NAT_MASQUERADE, NA
                                      REJ6_ICMP6_REJECT_ROUTE, MK_CT_ADDR, MK_CT_PORT)
 from pystack._core.conntrack cimport (Conntrack, CtTuple, ct_nat_needed, ct_nat_packet,
                                       ct_confirm, ct_discard, ct_hash, ct_prefetch_bucket,
-                                      ct_prefetch_node)
+                                      ct_prefetch_node, ct_prefetch_bysrc)
 from pystack._core.pyhook cimport (PhEnt, ph_match, ph_compile, HookPacket, PH_MIN, PH_END,
                                    NF_IP_PRI_RAW, NF_IP_PRI_CONNTRACK, NF_IP_PRI_MANGLE,
                                    NF_IP_PRI_NAT_DST, NF_IP_PRI_FILTER, NF_IP_PRI_SECURITY,
@@ -2186,7 +2186,7 @@ cdef class Engine:
         connection, a UDP datagram often does: NAT's setup
         (nf_nat_setup_info, even for the null binding) then looks up the
         inverted tuple in the same table, so its bucket is prefetched as
-        well."""
+        well, and the source-NAT bucket (nf_nat_bysource) its entry joins."""
         cdef Batch* c = &self.b
         cdef CtTuple t
         cdef uint32_t fl = c.flags[j]
@@ -2204,6 +2204,7 @@ cdef class Engine:
             h = ct_hash(self.nf_ct, &t)
             ct_prefetch_bucket(self.nf_ct, h)
             if proto == 17 or (c.tcp_flags[j] & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN:
+                ct_prefetch_bysrc(self.nf_ct, &t)
                 _nf_addr(c.daddr + 16 * j, v6, t.src)
                 _nf_addr(c.saddr + 16 * j, v6, t.dst)
                 t.sport = c.dport[j]
