@@ -2183,7 +2183,7 @@ cdef class Engine:
         AHEAD // 2 rows later ct_prefetch_node finds the head cached.  TCP
         and UDP rows only; a row whose tuple NAT rewrites or whose entry
         is not there just wastes the prefetch.  A bare SYN opens a
-        connection, a UDP datagram often does: NAT's setup
+        connection, a UDP datagram often does: with a nat table, NAT's setup
         (nf_nat_setup_info, even for the null binding) then looks up the
         inverted tuple in the same table, so its bucket is prefetched as
         well, and the source-NAT bucket (nf_nat_bysource) its entry joins."""
@@ -2203,7 +2203,8 @@ cdef class Engine:
             t.family = 6 if v6 else 4
             h = ct_hash(self.nf_ct, &t)
             ct_prefetch_bucket(self.nf_ct, h)
-            if proto == 17 or (c.tcp_flags[j] & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN:
+            if (proto == 17 or (c.tcp_flags[j] & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) and \
+                    self._nf_has_nat(t.family):
                 ct_prefetch_bysrc(self.nf_ct, &t)
                 _nf_addr(c.daddr + 16 * j, v6, t.src)
                 _nf_addr(c.saddr + 16 * j, v6, t.dst)
