@@ -1488,6 +1488,11 @@ cdef class Engine:
             self.ph_stop = False
             self.ph_frame = rb.frame
         with nogil:
+            if self.nf_on:
+                # the batch's first rows: their ring slots still hold the
+                # last batch's hashes
+                for i in range(AHEAD if AHEAD < n else n):
+                    self._nf_prefetch(i)
             for i in range(n):
                 if i + AHEAD < n:
                     self._prefetch(i + AHEAD)
