@@ -197,31 +197,6 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    #if defined(__linux__)
-    #include <sys/mman.h>
-    #endif
-    #include <stdint.h>
-    /* Ask for transparent huge pages on the page-aligned inside of a big
-       table (Linux, THP "madvise" mode; elsewhere a no-op): the lookups
-       land at random in tables of tens of MB, and with 4 KiB pages nearly
-       every one also misses the TLB.  Advice only: failure changes
-       nothing; memory is still committed when first touched. */
-    static void pystack_ct_thp(void *p, size_t n) {
-    #if defined(__linux__) && defined(MADV_HUGEPAGE)
-        uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-        uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)4095;
-        if (p != NULL && n >= ((size_t)2 << 20) && b > a)
-            (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
-    #else
-        (void)p; (void)n;
-    #endif
-    }
-    """
-    void _thp "pystack_ct_thp"(void* p, size_t n) noexcept nogil
-
-
-cdef extern from *:
-    """
     /* a new entry zeroed with twelve aligned 16-byte stores (entries are
        192 bytes, 64-byte aligned): gcc makes the 192-byte memset a rep stos,
        slow to start for so few bytes */
@@ -478,11 +453,6 @@ cdef class Conntrack:
         self.heap = <HeapItem*>malloc(self.heapcap * sizeof(HeapItem))
         if self.eraw == NULL or self.heads == NULL or self.hn == NULL or self.bysrc == NULL or self.freel == NULL or self.heap == NULL:
             raise MemoryError()
-        _thp(self.eraw, (self.cap + 1) * sizeof(CtEntry))
-        _thp(self.heads, self.nbuckets * sizeof(HLink))
-        _thp(self.hn, 2 * <size_t>self.cap * sizeof(HLink))
-        _thp(self.bysrc, self.nbuckets * sizeof(int32_t))
-        _thp(self.heap, self.heapcap * sizeof(HeapItem))
         for i in range(<int32_t>self.nbuckets):
             self.heads[i].node = -1
             self.heads[i].tag = 0
@@ -756,9 +726,6 @@ cdef class Conntrack:
             return False
         self.heap = nh
         self.heapcap = 2 * ncap + 64
-        _thp(self.eraw, (ncap + 1) * sizeof(CtEntry))
-        _thp(self.hn, 2 * <size_t>ncap * sizeof(HLink))
-        _thp(self.heap, self.heapcap * sizeof(HeapItem))
         for j in range(ncap - 1, self.cap - 1, -1):
             self.freel[self.nfree] = j
             self.nfree += 1
