@@ -126,6 +126,12 @@ def targets_for(trace: str, stage: str) -> list[Target]:
     return [t for t in TARGETS if t.trace == trace and t.stage == stage]
 
 
+# The compiled entry points callgrind counts (--callgrind): parse_batch for
+# the parsing stages; with it the engine's methods for every model stage.
+PARSE_SYMBOL = "__pyx_pw_7pystack_5_core_5parse_*parse_batch"
+MODEL_SYMBOLS = (PARSE_SYMBOL, "__pyx_pw_7pystack_5_core_6engine_*")
+
+
 # --------------------------------------------------------------------------
 # the stages of the reader / parser / checksum work
 
@@ -138,7 +144,7 @@ def _read(setup: Setup):
 
 @register_stage("read+parse", parent="read",
                 doc="+ pystack._core.parse.parse_batch into one preallocated PacketColumns",
-                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",))
+                symbols=(PARSE_SYMBOL,))
 def _parse(setup: Setup):
     from pystack._core.parse import PacketColumns, parse_batch
     cols = PacketColumns(setup.batch_size)
@@ -152,7 +158,7 @@ def _parse(setup: Setup):
 @register_stage("read+parse+checksum", parent="read",
                 doc="+ parse_batch(verify_checksums=True): parse and verify each packet's "
                     "IPv4 header and L4 checksums in one pass (the pipeline's path)",
-                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",))
+                symbols=(PARSE_SYMBOL,))
 def _checksum(setup: Setup):
     from pystack._core.parse import PacketColumns, parse_batch
     cols = PacketColumns(setup.batch_size)
@@ -250,8 +256,7 @@ def _replay_step(setup: Setup, hooks=(), **replay_kw):
 @register_stage("model", parent="read",
                 doc="+ parse, checksum policy (auto) and the stack engine "
                     "(pystack.replay.Replay.step; no per-packet results kept)",
-                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
-                         "__pyx_pw_7pystack_5_core_6engine_*"))
+                symbols=MODEL_SYMBOLS)
 def _model(setup: Setup):
     if not setup.path:          # availability probe (--list): nothing to replay
         return None
@@ -297,9 +302,7 @@ def _write_step(setup: Setup, rules, tag):
                 doc="the model stage + every result table (packets, connections, samples, "
                     "counters) written batch by batch into an output folder "
                     "(--opt format=arrow|parquet, --opt out=DIR; inputs not hashed)",
-                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
-                         "__pyx_pw_7pystack_5_core_6engine_*",
-                         "__pyx_pw_7pystack_5_core_9addrtable_*"))
+                symbols=MODEL_SYMBOLS + ("__pyx_pw_7pystack_5_core_9addrtable_*",))
 def _replay_write(setup: Setup):
     if not setup.path:
         return None
@@ -324,8 +327,7 @@ def _kube_proxy_rules(setup: Setup):
 @register_stage("model+kube-proxy", parent="read",
                 doc="the model with data/rules/kube-proxy.save loaded (364 rules: "
                     "conntrack, filter and nat at every hook)",
-                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
-                         "__pyx_pw_7pystack_5_core_6engine_*"))
+                symbols=MODEL_SYMBOLS)
 def _model_kube_proxy(setup: Setup):
     if not setup.path:
         return None
@@ -339,11 +341,9 @@ register_target("mix", "model+kube-proxy", pps=2e6)
                 doc="replay+write with data/rules/kube-proxy.save loaded: the packets "
                     "table's netfilter columns and the rules / conntrack tables written too; "
                     "a sibling of replay+write",
-                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
-                         "__pyx_pw_7pystack_5_core_6engine_*",
-                         "__pyx_pw_7pystack_5_core_9addrtable_*",
-                         "__pyx_pw_7pystack_5_core_7outcols_*",
-                         "__pyx_pw_7pystack_5_core_6ctdump_*"))
+                symbols=MODEL_SYMBOLS + ("__pyx_pw_7pystack_5_core_9addrtable_*",
+                                         "__pyx_pw_7pystack_5_core_7outcols_*",
+                                         "__pyx_pw_7pystack_5_core_6ctdump_*"))
 def _replay_write_kube_proxy(setup: Setup):
     if not setup.path:
         return None
@@ -375,8 +375,7 @@ def _model_nf(setup: Setup, hooks):
 @register_stage("model+conntrack", parent="read",
                 doc="the model with conntrack attached and no rules (Replay(conntrack=True)): "
                     "the baseline of model+pyhook",
-                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
-                         "__pyx_pw_7pystack_5_core_6engine_*"))
+                symbols=MODEL_SYMBOLS)
 def _model_conntrack(setup: Setup):
     return _model_nf(setup, [])
 
@@ -384,8 +383,7 @@ def _model_conntrack(setup: Setup):
 @register_stage("model+pyhook", parent="read",
                 doc="model+conntrack with no-op Python hooks; --opt hook=none (a PREROUTING "
                     "filter matching nothing, default) | 1pct | all",
-                symbols=("__pyx_pw_7pystack_5_core_5parse_*parse_batch",
-                         "__pyx_pw_7pystack_5_core_6engine_*"))
+                symbols=MODEL_SYMBOLS)
 def _model_pyhook(setup: Setup):
     kind = setup.option("hook", "none")
     if kind not in PYHOOK_SCENARIOS:
